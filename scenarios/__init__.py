@@ -1,0 +1,1 @@
+"""Locust user classes, personas, populations and load shapes."""

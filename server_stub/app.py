@@ -1,0 +1,106 @@
+"""The ASGI application: the Mobile API, the inspection API, one error envelope for everything."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from simulator.wire import ErrorCode
+
+from .errors import ApiError
+from .http import error_response
+from .inspect_api import inspect_router
+from .sdk_api import BODY_MODELS, sdk_router
+from .server import ProfileServer, _utcnow
+from .store import Store
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("mobsim.server")
+
+_HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.code, exc.text, exc.status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, ErrorCode.REQUEST_FORMAT_INVALID)
+    text = f"no route {request.method} {request.url.path}" if exc.status_code in _HTTP_CODES else str(exc.detail)
+    return error_response(code, text, exc.status_code)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]]
+    return error_response(ErrorCode.REQUEST_FORMAT_INVALID, "; ".join(parts), 400)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(ErrorCode.INTERNAL_ERROR, f"internal error: {type(exc).__name__}", 500)
+
+
+def _openapi_with_models(app: FastAPI, models: Iterable[type[BaseModel]]) -> Callable[[], dict[str, Any]]:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in models:
+                full = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(full.pop("$defs", {}))
+                components[model.__name__] = full
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi
+
+
+def create_app(
+    *,
+    db: str | Path | None = None,
+    memory: bool = False,
+    app_codes: Iterable[str] = (),
+    clock: Callable[[], datetime] = _utcnow,
+    server: ProfileServer | None = None,
+) -> FastAPI:
+    """The reference profile server as an ASGI app.
+
+    ``db`` is a SQLite file (kept across restarts); ``memory=True`` (or no ``db``) keeps everything
+    in memory. ``app_codes`` are registered in the default account. Pass ``server`` to share state.
+    """
+    if server is None:
+        if db is not None and memory:
+            raise ValueError("choose a database file or memory, not both")
+        server = ProfileServer(Store(None if memory else db), clock=clock)
+    for code in app_codes:
+        server.add_application(code)
+    app = FastAPI(
+        title="mobsim reference profile server",
+        version="0.1.0",
+        description="The Infobip Mobile Messaging SDK's Mobile API (both dialects) with the People profile "
+        "rules, and an inspection API. See the project README.",
+    )
+    app.state.profiles = server
+    app.include_router(sdk_router())
+    app.include_router(inspect_router())
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
+    app.openapi = _openapi_with_models(app, BODY_MODELS)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,187 @@
+"""The inspection API (``/inspect/...``): applications, event definitions, persons, installations,
+events, counts, a reset and the uninstall a push provider's feedback would report.
+
+It is for tests, conformance checks, demos and people; the SDKs never call it. Every call takes an
+optional ``account`` (default ``default``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from simulator.wire import ErrorCode
+
+from . import inspection, rules
+from .errors import ApiError
+from .http import json_response, read_json
+from .server import DEFAULT_ACCOUNT, ProfileServer
+
+__all__ = ["PREFIX", "inspect_router"]
+
+PREFIX = "/inspect"
+Account = Annotated[str, Query(max_length=100, description="the account (an account holds applications)")]
+Page = Annotated[int, Query(ge=0, le=1_000_000)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+def _server(request: Request) -> ProfileServer:
+    server: ProfileServer = request.app.state.profiles
+    return server
+
+
+router = APIRouter(prefix=PREFIX, tags=["Inspection"])
+
+
+@router.get("/applications", summary="List applications and their codes")
+async def list_applications(request: Request) -> Response:
+    return json_response({"applications": _server(request).applications()})
+
+
+@router.post("/applications", summary="Create an application: {name?, code?, account?}")
+async def create_application(request: Request) -> Response:
+    payload = await read_json(request)
+    code, name, account = payload.get("code"), payload.get("name"), payload.get("account", DEFAULT_ACCOUNT)
+    for key, value in (("code", code), ("name", name)):
+        if value is not None and not isinstance(value, str):
+            raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, f"{key} must be a string")
+    if not isinstance(account, str) or not 1 <= len(account) <= 100:
+        raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, "account must be a string of 1 to 100 characters")
+    return json_response(_server(request).add_application(code, name=name, account=account), status=201)
+
+
+@router.get("/event-definitions", summary="List event definitions")
+async def list_definitions(request: Request, account: Account = DEFAULT_ACCOUNT) -> Response:
+    server = _server(request)
+    return json_response({"definitions": server.run(server.admin(account), rules.list_definitions)})
+
+
+@router.post(
+    "/event-definitions",
+    summary="Create an event definition: {definitionId, title?, description?, fields: [{name, type}]}",
+)
+async def create_definition(request: Request, account: Account = DEFAULT_ACCOUNT) -> Response:
+    server = _server(request)
+    payload = await read_json(request)
+    return json_response(server.run(server.admin(account), rules.create_definition, payload), status=201)
+
+
+@router.get("/persons", summary="List persons, or find one by identifier and type")
+async def list_persons(
+    request: Request,
+    account: Account = DEFAULT_ACCOUNT,
+    page: Page = 0,
+    limit: Limit = 20,
+    identifier: Annotated[str | None, Query(max_length=300)] = None,
+    type: Annotated[str, Query(description="ID, EXTERNAL_ID, PHONE, EMAIL or PUSH")] = "EXTERNAL_ID",
+) -> Response:
+    server = _server(request)
+    caller = server.admin(account)
+    if identifier is not None:
+        person_id = server.run(caller, inspection.find_person, identifier, type)
+        return json_response(server.run(caller, inspection.person_detail, person_id))
+    return json_response(server.run(caller, inspection.list_persons, page=page, limit=limit))
+
+
+@router.get("/persons/{person_id}", summary="A person with installations, attributes, tags and events")
+async def get_person(request: Request, person_id: int, account: Account = DEFAULT_ACCOUNT) -> Response:
+    server = _server(request)
+    return json_response(server.run(server.admin(account), inspection.person_detail, person_id))
+
+
+@router.get("/installations", summary="List installations")
+async def list_installations(
+    request: Request,
+    account: Account = DEFAULT_ACCOUNT,
+    application: Annotated[str | None, Query(max_length=200)] = None,
+    state: Annotated[str | None, Query(pattern="^(active|deleted|uninstalled)$")] = None,
+    page: Page = 0,
+    limit: Limit = 20,
+) -> Response:
+    server = _server(request)
+    result = server.run(
+        server.admin(account),
+        inspection.list_installations,
+        application=application,
+        state=state,
+        page=page,
+        limit=limit,
+    )
+    return json_response(result)
+
+
+@router.get("/installations/{push_reg_id}", summary="One installation, any state")
+async def get_installation(request: Request, push_reg_id: str) -> Response:
+    server = _server(request)
+    row = server.store.db.execute("SELECT * FROM installations WHERE reg_id=?", (push_reg_id,)).fetchone()
+    if row is None:
+        raise ApiError(ErrorCode.NOT_FOUND, f"no installation {push_reg_id!r}")
+    return json_response(inspection.installation_detail(row))
+
+
+@router.post("/installations/{push_reg_id}/uninstall", summary="Report the app uninstalled (push feedback)")
+async def uninstall(request: Request, push_reg_id: str) -> Response:
+    server = _server(request)
+    row = server.store.db.execute(
+        "SELECT a.code, a.account FROM installations i JOIN applications a ON a.code=i.app_code WHERE i.reg_id=?",
+        (push_reg_id,),
+    ).fetchone()
+    if row is None:
+        raise ApiError(ErrorCode.NOT_FOUND, f"no installation {push_reg_id!r}")
+    caller = rules.Caller(app_code=row[0], account=row[1])
+    return json_response(server.run(caller, rules.uninstall, push_reg_id))
+
+
+@router.get("/events", summary="Events, filtered by person, installation or definition")
+async def list_events(
+    request: Request,
+    account: Account = DEFAULT_ACCOUNT,
+    personId: int | None = None,
+    pushRegId: Annotated[str | None, Query(max_length=200)] = None,
+    definitionId: Annotated[str | None, Query(max_length=100)] = None,
+    page: Page = 0,
+    limit: Limit = 100,
+) -> Response:
+    server = _server(request)
+    result = server.run(
+        server.admin(account),
+        inspection.list_events,
+        person_id=personId,
+        reg_id=pushRegId,
+        definition_id=definitionId,
+        page=page,
+        limit=limit,
+    )
+    return json_response(result)
+
+
+@router.get("/event-counts", summary="Events per definition, and the rejected count")
+async def event_counts(request: Request, account: Account = DEFAULT_ACCOUNT) -> Response:
+    server = _server(request)
+    return json_response(server.run(server.admin(account), inspection.event_counts))
+
+
+@router.get("/rejected-events", summary="Custom events dropped by validate=false batches, with reasons")
+async def rejected_events(
+    request: Request, account: Account = DEFAULT_ACCOUNT, page: Page = 0, limit: Limit = 100
+) -> Response:
+    server = _server(request)
+    return json_response(server.run(server.admin(account), inspection.rejected_events, page=page, limit=limit))
+
+
+@router.get("/stats", summary="Counts of persons, installations per platform and state, and events")
+async def stats(request: Request, account: Account = DEFAULT_ACCOUNT) -> Response:
+    server = _server(request)
+    return json_response(server.run(server.admin(account), inspection.stats))
+
+
+@router.post("/reset", summary="Delete all persons, installations, events and definitions (applications stay)")
+async def reset(request: Request) -> Response:
+    _server(request).store.reset()
+    return json_response({"reset": True})
+
+
+def inspect_router() -> APIRouter:
+    return router

@@ -1,0 +1,112 @@
+"""Who is calling, on which application and account, at what time; and shared row helpers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from simulator.wire import ErrorCode, format_datetime
+
+from ..errors import ApiError
+from ..store import dumps
+
+__all__ = ["STANDARD_EVENTS", "Caller", "Context", "Installation"]
+
+STANDARD_EVENTS = ("Install", "Uninstall", "Personalize", "Depersonalize", "AppLaunch")
+"""Definition ids of the events the server records by itself; custom definitions may not reuse them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    app_code: str
+    account: str
+    reg_id: str | None = None
+    """The ``pushregistrationid`` header: the installation making the call."""
+    installation_id: str | None = None
+
+
+@dataclass(slots=True)
+class Installation:
+    reg_id: str
+    app_code: str
+    person_id: int | None
+    state: str
+    platform: str
+    is_primary: bool
+    data: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Installation:
+        return cls(
+            reg_id=row["reg_id"],
+            app_code=row["app_code"],
+            person_id=row["person_id"],
+            state=row["state"],
+            platform=row["platform"],
+            is_primary=bool(row["is_primary"]),
+            data=json.loads(row["data"]),
+        )
+
+
+@dataclass(slots=True)
+class Context:
+    db: sqlite3.Connection
+    caller: Caller
+    clock: Callable[[], datetime]
+
+    def now(self) -> str:
+        return format_datetime(self.clock())
+
+    def installation(self, reg_id: str) -> Installation:
+        """An active installation of the caller's application, or ``NO_REGISTRATION``."""
+        row = self.db.execute("SELECT * FROM installations WHERE reg_id=?", (reg_id,)).fetchone()
+        if row is None or row["state"] != "active" or row["app_code"] != self.caller.app_code:
+            raise ApiError(ErrorCode.NO_REGISTRATION, f"no registration {reg_id!r} in this application")
+        return Installation.from_row(row)
+
+    def own_installation(self, reg_id: str) -> Installation:
+        """The path's installation, which must be the caller's own."""
+        target = self.installation(reg_id)
+        if self.caller.reg_id is not None and self.caller.reg_id != reg_id:
+            self.installation(self.caller.reg_id)
+            raise ApiError(
+                ErrorCode.FORBIDDEN,
+                f"installation {self.caller.reg_id!r} may not make this call on {reg_id!r}; "
+                "the SDK makes it only on its own installation",
+            )
+        return target
+
+    def save_installation(self, inst: Installation) -> None:
+        self.db.execute(
+            "UPDATE installations SET person_id=?, is_primary=?, data=?, updated=? WHERE reg_id=?",
+            (inst.person_id, int(inst.is_primary), dumps(inst.data), self.now(), inst.reg_id),
+        )
+
+    def record_event(
+        self,
+        definition_id: str,
+        *,
+        person_id: int | None,
+        reg_id: str | None,
+        occurred: str | None = None,
+        properties: dict[str, Any] | None = None,
+    ) -> None:
+        now = self.now()
+        self.db.execute(
+            "INSERT INTO events (account, person_id, reg_id, app_code, definition_id, occurred, properties, received)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (
+                self.caller.account,
+                person_id,
+                reg_id,
+                self.caller.app_code,
+                definition_id,
+                occurred or now,
+                dumps(properties) if properties else None,
+                now,
+            ),
+        )

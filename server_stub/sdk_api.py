@@ -1,0 +1,268 @@
+"""The SDK-facing Mobile API (``/mobile/...``) in both dialects, thin over the profile rules.
+
+Android PATCHes arrive as POST with ``X-HTTP-Method-Override: PATCH``; iOS sends a real PATCH.
+Query booleans are read in either spelling. Every route is described in the served OpenAPI with
+its body model from :mod:`simulator.wire.models`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from simulator.wire import ErrorCode, endpoint, headers, models, parse_query_bool
+
+from . import rules
+from .errors import ApiError
+from .http import empty, json_response, parse_body
+from .server import ProfileServer
+
+__all__ = ["sdk_router"]
+
+SDK_VERSION = {"APNS": "15.5.2", "GCM": "15.0.0"}
+UPDATE_URL = {
+    "APNS": "https://github.com/infobip/mobile-messaging-sdk-ios/releases",
+    "GCM": "https://github.com/infobip/mobile-messaging-sdk-android/releases",
+}
+
+Handler = Callable[..., Awaitable[Response]]
+
+
+def _flag(request: Request, name: str, default: bool = False) -> bool:
+    try:
+        return parse_query_bool(request.query_params.get(name), default=default)
+    except ValueError as exc:
+        raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, f"query parameter {name}: {exc}") from None
+
+
+def _server(request: Request) -> ProfileServer:
+    server: ProfileServer = request.app.state.profiles
+    return server
+
+
+def _require_patch_override(request: Request) -> None:
+    override = request.headers.get(headers.METHOD_OVERRIDE, "")
+    if request.method == "POST" and override.upper() != "PATCH":
+        raise ApiError(
+            ErrorCode.METHOD_NOT_ALLOWED,
+            f"{request.url.path} takes PATCH, or POST with '{headers.METHOD_OVERRIDE}: PATCH' (Android)",
+        )
+
+
+def _caller_registration(server: ProfileServer, request: Request, *, bearer: bool = False) -> rules.Caller:
+    caller = server.authenticate(request, bearer=bearer)
+    if caller.reg_id is None:
+        raise ApiError(ErrorCode.NO_REGISTRATION, f"send the '{headers.PUSH_REGISTRATION_ID}' header of a registration")
+    server.run(caller, rules.Context.installation, caller.reg_id)
+    return caller
+
+
+async def create_installation(request: Request) -> Response:
+    server = _server(request)
+    caller = server.authenticate(request)
+    body = await parse_body(request, models.Installation)
+    result = server.run(caller, rules.create_installation, body, with_token=_flag(request, "rt"))
+    return json_response(result)
+
+
+async def patch_installation(request: Request, pushRegId: str) -> Response:
+    _require_patch_override(request)
+    server = _server(request)
+    caller = server.authenticate(request)
+    body = await parse_body(request, models.Installation)
+    server.run(caller, rules.patch_installation, pushRegId, body)
+    return empty()
+
+
+async def get_installation(request: Request, pushRegId: str) -> Response:
+    server = _server(request)
+    caller = server.authenticate(request)
+    return json_response(server.run(caller, rules.get_installation, pushRegId, with_token=_flag(request, "rt")))
+
+
+async def delete_installation(request: Request, pushRegId: str) -> Response:
+    server = _server(request)
+    server.run(server.authenticate(request), rules.delete_installation, pushRegId)
+    return empty()
+
+
+async def get_user(request: Request, pushRegId: str) -> Response:
+    server = _server(request)
+    caller = server.authenticate(request, bearer=True)
+    return json_response(server.run(caller, rules.get_user, pushRegId, with_instances=_flag(request, "ri")))
+
+
+async def patch_user(request: Request, pushRegId: str) -> Response:
+    _require_patch_override(request)
+    server = _server(request)
+    caller = server.authenticate(request, bearer=True)
+    body = await parse_body(request, models.User)
+    server.run(caller, rules.patch_user, pushRegId, body)
+    return empty()
+
+
+async def personalize(request: Request, pushRegId: str) -> Response:
+    server = _server(request)
+    caller = server.authenticate(request, bearer=True)
+    body = await parse_body(request, models.PersonalizeBody)
+    result = server.run(
+        caller,
+        rules.personalize,
+        pushRegId,
+        body,
+        force=_flag(request, "forceDepersonalize"),
+        keep_as_lead=_flag(request, "keepAsLead"),
+        set_as_primary=_flag(request, "setDeviceAsPrimary"),
+    )
+    return json_response(result)
+
+
+async def repersonalize(request: Request, pushRegId: str) -> Response:
+    """Android's recovery after ``NO_REGISTRATION``: re-link the device, keep the person's type."""
+    server = _server(request)
+    caller = server.authenticate(request, bearer=True)
+    body = await parse_body(request, models.PersonalizeBody)
+    server.run(caller, rules.personalize, pushRegId, body, force=True, keep_as_lead=True)
+    return empty()
+
+
+async def depersonalize(request: Request, pushRegId: str) -> Response:
+    server = _server(request)
+    server.run(server.authenticate(request), rules.depersonalize, pushRegId)
+    return empty()
+
+
+async def session_report(request: Request, pushRegId: str) -> Response:
+    server = _server(request)
+    caller = server.authenticate(request)
+    body = await parse_body(request, models.SessionReport)
+    server.run(caller, rules.session_report, pushRegId, body)
+    return empty()
+
+
+async def custom_events(request: Request, pushRegId: str) -> Response:
+    server = _server(request)
+    caller = server.authenticate(request)
+    validate = _flag(request, "validate")
+    body = await parse_body(request, models.CustomEventsBody)
+    server.run(caller, rules.custom_events, pushRegId, body, validate=validate)
+    return empty()
+
+
+async def sync_messages(request: Request) -> Response:
+    server = _server(request)
+    _caller_registration(server, request)
+    await parse_body(request, models.SyncMessagesBody, required=False)
+    return json_response({"payloads": []})
+
+
+async def seen_messages(request: Request) -> Response:
+    server = _server(request)
+    _caller_registration(server, request)
+    await parse_body(request, models.SeenMessagesBody)
+    return empty()
+
+
+async def send_mo(request: Request) -> Response:
+    server = _server(request)
+    caller = _caller_registration(server, request)
+    body = await parse_body(request, models.MoRequest)
+    assert body is not None
+    answered: list[dict[str, Any]] = []
+    for number, message in enumerate(body.messages):
+        item = message.to_wire()
+        item.setdefault("messageId", f"{caller.reg_id}-mo-{number}")
+        item.update(statusCode=0, status="SUCCESS")
+        answered.append(item)
+    return json_response({"messages": answered})
+
+
+async def delivery_report(request: Request) -> Response:
+    server = _server(request)
+    _caller_registration(server, request)
+    await parse_body(request, models.DeliveryReportBody)
+    return empty()
+
+
+async def version(request: Request) -> Response:
+    _server(request).authenticate(request)
+    platform = request.query_params.get("platformType", "GCM")
+    if platform not in SDK_VERSION:
+        raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, "platformType must be APNS or GCM")
+    return json_response(
+        {"platformType": platform, "libraryVersion": SDK_VERSION[platform], "updateUrl": UPDATE_URL[platform]}
+    )
+
+
+async def base_url(request: Request) -> Response:
+    _server(request).authenticate(request)
+    return json_response({"baseUrl": str(request.base_url).rstrip("/")})
+
+
+def _openapi(name: str, extra_query: tuple[str, ...] = ()) -> dict[str, Any]:
+    ep = endpoint(name)
+    spec: dict[str, Any] = {"parameters": []}
+    for flag in (*ep.flags, *extra_query):
+        spec["parameters"].append(
+            {
+                "name": flag,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
+            }
+        )
+    for header in (headers.PUSH_REGISTRATION_ID, headers.INSTALLATION_ID):
+        spec["parameters"].append({"name": header, "in": "header", "required": False, "schema": {"type": "string"}})
+    if ep.request is not None:
+        spec["requestBody"] = {
+            "required": name not in ("sync_messages",),
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ep.request.__name__}"}}},
+        }
+    return spec
+
+
+ROUTES: tuple[tuple[str, Handler, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("create_installation", create_installation, ("POST",), ("rt", "ri")),
+    ("patch_installation", patch_installation, ("PATCH", "POST"), ("rt",)),
+    ("get_installation", get_installation, ("GET",), ("rt",)),
+    ("delete_installation", delete_installation, ("DELETE",), ()),
+    ("get_user", get_user, ("GET",), ("ri", "rt")),
+    ("patch_user", patch_user, ("PATCH", "POST"), ("ri", "rt")),
+    ("personalize", personalize, ("POST",), ()),
+    ("repersonalize", repersonalize, ("POST",), ()),
+    ("depersonalize", depersonalize, ("POST",), ()),
+    ("session_report", session_report, ("POST",), ()),
+    ("custom_events", custom_events, ("POST",), ()),
+    ("sync_messages", sync_messages, ("POST",), ("platformType",)),
+    ("seen_messages", seen_messages, ("POST",), ()),
+    ("send_mo", send_mo, ("POST",), ("platformType",)),
+    ("delivery_report", delivery_report, ("POST",), ()),
+    ("version", version, ("GET",), ("platformType",)),
+    ("base_url", base_url, ("GET",), ()),
+)
+
+BODY_MODELS: tuple[type[BaseModel], ...] = tuple(
+    {ep.request for name, *_ in ROUTES if (ep := endpoint(name)).request is not None}
+)
+
+
+def sdk_router() -> APIRouter:
+    router = APIRouter(tags=["Mobile API (SDK-facing)"])
+    for name, handler, methods, query in ROUTES:
+        ep = endpoint(name)
+        for method in methods:
+            router.add_api_route(
+                ep.template,
+                handler,
+                methods=[method],
+                name=f"{name}_{method.lower()}" if len(methods) > 1 else name,
+                summary=f"{ep.method} {ep.template}"
+                + (" (Android: POST + X-HTTP-Method-Override)" if method == "POST" and ep.method == "PATCH" else ""),
+                openapi_extra=_openapi(name, query),
+                response_class=Response,
+            )
+    return router

@@ -1,0 +1,114 @@
+"""Run the reference server on a socket: in the foreground (``mobsim serve``) or in a thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from .app import create_app
+from .server import ProfileServer
+from .store import Store
+
+__all__ = ["BackgroundServer", "ServeConfig", "bind", "build_server", "run_forever"]
+
+
+@dataclass
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db: Path | None = None
+    """A SQLite file; ``None`` keeps everything in memory."""
+    app_codes: list[str] = field(default_factory=list)
+    log_level: str = "warning"
+    access_log: bool = False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket first, so port 0 works and the real port can be printed."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def build_server(config: ServeConfig) -> tuple[ProfileServer, list[dict[str, Any]]]:
+    """The profile server and its applications; creates one application when none exists."""
+    server = ProfileServer(Store(config.db))
+    for code in config.app_codes:
+        server.add_application(code)
+    if not server.applications():
+        server.add_application(name="mobsim-demo")
+    apps = server.applications()
+    if config.app_codes:
+        apps = [a for a in apps if a["code"] in config.app_codes]
+    return server, apps
+
+
+def _uvicorn(config: ServeConfig, server: ProfileServer) -> uvicorn.Server:
+    app = create_app(server=server)
+    return uvicorn.Server(uvicorn.Config(app, log_level=config.log_level, access_log=config.access_log, lifespan="off"))
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def run_forever(config: ServeConfig, sock: socket.socket, server: ProfileServer) -> None:
+    """Serve until interrupted (Ctrl-C)."""
+    _uvicorn(config, server).run(sockets=[sock])
+
+
+class BackgroundServer:
+    """The reference server in a daemon thread on loopback, for ``mobsim run``, tests and benches."""
+
+    def __init__(self, config: ServeConfig | None = None) -> None:
+        self.config = config or ServeConfig(port=0)
+        self.profiles, self.applications = build_server(self.config)
+        self._sock = bind(self.config.host, self.config.port)
+        self.url = url_of(self._sock)
+        self._uvicorn = _uvicorn(self.config, self.profiles)
+        self._thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [self._sock]}, daemon=True)
+
+    @property
+    def app_code(self) -> str:
+        code: str = self.applications[0]["code"]
+        return code
+
+    def start(self, timeout: float = 10.0) -> BackgroundServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._uvicorn.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the reference server did not start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._uvicorn.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+        self.profiles.store.close()
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

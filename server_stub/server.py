@@ -1,0 +1,126 @@
+"""The reference server's state: the store, the clock, the known applications, authentication."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+
+from simulator.wire import ErrorCode, app_code_hash, format_datetime, headers
+
+from .errors import ApiError
+from .rules import Caller, Context
+from .store import Store
+
+__all__ = ["DEFAULT_ACCOUNT", "ProfileServer", "new_application_code"]
+
+DEFAULT_ACCOUNT = "default"
+T = TypeVar("T")
+
+
+def new_application_code() -> str:
+    """An application code shaped like Infobip's: 32 hex digits, a dash, a UUID."""
+    return f"{secrets.token_hex(16)}-{uuid.uuid4()}"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ProfileServer:
+    """Everything a request handler needs, with no HTTP in it."""
+
+    def __init__(self, store: Store, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self.store = store
+        self.clock = clock
+        self._accounts: dict[str, str] = {
+            row["code"]: row["account"] for row in store.db.execute("SELECT code, account FROM applications")
+        }
+
+    # applications -------------------------------------------------------------------------
+    def add_application(
+        self, code: str | None = None, *, name: str | None = None, account: str = DEFAULT_ACCOUNT
+    ) -> dict[str, Any]:
+        code = code or new_application_code()
+        if not code.strip() or len(code) > 200 or any(c.isspace() for c in code):
+            raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, "an application code is 1 to 200 characters, no spaces")
+        with self.store.transaction() as db:
+            if code not in self._accounts:
+                db.execute(
+                    "INSERT INTO applications VALUES (?,?,?,?)",
+                    (code, name or f"app-{code[:6]}", account, format_datetime(self.clock())),
+                )
+            row = db.execute("SELECT * FROM applications WHERE code=?", (code,)).fetchone()
+        self._accounts[code] = row["account"]
+        return self.application_json(row)
+
+    @staticmethod
+    def application_json(row: Any) -> dict[str, Any]:
+        return {
+            "code": row["code"],
+            "codeHash": app_code_hash(row["code"]),
+            "name": row["name"],
+            "account": row["account"],
+            "created": row["created"],
+        }
+
+    def applications(self) -> list[dict[str, Any]]:
+        rows = self.store.db.execute("SELECT * FROM applications ORDER BY created, code").fetchall()
+        return [self.application_json(r) for r in rows]
+
+    def account_of(self, code: str) -> str | None:
+        return self._accounts.get(code)
+
+    # authentication -----------------------------------------------------------------------
+    def authenticate(self, request: Request, *, bearer: bool = False) -> Caller:
+        """``Authorization: App <code>`` (or, on user calls, a Bearer JWT naming the app) → the caller."""
+        value = request.headers.get(headers.AUTHORIZATION, "")
+        code = headers.parse_app_authorization(value)
+        if code is None and bearer and value[:7].lower() == "bearer ":
+            code = self._jwt_app_code(value[7:].strip())
+        account = self._accounts.get(code) if code else None
+        if account is None or code is None:
+            raise ApiError(
+                ErrorCode.INVALID_APPLICATION_CODE,
+                "unknown application: send 'Authorization: App <code>' with a code this server knows "
+                "(mobsim serve prints one)",
+            )
+        return Caller(
+            app_code=code,
+            account=account,
+            reg_id=request.headers.get(headers.PUSH_REGISTRATION_ID) or None,
+            installation_id=request.headers.get(headers.INSTALLATION_ID),
+        )
+
+    def _jwt_app_code(self, token: str) -> str | None:
+        """The app code of a user JWT. The signature is not checked: the server knows no secret."""
+        parts = token.split(".")
+        if len(parts) != 3:
+            return None
+        try:
+            payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(payload, dict):
+            return None
+        expires = payload.get("exp")
+        if not isinstance(expires, (int, float)) or expires <= self.clock().timestamp():
+            return None
+        code = payload.get("infobip-api-key")
+        return code if isinstance(code, str) else None
+
+    # running rules ------------------------------------------------------------------------
+    def run(self, caller: Caller, rule: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one rule in one transaction."""
+        with self.store.transaction() as db:
+            return rule(Context(db, caller, self.clock), *args, **kwargs)
+
+    def admin(self, account: str = DEFAULT_ACCOUNT) -> Caller:
+        """A caller for inspection calls: the account, no application."""
+        return Caller(app_code="", account=account)

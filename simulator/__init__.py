@@ -1,0 +1,1 @@
+"""Virtual devices that behave like the Infobip Mobile Messaging SDK on the wire."""

@@ -1,0 +1,83 @@
+"""Value formats shared by both SDK dialects: timestamps, dates, the app-code hash.
+
+Both SDKs send timestamps as UTC with second precision and a literal ``Z``
+(``yyyy-MM-dd'T'HH:mm:ss'Z'``) and dates as ``yyyy-MM-dd``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, date, datetime
+
+__all__ = [
+    "DATETIME_RE",
+    "DATE_RE",
+    "app_code_hash",
+    "format_date",
+    "format_datetime",
+    "format_epoch",
+    "is_date",
+    "is_datetime",
+    "parse_datetime",
+]
+
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+def format_datetime(moment: datetime) -> str:
+    """UTC, second precision, literal ``Z``: the only timestamp shape the SDKs send."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware datetime (UTC)")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_epoch(seconds: float) -> str:
+    """Format epoch seconds the way the SDKs format a timestamp."""
+    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_date(day: date) -> str:
+    return day.strftime("%Y-%m-%d")
+
+
+def parse_datetime(text: str) -> datetime:
+    """Parse an SDK timestamp. Accepts the canonical ``...ssZ`` and any ISO-8601 with an offset.
+
+    Raises ``ValueError`` for anything else, including timestamps without a zone.
+    """
+    if not isinstance(text, str) or len(text) > 40:
+        raise ValueError("timestamp must be an ISO-8601 string such as 2024-05-01T10:00:00Z")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO-8601 timestamp such as 2024-05-01T10:00:00Z") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone; send UTC with a trailing Z")
+    return moment.astimezone(UTC)
+
+
+def is_datetime(text: str) -> bool:
+    if not DATETIME_RE.match(text):
+        return False
+    try:
+        datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return False
+    return True
+
+
+def is_date(text: str) -> bool:
+    if not DATE_RE.match(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def app_code_hash(application_code: str) -> str:
+    """The ``applicationcode`` header: the first 10 lower-case hex digits of SHA-256 of the code."""
+    return hashlib.sha256(application_code.encode("utf-8")).hexdigest()[:10]

@@ -1,0 +1,86 @@
+"""Header names of the Mobile API and the User-Agent shapes of each dialect."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .dialect import Dialect
+
+__all__ = [
+    "ACCEPT",
+    "APPLICATION_CODE",
+    "AUTHORIZATION",
+    "CONTENT_TYPE",
+    "FOREGROUND",
+    "INSTALLATION_ID",
+    "METHOD_OVERRIDE",
+    "NEW_BASE_URL",
+    "PUSH_REGISTRATION_ID",
+    "SESSION_ID",
+    "USER_AGENT",
+    "android_user_agent",
+    "app_authorization",
+    "ios_user_agent",
+    "parse_app_authorization",
+    "user_agent_matches",
+]
+
+AUTHORIZATION = "Authorization"
+ACCEPT = "Accept"
+CONTENT_TYPE = "Content-Type"
+USER_AGENT = "User-Agent"
+APPLICATION_CODE = "applicationcode"
+INSTALLATION_ID = "installationid"
+PUSH_REGISTRATION_ID = "pushregistrationid"
+FOREGROUND = "foreground"
+SESSION_ID = "sessionId"
+METHOD_OVERRIDE = "X-HTTP-Method-Override"
+NEW_BASE_URL = "New-Base-URL"
+
+_ASCII_PRINTABLE = re.compile(r"[^\x20-\x7f]")
+
+
+def app_authorization(application_code: str) -> str:
+    return f"App {application_code}"
+
+
+def parse_app_authorization(value: str | None) -> str | None:
+    """The application code of an ``Authorization: App <code>`` header, or None."""
+    if not value:
+        return None
+    scheme, _, code = value.strip().partition(" ")
+    if scheme.lower() != "app" or not code.strip():
+        return None
+    return code.strip()
+
+
+def android_user_agent(sdk_version: str, additions: Sequence[str]) -> str:
+    """``Infobip Mobile API Client/<ver>(<14 additions>)``: no space before ``(``, non-ASCII stripped.
+
+    ``additions`` are, in order: codename, OS release, ABI, model, manufacturer, app label, app
+    version, device name, carrier, MNC, MCC, SIM carrier, SIM MNC, SIM MCC (``UserAgentUtil.java``).
+    """
+    if len(additions) != 14:
+        raise ValueError(f"the Android User-Agent has 14 additions, got {len(additions)}")
+    text = f"Infobip Mobile API Client/{sdk_version}({';'.join(additions)})"
+    return _ASCII_PRINTABLE.sub("", text)
+
+
+def ios_user_agent(sdk_version: str, additions: Sequence[str]) -> str:
+    """``MobileMessaging/<ver>(<11 fields>)``: os, osVersion, arch (empty), model, manufacturer (empty),
+    bundle id, app version, device name, carrier, MNC, MCC (``MMUserAgent.swift``)."""
+    if len(additions) != 11:
+        raise ValueError(f"the iOS User-Agent has 11 fields, got {len(additions)}")
+    return f"MobileMessaging/{sdk_version}({';'.join(additions)})"
+
+
+_UA_SHAPES = {
+    Dialect.ANDROID: re.compile(r"^Infobip Mobile API Client/[^()\s]+\((?:[^;()]*;){13}[^;()]*\)$"),
+    Dialect.IOS: re.compile(r"^MobileMessaging/[^()]+\((?:[^;()]*;){10}[^;()]*\)$"),
+}
+
+
+def user_agent_matches(dialect: Dialect, user_agent: str) -> bool:
+    """Whether a User-Agent has the shape its claimed dialect's SDK produces."""
+    return bool(_UA_SHAPES[dialect].match(user_agent))
