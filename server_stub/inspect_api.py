@@ -18,6 +18,7 @@ from . import inspection, rules
 from .errors import ApiError
 from .http import json_response, read_json
 from .server import DEFAULT_ACCOUNT, ProfileServer
+from .store import Store
 
 __all__ = ["PREFIX", "inspect_router"]
 
@@ -49,13 +50,14 @@ async def create_application(request: Request) -> Response:
             raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, f"{key} must be a string")
     if not isinstance(account, str) or not 1 <= len(account) <= 100:
         raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, "account must be a string of 1 to 100 characters")
-    return json_response(_server(request).add_application(code, name=name, account=account), status=201)
+    app = await _server(request).add_application_async(code, name=name, account=account)
+    return json_response(app, status=201)
 
 
 @router.get("/event-definitions", summary="List event definitions")
 async def list_definitions(request: Request, account: Account = DEFAULT_ACCOUNT) -> Response:
     server = _server(request)
-    return json_response({"definitions": server.run(server.admin(account), rules.list_definitions)})
+    return json_response({"definitions": await server.execute(server.admin(account), rules.list_definitions)})
 
 
 @router.post(
@@ -65,7 +67,7 @@ async def list_definitions(request: Request, account: Account = DEFAULT_ACCOUNT)
 async def create_definition(request: Request, account: Account = DEFAULT_ACCOUNT) -> Response:
     server = _server(request)
     payload = await read_json(request)
-    return json_response(server.run(server.admin(account), rules.create_definition, payload), status=201)
+    return json_response(await server.execute(server.admin(account), rules.create_definition, payload), status=201)
 
 
 @router.get("/persons", summary="List persons, or find one by identifier and type")
@@ -80,15 +82,15 @@ async def list_persons(
     server = _server(request)
     caller = server.admin(account)
     if identifier is not None:
-        person_id = server.run(caller, inspection.find_person, identifier, type)
-        return json_response(server.run(caller, inspection.person_detail, person_id))
-    return json_response(server.run(caller, inspection.list_persons, page=page, limit=limit))
+        person_id = await server.execute(caller, inspection.find_person, identifier, type)
+        return json_response(await server.execute(caller, inspection.person_detail, person_id))
+    return json_response(await server.execute(caller, inspection.list_persons, page=page, limit=limit))
 
 
 @router.get("/persons/{person_id}", summary="A person with installations, attributes, tags and events")
 async def get_person(request: Request, person_id: int, account: Account = DEFAULT_ACCOUNT) -> Response:
     server = _server(request)
-    return json_response(server.run(server.admin(account), inspection.person_detail, person_id))
+    return json_response(await server.execute(server.admin(account), inspection.person_detail, person_id))
 
 
 @router.get("/installations", summary="List installations")
@@ -101,7 +103,7 @@ async def list_installations(
     limit: Limit = 20,
 ) -> Response:
     server = _server(request)
-    result = server.run(
+    result = await server.execute(
         server.admin(account),
         inspection.list_installations,
         application=application,
@@ -131,7 +133,7 @@ async def uninstall(request: Request, push_reg_id: str) -> Response:
     if row is None:
         raise ApiError(ErrorCode.NOT_FOUND, f"no installation {push_reg_id!r}")
     caller = rules.Caller(app_code=row[0], account=row[1])
-    return json_response(server.run(caller, rules.uninstall, push_reg_id))
+    return json_response(await server.execute(caller, rules.uninstall, push_reg_id))
 
 
 @router.get("/events", summary="Events, filtered by person, installation or definition")
@@ -145,7 +147,7 @@ async def list_events(
     limit: Limit = 100,
 ) -> Response:
     server = _server(request)
-    result = server.run(
+    result = await server.execute(
         server.admin(account),
         inspection.list_events,
         person_id=personId,
@@ -160,7 +162,7 @@ async def list_events(
 @router.get("/event-counts", summary="Events per definition, and the rejected count")
 async def event_counts(request: Request, account: Account = DEFAULT_ACCOUNT) -> Response:
     server = _server(request)
-    return json_response(server.run(server.admin(account), inspection.event_counts))
+    return json_response(await server.execute(server.admin(account), inspection.event_counts))
 
 
 @router.get("/rejected-events", summary="Custom events dropped by validate=false batches, with reasons")
@@ -168,18 +170,20 @@ async def rejected_events(
     request: Request, account: Account = DEFAULT_ACCOUNT, page: Page = 0, limit: Limit = 100
 ) -> Response:
     server = _server(request)
-    return json_response(server.run(server.admin(account), inspection.rejected_events, page=page, limit=limit))
+    return json_response(
+        await server.execute(server.admin(account), inspection.rejected_events, page=page, limit=limit)
+    )
 
 
 @router.get("/stats", summary="Counts of persons, installations per platform and state, and events")
 async def stats(request: Request, account: Account = DEFAULT_ACCOUNT) -> Response:
     server = _server(request)
-    return json_response(server.run(server.admin(account), inspection.stats))
+    return json_response(await server.execute(server.admin(account), inspection.stats))
 
 
 @router.post("/reset", summary="Delete all persons, installations, events and definitions (applications stay)")
 async def reset(request: Request) -> Response:
-    _server(request).store.reset()
+    await _server(request).store.atomic(Store.clear)
     return json_response({"reset": True})
 
 

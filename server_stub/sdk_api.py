@@ -53,11 +53,11 @@ def _require_patch_override(request: Request) -> None:
         )
 
 
-def _caller_registration(server: ProfileServer, request: Request, *, bearer: bool = False) -> rules.Caller:
+async def _caller_registration(server: ProfileServer, request: Request, *, bearer: bool = False) -> rules.Caller:
     caller = server.authenticate(request, bearer=bearer)
     if caller.reg_id is None:
         raise ApiError(ErrorCode.NO_REGISTRATION, f"send the '{headers.PUSH_REGISTRATION_ID}' header of a registration")
-    server.run(caller, rules.Context.installation, caller.reg_id)
+    await server.execute(caller, rules.Context.installation, caller.reg_id)
     return caller
 
 
@@ -65,7 +65,7 @@ async def create_installation(request: Request) -> Response:
     server = _server(request)
     caller = server.authenticate(request)
     body = await parse_body(request, models.Installation)
-    result = server.run(caller, rules.create_installation, body, with_token=_flag(request, "rt"))
+    result = await server.execute(caller, rules.create_installation, body, with_token=_flag(request, "rt"))
     return json_response(result)
 
 
@@ -74,26 +74,28 @@ async def patch_installation(request: Request, pushRegId: str) -> Response:
     server = _server(request)
     caller = server.authenticate(request)
     body = await parse_body(request, models.Installation)
-    server.run(caller, rules.patch_installation, pushRegId, body)
+    await server.execute(caller, rules.patch_installation, pushRegId, body)
     return empty()
 
 
 async def get_installation(request: Request, pushRegId: str) -> Response:
     server = _server(request)
     caller = server.authenticate(request)
-    return json_response(server.run(caller, rules.get_installation, pushRegId, with_token=_flag(request, "rt")))
+    return json_response(
+        await server.execute(caller, rules.get_installation, pushRegId, with_token=_flag(request, "rt"))
+    )
 
 
 async def delete_installation(request: Request, pushRegId: str) -> Response:
     server = _server(request)
-    server.run(server.authenticate(request), rules.delete_installation, pushRegId)
+    await server.execute(server.authenticate(request), rules.delete_installation, pushRegId)
     return empty()
 
 
 async def get_user(request: Request, pushRegId: str) -> Response:
     server = _server(request)
     caller = server.authenticate(request, bearer=True)
-    return json_response(server.run(caller, rules.get_user, pushRegId, with_instances=_flag(request, "ri")))
+    return json_response(await server.execute(caller, rules.get_user, pushRegId, with_instances=_flag(request, "ri")))
 
 
 async def patch_user(request: Request, pushRegId: str) -> Response:
@@ -101,7 +103,7 @@ async def patch_user(request: Request, pushRegId: str) -> Response:
     server = _server(request)
     caller = server.authenticate(request, bearer=True)
     body = await parse_body(request, models.User)
-    server.run(caller, rules.patch_user, pushRegId, body)
+    await server.execute(caller, rules.patch_user, pushRegId, body)
     return empty()
 
 
@@ -109,7 +111,7 @@ async def personalize(request: Request, pushRegId: str) -> Response:
     server = _server(request)
     caller = server.authenticate(request, bearer=True)
     body = await parse_body(request, models.PersonalizeBody)
-    result = server.run(
+    result = await server.execute(
         caller,
         rules.personalize,
         pushRegId,
@@ -126,13 +128,13 @@ async def repersonalize(request: Request, pushRegId: str) -> Response:
     server = _server(request)
     caller = server.authenticate(request, bearer=True)
     body = await parse_body(request, models.PersonalizeBody)
-    server.run(caller, rules.personalize, pushRegId, body, force=True, keep_as_lead=True)
+    await server.execute(caller, rules.personalize, pushRegId, body, force=True, keep_as_lead=True)
     return empty()
 
 
 async def depersonalize(request: Request, pushRegId: str) -> Response:
     server = _server(request)
-    server.run(server.authenticate(request), rules.depersonalize, pushRegId)
+    await server.execute(server.authenticate(request), rules.depersonalize, pushRegId)
     return empty()
 
 
@@ -140,7 +142,7 @@ async def session_report(request: Request, pushRegId: str) -> Response:
     server = _server(request)
     caller = server.authenticate(request)
     body = await parse_body(request, models.SessionReport)
-    server.run(caller, rules.session_report, pushRegId, body)
+    await server.execute(caller, rules.session_report, pushRegId, body)
     return empty()
 
 
@@ -149,27 +151,27 @@ async def custom_events(request: Request, pushRegId: str) -> Response:
     caller = server.authenticate(request)
     validate = _flag(request, "validate")
     body = await parse_body(request, models.CustomEventsBody)
-    server.run(caller, rules.custom_events, pushRegId, body, validate=validate)
+    await server.execute(caller, rules.custom_events, pushRegId, body, validate=validate)
     return empty()
 
 
 async def sync_messages(request: Request) -> Response:
     server = _server(request)
-    _caller_registration(server, request)
+    await _caller_registration(server, request)
     await parse_body(request, models.SyncMessagesBody, required=False)
     return json_response({"payloads": []})
 
 
 async def seen_messages(request: Request) -> Response:
     server = _server(request)
-    _caller_registration(server, request)
+    await _caller_registration(server, request)
     await parse_body(request, models.SeenMessagesBody)
     return empty()
 
 
 async def send_mo(request: Request) -> Response:
     server = _server(request)
-    caller = _caller_registration(server, request)
+    caller = await _caller_registration(server, request)
     body = await parse_body(request, models.MoRequest)
     assert body is not None
     answered: list[dict[str, Any]] = []
@@ -183,7 +185,7 @@ async def send_mo(request: Request) -> Response:
 
 async def delivery_report(request: Request) -> Response:
     server = _server(request)
-    _caller_registration(server, request)
+    await _caller_registration(server, request)
     await parse_body(request, models.DeliveryReportBody)
     return empty()
 

@@ -47,16 +47,25 @@ class ProfileServer:
     def add_application(
         self, code: str | None = None, *, name: str | None = None, account: str = DEFAULT_ACCOUNT
     ) -> dict[str, Any]:
+        """Register an application (idempotent for a known code)."""
+        with self.store.transaction() as db:
+            return self._add_application(db, code, name, account)
+
+    async def add_application_async(
+        self, code: str | None = None, *, name: str | None = None, account: str = DEFAULT_ACCOUNT
+    ) -> dict[str, Any]:
+        return await self.store.atomic(lambda db: self._add_application(db, code, name, account))
+
+    def _add_application(self, db: Any, code: str | None, name: str | None, account: str) -> dict[str, Any]:
         code = code or new_application_code()
         if not code.strip() or len(code) > 200 or any(c.isspace() for c in code):
             raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, "an application code is 1 to 200 characters, no spaces")
-        with self.store.transaction() as db:
-            if code not in self._accounts:
-                db.execute(
-                    "INSERT INTO applications VALUES (?,?,?,?)",
-                    (code, name or f"app-{code[:6]}", account, format_datetime(self.clock())),
-                )
-            row = db.execute("SELECT * FROM applications WHERE code=?", (code,)).fetchone()
+        if code not in self._accounts:
+            db.execute(
+                "INSERT INTO applications VALUES (?,?,?,?)",
+                (code, name or f"app-{code[:6]}", account, format_datetime(self.clock())),
+            )
+        row = db.execute("SELECT * FROM applications WHERE code=?", (code,)).fetchone()
         self._accounts[code] = row["account"]
         return self.application_json(row)
 
@@ -117,9 +126,13 @@ class ProfileServer:
 
     # running rules ------------------------------------------------------------------------
     def run(self, caller: Caller, rule: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run one rule in one transaction."""
+        """Run one rule in one transaction (synchronous callers: tests, benches, tools)."""
         with self.store.transaction() as db:
             return rule(Context(db, caller, self.clock), *args, **kwargs)
+
+    async def execute(self, caller: Caller, rule: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one rule atomically for a request; returns once its writes are committed."""
+        return await self.store.atomic(lambda db: rule(Context(db, caller, self.clock), *args, **kwargs))
 
     def admin(self, account: str = DEFAULT_ACCOUNT) -> Caller:
         """A caller for inspection calls: the account, no application."""

@@ -1,23 +1,28 @@
 """The embedded store: one SQLite database, in a file (durable) or in memory (throwaway).
 
-Every request runs its rules inside one ``BEGIN IMMEDIATE`` transaction, so concurrent requests
-are serialised: two personalizations of one identity cannot both create a person, and the unique
-keys below back that up even across processes sharing a file. The file runs in WAL mode with
+Every request runs its rules atomically (a savepoint) in one thread, so concurrent requests are
+serialised: two personalizations of one identity cannot both create a person, and the unique keys
+below back that up even across processes sharing a file. Requests that arrive together share one
+``BEGIN IMMEDIATE`` transaction (group commit), and none is answered before that transaction has
+committed: a client never sees a write, its own or another's, that could still be lost. The file runs in WAL mode with
 ``synchronous=NORMAL``: an acknowledged write survives a crash or restart of the server process
 (an operating-system crash may lose the last commits; README, "Choices").
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["SCHEMA_VERSION", "Store"]
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 
@@ -133,6 +138,7 @@ class Store:
         self._check_version()
         self._lock = threading.RLock()
         self._depth = 0
+        self._batch: asyncio.Future[None] | None = None
 
     def _check_version(self) -> None:
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -167,11 +173,56 @@ class Store:
             finally:
                 self._depth = 0
 
-    def reset(self) -> None:
+    async def atomic(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` atomically in the current group-commit batch; return once the batch committed.
+
+        ``work`` runs at once, under a savepoint: if it raises, only its own changes are undone and
+        the exception propagates without waiting. The batch commits on the next turn of the event
+        loop, after every request that was ready in this turn has run.
+        """
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._batch is None:
+                self.db.execute("BEGIN IMMEDIATE")
+                self._depth = 1
+                self._batch = loop.create_future()
+                loop.call_soon(self._commit_batch)
+            batch = self._batch
+            self.db.execute("SAVEPOINT request")
+            try:
+                result = work(self.db)
+            except BaseException:
+                self.db.execute("ROLLBACK TO request")
+                self.db.execute("RELEASE request")
+                raise
+            self.db.execute("RELEASE request")
+        await asyncio.shield(batch)
+        return result
+
+    def _commit_batch(self) -> None:
+        with self._lock:
+            batch, self._batch = self._batch, None
+            assert batch is not None
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                batch.set_exception(exc)
+            else:
+                batch.set_result(None)
+            finally:
+                self._depth = 0
+
+    @staticmethod
+    def clear(db: sqlite3.Connection) -> None:
         """Delete every profile, event and definition; applications stay."""
+        for table in _TABLES[1:]:
+            db.execute(f"DELETE FROM {table}")
+
+    def reset(self) -> None:
         with self.transaction() as db:
-            for table in _TABLES[1:]:
-                db.execute(f"DELETE FROM {table}")
+            self.clear(db)
 
     def close(self) -> None:
         self.db.close()
