@@ -19,9 +19,10 @@ from starlette.responses import Response
 from simulator.wire import ErrorCode
 
 from .errors import ApiError
+from .fastpath import MobileFastPath
 from .http import error_response
 from .inspect_api import inspect_router
-from .sdk_api import BODY_MODELS, sdk_router
+from .sdk_api import BODY_MODELS, fast_routes, sdk_router
 from .server import ProfileServer, _utcnow
 from .store import Store
 
@@ -102,5 +103,6 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(MobileFastPath, routes=fast_routes())
     app.openapi = _openapi_with_models(app, BODY_MODELS)  # type: ignore[method-assign]
     return app

@@ -21,7 +21,7 @@ from .errors import ApiError
 from .http import empty, json_response, parse_body
 from .server import ProfileServer
 
-__all__ = ["sdk_router"]
+__all__ = ["BODY_MODELS", "fast_routes", "sdk_router"]
 
 SDK_VERSION = {"APNS": "15.5.2", "GCM": "15.0.0"}
 UPDATE_URL = {
@@ -69,7 +69,8 @@ async def create_installation(request: Request) -> Response:
     return json_response(result)
 
 
-async def patch_installation(request: Request, pushRegId: str) -> Response:
+async def patch_installation(request: Request) -> Response:
+    pushRegId = request.path_params["pushRegId"]
     _require_patch_override(request)
     server = _server(request)
     caller = server.authenticate(request)
@@ -78,7 +79,8 @@ async def patch_installation(request: Request, pushRegId: str) -> Response:
     return empty()
 
 
-async def get_installation(request: Request, pushRegId: str) -> Response:
+async def get_installation(request: Request) -> Response:
+    pushRegId = request.path_params["pushRegId"]
     server = _server(request)
     caller = server.authenticate(request)
     return json_response(
@@ -86,19 +88,22 @@ async def get_installation(request: Request, pushRegId: str) -> Response:
     )
 
 
-async def delete_installation(request: Request, pushRegId: str) -> Response:
+async def delete_installation(request: Request) -> Response:
+    pushRegId = request.path_params["pushRegId"]
     server = _server(request)
     await server.execute(server.authenticate(request), rules.delete_installation, pushRegId)
     return empty()
 
 
-async def get_user(request: Request, pushRegId: str) -> Response:
+async def get_user(request: Request) -> Response:
+    pushRegId = request.path_params["pushRegId"]
     server = _server(request)
     caller = server.authenticate(request, bearer=True)
     return json_response(await server.execute(caller, rules.get_user, pushRegId, with_instances=_flag(request, "ri")))
 
 
-async def patch_user(request: Request, pushRegId: str) -> Response:
+async def patch_user(request: Request) -> Response:
+    pushRegId = request.path_params["pushRegId"]
     _require_patch_override(request)
     server = _server(request)
     caller = server.authenticate(request, bearer=True)
@@ -107,7 +112,8 @@ async def patch_user(request: Request, pushRegId: str) -> Response:
     return empty()
 
 
-async def personalize(request: Request, pushRegId: str) -> Response:
+async def personalize(request: Request) -> Response:
+    pushRegId = request.path_params["pushRegId"]
     server = _server(request)
     caller = server.authenticate(request, bearer=True)
     body = await parse_body(request, models.PersonalizeBody)
@@ -123,8 +129,9 @@ async def personalize(request: Request, pushRegId: str) -> Response:
     return json_response(result)
 
 
-async def repersonalize(request: Request, pushRegId: str) -> Response:
+async def repersonalize(request: Request) -> Response:
     """Android's recovery after ``NO_REGISTRATION``: re-link the device, keep the person's type."""
+    pushRegId = request.path_params["pushRegId"]
     server = _server(request)
     caller = server.authenticate(request, bearer=True)
     body = await parse_body(request, models.PersonalizeBody)
@@ -132,13 +139,15 @@ async def repersonalize(request: Request, pushRegId: str) -> Response:
     return empty()
 
 
-async def depersonalize(request: Request, pushRegId: str) -> Response:
+async def depersonalize(request: Request) -> Response:
+    pushRegId = request.path_params["pushRegId"]
     server = _server(request)
     await server.execute(server.authenticate(request), rules.depersonalize, pushRegId)
     return empty()
 
 
-async def session_report(request: Request, pushRegId: str) -> Response:
+async def session_report(request: Request) -> Response:
+    pushRegId = request.path_params["pushRegId"]
     server = _server(request)
     caller = server.authenticate(request)
     body = await parse_body(request, models.SessionReport)
@@ -146,7 +155,8 @@ async def session_report(request: Request, pushRegId: str) -> Response:
     return empty()
 
 
-async def custom_events(request: Request, pushRegId: str) -> Response:
+async def custom_events(request: Request) -> Response:
+    pushRegId = request.path_params["pushRegId"]
     server = _server(request)
     caller = server.authenticate(request)
     validate = _flag(request, "validate")
@@ -208,6 +218,8 @@ async def base_url(request: Request) -> Response:
 def _openapi(name: str, extra_query: tuple[str, ...] = ()) -> dict[str, Any]:
     ep = endpoint(name)
     spec: dict[str, Any] = {"parameters": []}
+    if "{pushRegId}" in ep.template:
+        spec["parameters"].append({"name": "pushRegId", "in": "path", "required": True, "schema": {"type": "string"}})
     for flag in (*ep.flags, *extra_query):
         spec["parameters"].append(
             {
@@ -250,6 +262,11 @@ ROUTES: tuple[tuple[str, Handler, tuple[str, ...], tuple[str, ...]], ...] = (
 BODY_MODELS: tuple[type[BaseModel], ...] = tuple(
     {ep.request for name, *_ in ROUTES if (ep := endpoint(name)).request is not None}
 )
+
+
+def fast_routes() -> list[tuple[str, str, Handler]]:
+    """(method, path template, handler) of every SDK route, for :class:`MobileFastPath`."""
+    return [(method, endpoint(name).template, handler) for name, handler, methods, _ in ROUTES for method in methods]
 
 
 def sdk_router() -> APIRouter:

@@ -18,6 +18,7 @@ __all__ = ["FIELD_TYPES", "create_definition", "custom_events", "list_definition
 FIELD_TYPES = ("String", "Boolean", "DateTime", "Numeric", "Decimal", "List")
 _DEFINITION_ID = re.compile(r"^[A-Za-z0-9]{1,36}$")
 _FIELD_NAME = re.compile(r"^[a-z][A-Za-z0-9_]{0,127}$")
+_SYSTEM_DATA = frozenset(SYSTEM_DATA_FIELDS)
 
 
 def session_report(ctx: Context, reg_id: str, body: SessionReport) -> dict[str, int]:
@@ -27,11 +28,14 @@ def session_report(ctx: Context, reg_id: str, body: SessionReport) -> dict[str, 
         if last < first:
             raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, f"session bound ends ({last}) before it starts ({first})")
     if body.systemData is not None:
-        for name in body.systemData.model_fields_set & set(SYSTEM_DATA_FIELDS):
+        changed = False
+        for name in body.systemData.model_fields_set & _SYSTEM_DATA:
             value = getattr(body.systemData, name)
-            if value is not None:
+            if value is not None and inst.data.get(name) != value:
                 inst.data[name] = value
-        ctx.save_installation(inst)
+                changed = True
+        if changed:
+            ctx.save_installation(inst)
     launches = 0
     ends: dict[str, str | None] = dict.fromkeys(body.sessionStarts)
     ends.update(body.sessionBounds)
@@ -46,12 +50,13 @@ def session_report(ctx: Context, reg_id: str, body: SessionReport) -> dict[str, 
     return {"launches": launches}
 
 
-def _definition(ctx: Context, definition_id: str) -> dict[str, Any] | None:
+def _definition(ctx: Context, definition_id: str) -> tuple[str, dict[str, Any]] | None:
+    """The definition's id as created and its fields by name, or None."""
     row = ctx.db.execute(
-        "SELECT fields FROM event_definitions WHERE account=? AND key=?",
+        "SELECT definition_id, fields FROM event_definitions WHERE account=? AND key=?",
         (ctx.caller.account, definition_id.lower()),
     ).fetchone()
-    return None if row is None else {f["name"]: f for f in json.loads(row[0])}
+    return None if row is None else (row[0], {f["name"]: f for f in json.loads(row[1])})
 
 
 def _value_error(field: dict[str, Any], value: Any) -> str | None:
@@ -89,10 +94,10 @@ def _list_item_error(field: dict[str, Any], item: Any) -> str | None:
     return None
 
 
-def _event_error(ctx: Context, event: CustomEvent) -> str | None:
-    fields = _definition(ctx, event.definitionId)
-    if fields is None:
+def _event_error(event: CustomEvent, definition: tuple[str, dict[str, Any]] | None) -> str | None:
+    if definition is None:
         return f"no event definition {event.definitionId!r}; create it first"
+    fields = definition[1]
     for name, value in (event.properties or {}).items():
         if name not in fields:
             return f"event {event.definitionId!r} has no property {name!r}"
@@ -104,7 +109,8 @@ def _event_error(ctx: Context, event: CustomEvent) -> str | None:
 def custom_events(ctx: Context, reg_id: str, body: CustomEventsBody, *, validate: bool) -> dict[str, int]:
     """``validate=true``: all or nothing, with the reason. ``validate=false``: keep the valid ones."""
     inst = ctx.own_installation(reg_id)
-    checked = [(event, _event_error(ctx, event)) for event in body.events]
+    definitions = {key: _definition(ctx, key) for key in {e.definitionId for e in body.events}}
+    checked = [(event, _event_error(event, definitions[event.definitionId])) for event in body.events]
     if validate:
         for _, problem in checked:
             if problem:
@@ -119,8 +125,10 @@ def custom_events(ctx: Context, reg_id: str, body: CustomEventsBody, *, validate
             )
             continue
         props = {k: v for k, v in (event.properties or {}).items() if v is not None}
+        definition = definitions[event.definitionId]
+        assert definition is not None
         ctx.record_event(
-            _definition_key(ctx, event.definitionId),
+            definition[0],
             person_id=inst.person_id,
             reg_id=reg_id,
             occurred=event.date or now,
@@ -128,14 +136,6 @@ def custom_events(ctx: Context, reg_id: str, body: CustomEventsBody, *, validate
         )
         stored += 1
     return {"stored": stored, "rejected": len(checked) - stored}
-
-
-def _definition_key(ctx: Context, definition_id: str) -> str:
-    row = ctx.db.execute(
-        "SELECT definition_id FROM event_definitions WHERE account=? AND key=?",
-        (ctx.caller.account, definition_id.lower()),
-    ).fetchone()
-    return str(row[0]) if row else definition_id
 
 
 def _check_fields(fields: Any, *, nested: bool) -> list[dict[str, Any]]:
