@@ -1,7 +1,10 @@
 """Reference server throughput on a mixed SDK workload, as a ratio to the same stack's static route.
 
 What it measures, side by side in one run, for the memory store and the SQLite file store:
-- a static JSON route on the same stack (FastAPI on uvicorn with httptools + uvloop), as the ceiling;
+- a static JSON route on the same stack (``GET /health``: uvicorn with httptools + uvloop, the same
+  O(1) dispatch and response helpers, no store access), as the ceiling; and a static route
+  through FastAPI's own routing (``phase routed``), the stack the Mobile API used before the
+  O(1) dispatch;
 - the mixed SDK workload of registered devices (session reports with new starts, message syncs,
   custom event batches, installation and user PATCHes, user fetches, personalize, depersonalize);
 - the server's CPU per request (read from /proc), which stays honest if the client saturates;
@@ -42,8 +45,8 @@ EPOCH = 1_700_000_000
 
 
 # --- the server process ----------------------------------------------------------------------
-async def static_route(request: Request) -> Response:
-    """The ceiling: a static JSON answer through the same FastAPI routing and response helper."""
+async def routed_static(request: Request) -> Response:
+    """A static JSON route through FastAPI's own routing (not the Mobile API's O(1) dispatch)."""
     return json_response({"status": "ok", "service": "mobsim"})
 
 
@@ -54,7 +57,7 @@ def serve(mode: str, path: str | None) -> None:
     from server_stub.serve import bind
 
     app = create_app(memory=mode == "memory", db=None if mode == "memory" else path, app_codes=[APP])
-    app.add_api_route("/bench/static", static_route, methods=["GET"])
+    app.add_api_route("/bench/static", routed_static, methods=["GET"])
     sock = bind("127.0.0.1", 0)
     print(sock.getsockname()[1], flush=True)
     config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="off")
@@ -183,9 +186,8 @@ def mixed_requests(regs: list[str], seed: int) -> Iterator[bytes]:
             yield http_request("POST", f"{base}/depersonalize", headers)
 
 
-def static_requests() -> Iterator[bytes]:
-    request = http_request("GET", "/bench/static", {"Accept": "application/json"})
-    return itertools.repeat(request)
+def static_requests(path: str) -> Iterator[bytes]:
+    return itertools.repeat(http_request("GET", path, {"Accept": "application/json"}))
 
 
 # --- memory per installation -----------------------------------------------------------------
@@ -256,7 +258,10 @@ def run_mode(mode: str, seconds: float, devices: int, folder: str) -> dict[str, 
     path = None if mode == "memory" else os.path.join(folder, f"bench-{mode}.db")
     proc, port = start_server(mode, path)
     try:
-        results = {"static": drive(port, static_requests(), seconds=seconds, server_pid=proc.pid)}
+        results = {
+            "static": drive(port, static_requests("/health"), seconds=seconds, server_pid=proc.pid),
+            "routed": drive(port, static_requests("/bench/static"), seconds=seconds, server_pid=proc.pid),
+        }
         regs, results["register"] = register(port, devices, proc.pid)
         results["mixed"] = drive(port, mixed_requests(regs, 7), seconds=seconds, server_pid=proc.pid)
     finally:
@@ -300,11 +305,16 @@ def main() -> None:
                 print(f"         ! {error}")
     print()
     for mode, results in table.items():
-        static, mixed = results["static"], results["mixed"]
+        static, routed, mixed = results["static"], results["routed"], results["mixed"]
         print(
-            f"{mode:8} mixed / static throughput: {mixed.rps / static.rps:.2f}   "
-            f"(by server CPU per request: {static.cpu_us / mixed.cpu_us:.2f})   aim ≥ 0.50"
+            f"{mode:8} mixed / static (O(1) dispatch, /health): {mixed.rps / static.rps:.2f} "
+            f"(by server CPU: {static.cpu_us / mixed.cpu_us:.2f})   aim ≥ 0.50"
         )
+        print(
+            f"{mode:8} mixed / static through FastAPI routing:  {mixed.rps / routed.rps:.2f} "
+            f"(by server CPU: {routed.cpu_us / mixed.cpu_us:.2f})"
+        )
+        print(f"{mode:8} mixed absolute: {mixed.rps:,.0f} req/s   architecture-sketch aim ≥ 5,500 req/s")
     sqlite_vs_memory = table["sqlite"]["mixed"].rps / table["memory"]["mixed"].rps
     print(f"sqlite / memory mixed throughput: {sqlite_vs_memory:.2f}   aim ≥ 0.80")
     for mode, (rss, disk) in memory.items():

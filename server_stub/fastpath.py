@@ -42,10 +42,7 @@ class MobileFastPath:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/mobile/"):
-            await self.app(scope, receive, send)
-            return
-        found = self._resolve(scope["method"], scope["path"])
+        found = self._resolve(scope["method"], scope["path"]) if scope["type"] == "http" else None
         if found is None:
             await self.app(scope, receive, send)
             return

@@ -76,7 +76,9 @@ async def read_json(request: Request) -> dict[str, Any]:
     raw = await _body(request)
     try:
         value = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
+        # A lone surrogate (``"\ud800"``) parses but cannot be stored or answered as UTF-8.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):
         raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, "the body is not valid JSON") from None
     if not isinstance(value, dict):
         raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, "the body must be a JSON object")

@@ -215,6 +215,11 @@ async def base_url(request: Request) -> Response:
     return json_response({"baseUrl": str(request.base_url).rstrip("/")})
 
 
+async def health(request: Request) -> Response:
+    """Liveness: a static answer with no store access (also the ceiling in bench/server.py)."""
+    return json_response({"status": "ok", "service": "mobsim-reference-server"})
+
+
 def _openapi(name: str, extra_query: tuple[str, ...] = ()) -> dict[str, Any]:
     ep = endpoint(name)
     spec: dict[str, Any] = {"parameters": []}
@@ -266,11 +271,13 @@ BODY_MODELS: tuple[type[BaseModel], ...] = tuple(
 
 def fast_routes() -> list[tuple[str, str, Handler]]:
     """(method, path template, handler) of every SDK route, for :class:`MobileFastPath`."""
-    return [(method, endpoint(name).template, handler) for name, handler, methods, _ in ROUTES for method in methods]
+    routes = [(method, endpoint(name).template, handler) for name, handler, methods, _ in ROUTES for method in methods]
+    return [*routes, ("GET", "/health", health)]
 
 
 def sdk_router() -> APIRouter:
     router = APIRouter(tags=["Mobile API (SDK-facing)"])
+    router.add_api_route("/health", health, methods=["GET"], summary="Liveness", tags=["Service"])
     for name, handler, methods, query in ROUTES:
         ep = endpoint(name)
         for method in methods:
