@@ -55,7 +55,10 @@ def parse_datetime(text: str) -> datetime:
         raise ValueError(f"{text!r} is not an ISO-8601 timestamp such as 2024-05-01T10:00:00Z") from None
     if moment.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone; send UTC with a trailing Z")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range in UTC") from None
 
 
 def is_datetime(text: str) -> bool:

@@ -75,12 +75,13 @@ def ios_user_agent(sdk_version: str, additions: Sequence[str]) -> str:
     return f"MobileMessaging/{sdk_version}({';'.join(additions)})"
 
 
+# Fields may hold parentheses (a device named "Jane's iPhone (2)"); the SDKs escape nothing.
 _UA_SHAPES = {
-    Dialect.ANDROID: re.compile(r"^Infobip Mobile API Client/[^()\s]+\((?:[^;()]*;){13}[^;()]*\)$"),
-    Dialect.IOS: re.compile(r"^MobileMessaging/[^()]+\((?:[^;()]*;){10}[^;()]*\)$"),
+    Dialect.ANDROID: re.compile(r"Infobip Mobile API Client/[^()\s]+\((?:[^;]*;){13}[^;]*\)"),
+    Dialect.IOS: re.compile(r"MobileMessaging/[^()]+\((?:[^;]*;){10}[^;]*\)"),
 }
 
 
 def user_agent_matches(dialect: Dialect, user_agent: str) -> bool:
     """Whether a User-Agent has the shape its claimed dialect's SDK produces."""
-    return bool(_UA_SHAPES[dialect].match(user_agent))
+    return bool(_UA_SHAPES[dialect].fullmatch(user_agent))

@@ -24,6 +24,7 @@ __all__ = [
     "EXTERNAL_USER_ID_MAX",
     "MIDDLE_NAME_MAX",
     "NAME_MAX",
+    "NUMBER_MAX",
     "PHONES_MAX",
     "PHONE_MAX",
     "TAGS_MAX",
@@ -44,6 +45,8 @@ EMAILS_MAX = 100
 PHONES_MAX = 100
 PHONE_MAX = 50
 CUSTOM_VALUE_MAX = 4096
+NUMBER_MAX = 9223372036854775807
+"""The largest INTEGER or DECIMAL custom attribute value (People; a Java ``long``)."""
 CUSTOM_ATTRIBUTE_NAME_MAX = 256
 TAG_MAX = 256
 # Where the references give no count, mobsim chooses (README, "Choices"):
@@ -161,6 +164,14 @@ def custom_value_type(value: Any) -> str:
     raise LimitViolation(ErrorCode.REQUEST_FORMAT_INVALID, f"unsupported custom attribute value {value!r}")
 
 
+def _check_number(name: str, value: Any) -> None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not -NUMBER_MAX - 1 <= value <= NUMBER_MAX:
+        raise LimitViolation(
+            ErrorCode.REQUEST_FORMAT_INVALID,
+            f"custom attribute {name!r}: numbers are -{NUMBER_MAX + 1} to {NUMBER_MAX}",
+        )
+
+
 def _check_list(name: str, items: list[Any]) -> None:
     keys: frozenset[str] | None = None
     types: dict[str, str] = {}
@@ -185,6 +196,7 @@ def _check_list(name: str, items: list[Any]) -> None:
                     ErrorCode.REQUEST_FORMAT_INVALID,
                     f"custom attribute {name!r}: list items must be flat objects",
                 )
+            _check_number(name, value)
             kind = custom_value_type(value)
             kind = "DECIMAL" if kind == "INTEGER" else kind
             if types.setdefault(key, kind) != kind:
@@ -210,6 +222,7 @@ def validate_custom_attributes(attributes: Mapping[str, Any]) -> None:
             )
         if value is None:
             continue
+        _check_number(name, value)
         size = len(json.dumps(value, separators=(",", ":"))) if isinstance(value, list) else len(str(value))
         if size > CUSTOM_VALUE_MAX:
             raise LimitViolation(

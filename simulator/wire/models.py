@@ -10,6 +10,7 @@ SDK's own error codes.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -65,12 +66,26 @@ def _canonical_timestamp(value: str) -> str:
     return format_datetime(parse_datetime(value))
 
 
+def _finite_json(value: Any) -> Any:
+    """Free-form JSON (an MO ``customPayload``): no NaN or Infinity, which are not JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("NaN and Infinity are not JSON numbers")
+    if isinstance(value, dict):
+        for item in value.values():
+            _finite_json(item)
+    elif isinstance(value, list):
+        for item in value:
+            _finite_json(item)
+    return value
+
+
 Timestamp = Annotated[StrictStr, Field(max_length=40), AfterValidator(_canonical_timestamp)]
 """An SDK timestamp, normalised to ``yyyy-MM-ddTHH:mm:ssZ`` (UTC)."""
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # NaN and Infinity are not JSON: answering them back would break both SDKs' parsers.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, allow_inf_nan=False)
 
     def to_wire(self) -> dict[str, Any]:
         """The keys that were set (explicit ``None`` included: on PATCH it means delete)."""
@@ -217,7 +232,7 @@ class MoMessage(_Body):
     text: Text | None = None
     initialMessageId: ShortText | None = None
     bulkId: ShortText | None = None
-    customPayload: dict[str, Any] | None = None
+    customPayload: Annotated[dict[str, Any], AfterValidator(_finite_json)] | None = None
     statusCode: StrictInt | None = None
     status: ShortText | None = None
 

@@ -1,0 +1,146 @@
+"""Realistic system data: a seed picks a phone, its OS, locale, carrier and app build.
+
+`profile_for(platform, seed)` is a pure function (same seed, same phone) drawing from the weighted
+tables in `_catalog_data`. The device stores only the seed and the few values that change over
+its life (app version after an update, OS version after an upgrade).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from faker import Faker
+
+from . import _catalog_data as data
+from .wire.dialect import Platform
+
+__all__ = ["Profile", "profile_for", "timezone_offset"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """The system data of one phone with one build of the app."""
+
+    platform: Platform
+    manufacturer: str
+    model: str
+    device_name: str
+    os_version: str
+    api_level: int
+    """Android `SDK_INT`; 0 on iOS."""
+    codename: str
+    abi: str
+    locale: str
+    language: str
+    timezone: str
+    carrier: str
+    mnc: str
+    mcc: str
+    app_version: str
+    sdk_version: str
+    device_secure: bool
+
+    def with_app(self, app_version: str, sdk_version: str | None = None) -> Profile:
+        return replace(self, app_version=app_version, sdk_version=sdk_version or self.sdk_version)
+
+    def with_os(self, os_version: str) -> Profile:
+        return replace(self, os_version=os_version)
+
+
+def timezone_offset(platform: Platform, timezone: str, at: float) -> str:
+    """`deviceTimezoneOffset` as each SDK formats it, at epoch second `at` (DST included).
+
+    Android (ICU `ZZZZ`): `GMT+01:00`, and plain `GMT` for a zero offset; iOS: `GMT+00:00` too.
+    """
+    offset = ZoneInfo(timezone).utcoffset(datetime.fromtimestamp(at, UTC))
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    if minutes == 0 and platform is not Platform.IOS:
+        return "GMT"
+    sign = "+" if minutes >= 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"GMT{sign}{hours:02d}:{mins:02d}"
+
+
+@lru_cache(maxsize=32)
+def _faker(locale: str) -> Faker:
+    return Faker(locale)
+
+
+def _pick(rng: random.Random, items: tuple[T, ...], weights: list[float]) -> T:
+    return rng.choices(items, weights)[0]
+
+
+@lru_cache(maxsize=65536)
+def profile_for(platform: Platform, seed: int) -> Profile:
+    """The phone that `seed` stands for on `platform`; deterministic across processes."""
+    rng = random.Random(f"{platform.value}:{seed}")
+    loc = _pick(rng, data.LOCALES, [row[5] for row in data.LOCALES])
+    faker_locale, language, mcc, zones, carriers, _ = loc
+    timezone = _pick(rng, tuple(z for z, _ in zones), [w for _, w in zones])
+    carrier = _pick(rng, carriers, [c[2] for c in carriers])
+    app = _pick(rng, data.APP_VERSIONS, [row[3] for row in data.APP_VERSIONS])
+    secure = rng.random() < 0.88
+    if platform is Platform.IOS:
+        return _ios_profile(rng, seed, faker_locale, language, timezone, carrier, mcc, app, secure)
+    return _android_profile(rng, platform, faker_locale, language, timezone, carrier, mcc, app, secure)
+
+
+def _ios_profile(
+    rng: random.Random,
+    seed: int,
+    faker_locale: str,
+    language: str,
+    timezone: str,
+    carrier: tuple[str, str, float],
+    mcc: str,
+    app: tuple[str, str, str, float],
+    secure: bool,
+) -> Profile:
+    model, low, high, _ = _pick(rng, data.IOS_MODELS, [m[3] for m in data.IOS_MODELS])
+    releases = tuple(r for major, rows in data.IOS_RELEASES.items() if low <= major <= high for r in rows)
+    os_version = _pick(rng, tuple(r[0] for r in releases), [r[1] for r in releases])
+    major = int(os_version.split(".")[0])
+    if major >= 16:
+        # Since iOS 16 UIDevice.name is the generic model name without a special entitlement.
+        name = "iPhone"
+    else:
+        fake = _faker(faker_locale)
+        fake.seed_instance(seed)
+        name = f"{fake.first_name()}’s iPhone"
+    carrier_name, mnc = carrier[0], carrier[1]
+    if (major, int(os_version.split(".")[1])) >= (16, 4):
+        # CTCarrier is deprecated since iOS 16.4 and answers placeholders.
+        carrier_name, mnc, mcc = "--", "65535", "65535"
+    return Profile(
+        Platform.IOS, "Apple", model, name, os_version, 0, "", "", faker_locale, language, timezone,
+        carrier_name, mnc, mcc, app[0], app[2], secure,
+    )  # fmt: skip
+
+
+def _android_profile(
+    rng: random.Random,
+    platform: Platform,
+    faker_locale: str,
+    language: str,
+    timezone: str,
+    carrier: tuple[str, str, float],
+    mcc: str,
+    app: tuple[str, str, str, float],
+    secure: bool,
+) -> Profile:
+    models = data.HUAWEI_MODELS if platform is Platform.HUAWEI else data.ANDROID_MODELS
+    manufacturer, model, name, levels, _ = _pick(rng, models, [m[4] for m in models])
+    level = _pick(rng, levels, [data.ANDROID_API_WEIGHTS[v] for v in levels])
+    release, codename = data.ANDROID_RELEASES[level]
+    abi = _pick(rng, tuple(a for a, _ in data.ABIS), [w for _, w in data.ABIS])
+    return Profile(
+        platform, manufacturer, model, name, release, level, codename, abi, faker_locale, language, timezone,
+        carrier[0], carrier[1], mcc, app[0], app[1], secure,
+    )  # fmt: skip

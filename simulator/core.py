@@ -1,0 +1,259 @@
+"""The device core: identity, headers, one request in the device's dialect, timers and retries.
+
+`DeviceCore` turns an endpoint name plus a body into the exact request its SDK sends (through
+`simulator.wire`), hands it to the injected transport, applies the response-side rules every call
+shares (`New-Base-URL`, Android's base-URL reset, error decoding) and keeps the clock-driven
+timers. It never opens a socket.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import retry
+from .catalog import Profile, profile_for
+from .clock import Clock, VirtualClock
+from .codec import decode_reply, encode_android, encode_ios
+from .errors import ApiError, SimulatorError, UsageError, api_error
+from .sessions import current_session_start
+from .state import DeviceState, Flag
+from .systemdata import user_agent
+from .tokens import installation_id, push_token
+from .transport import Outgoing, Transport
+from .wire import headers as h
+from .wire.dialect import Dialect
+from .wire.endpoints import endpoint
+from .wire.formats import app_code_hash
+
+__all__ = ["DEFAULT_BASE_URL", "AppConfig", "DeviceCore"]
+
+DEFAULT_BASE_URL = "https://mobile.infobip.com"
+DEBOUNCE_WINDOW = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    """What every device of one app shares (not stored per device)."""
+
+    app_code: str
+    base_url: str = DEFAULT_BASE_URL
+    """The SDK's default base URL; point it at the reference server."""
+    bundle_id: str = "com.infobip.mobsim.demo"
+    """iOS bundle id in the User-Agent."""
+    app_name: str = "Mobsim Demo"
+    """Android application label in the User-Agent."""
+    sync_messages: bool = True
+    """Send the messages sync (`POST /mobile/5/messages`) the SDKs send on each sync."""
+    honour_new_base_url: bool = True
+    """False models `withApiUri(...)`: `New-Base-URL` and the base-URL reset are ignored."""
+    app_code_hash: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "app_code_hash", app_code_hash(self.app_code))
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+
+class DeviceCore:
+    """Request plumbing and timers shared by the platform flows."""
+
+    def __init__(self, state: DeviceState, config: AppConfig, transport: Transport, clock: Clock) -> None:
+        self.state = state
+        self.config = config
+        self.transport = transport
+        self.clock = clock
+        self.platform = state.platform
+        self.dialect = state.platform.dialect
+        self.ios = self.dialect is Dialect.IOS
+        self.last_error: SimulatorError | None = None
+        """The last error of background work (syncs, timers, retries) that reached no caller."""
+        self._due: dict[str, float] = {}
+        self._retries: list[tuple[float, str, tuple[Any, ...], int]] = []
+        self._debounce: dict[str, tuple[float, int]] = {}
+        self._alive = False
+        self._last_foreground_sync = -math.inf
+        self._batch_last_run = -math.inf
+        self._refresh_profile()
+
+    # -- identity --------------------------------------------------------------------------
+
+    def _refresh_profile(self) -> None:
+        st = self.state
+        profile = profile_for(st.platform, st.seed)
+        if st.app_version:
+            profile = profile.with_app(st.app_version, st.sdk_version)
+        if st.os_version:
+            profile = profile.with_os(st.os_version)
+        self.profile: Profile = profile
+        static = {
+            h.AUTHORIZATION: h.app_authorization(self.config.app_code),
+            h.APPLICATION_CODE: self.config.app_code_hash,
+            h.USER_AGENT: user_agent(profile, self.config.app_name, self.config.bundle_id),
+            h.INSTALLATION_ID: installation_id(st.seed, st.install),
+            h.ACCEPT: "application/json",
+        }
+        if self.ios:
+            static[h.CONTENT_TYPE] = "application/json"
+            # URLSession's defaults; HttpURLConnection (OkHttp) asks for gzip only.
+            language, _, country = profile.locale.partition("_")
+            static["Accept-Language"] = f"{language}-{country},{language};q=0.9"
+            static["Accept-Encoding"] = "gzip, deflate, br"
+        else:
+            static["Accept-Encoding"] = "gzip"
+        self._static_headers = static
+
+    @property
+    def push_token(self) -> str | None:
+        st = self.state
+        return push_token(st.platform, st.seed, st.install, st.token) if st.token else None
+
+    @property
+    def installation_id(self) -> str:
+        return self._static_headers[h.INSTALLATION_ID]
+
+    @property
+    def base_url(self) -> str:
+        return self.state.base_url or self.config.base_url
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def _now_ms(self) -> int:
+        return int(self.clock.now() * 1000)
+
+    # -- one request -----------------------------------------------------------------------
+
+    def _headers(self, has_body: bool) -> dict[str, str]:
+        st = self.state
+        out = self._static_headers.copy()
+        if st.reg_id:
+            out[h.PUSH_REGISTRATION_ID] = st.reg_id
+        foreground = bool(st.flags & Flag.FOREGROUND)
+        out[h.FOREGROUND] = "true" if foreground else "false"
+        if st.reg_id and (foreground or self.ios):
+            start = current_session_start(st.sessions, self._now_ms(), ios=self.ios)
+            if start is not None:
+                out[h.SESSION_ID] = f"{st.reg_id}_{start}"
+        if has_body and not self.ios:
+            out[h.CONTENT_TYPE] = "application/json"
+        return out
+
+    def _call(
+        self,
+        name: str,
+        *,
+        target: str | None = None,
+        flags: Mapping[str, bool] | None = None,
+        body: dict[str, Any] | None = None,
+        require: str | None = None,
+    ) -> Any:
+        """Send one Mobile API request; return the parsed body or raise a `SimulatorError`."""
+        ep = endpoint(name)
+        params = {"pushRegId": target or self.state.reg_id or ""} if "{pushRegId}" in ep.template else None
+        wire = ep.build(self.dialect, path_params=params, flags=flags)
+        content = None
+        if body is not None:
+            content = encode_ios(body) if self.ios else encode_android(body, keep_nulls=ep.method == "PATCH")
+        headers = self._headers(content is not None)
+        if wire.headers:
+            headers.update(wire.headers)
+        request = Outgoing(wire.method, self.base_url + wire.target, headers, content, wire)
+        reply = self.transport.send(request)
+        self._base_url_rules(reply.status, reply.header(h.NEW_BASE_URL))
+        data = decode_reply(request, reply, android=not self.ios, reads_body=ep.response is not None)
+        if require and not (isinstance(data, dict) and data.get(require)):
+            raise api_error("-4", f"response without {require}", reply.status, request, reply)
+        return data
+
+    def _base_url_rules(self, status: int, new_base_url: str | None) -> None:
+        if not self.config.honour_new_base_url:
+            return
+        st = self.state
+        if not self.ios:
+            failed = status >= 400 and status not in (404, 429)
+            if failed and st.has(Flag.BASE_URL_FAILURE):
+                st.set(Flag.BASE_URL_FAILURE, False)
+                st.base_url = None
+                return
+            st.set(Flag.BASE_URL_FAILURE, failed)
+        if new_base_url:
+            st.base_url = new_base_url.rstrip("/")
+            if self.ios:
+                self._due["resync"] = self.now()
+
+    # -- Android helpers ---------------------------------------------------------------------
+
+    def _debounced(self, operation: str, payload: object) -> bool:
+        """Android `DebouncingGuard`: the same operation with the same data within 1 s is dropped."""
+        if self.ios:
+            return False
+        now, digest = self.now(), hash(repr(payload))
+        last = self._debounce.get(operation)
+        self._debounce[operation] = (now, digest)
+        return last is not None and now - last[0] < DEBOUNCE_WINDOW and last[1] == digest
+
+    def _schedule_retry(self, error: SimulatorError, operation: str, args: tuple[Any, ...], attempt: int) -> None:
+        """Android DEFAULT policy: retry 2, 8, 18 s later, only for backend-communication errors."""
+        if self.ios or attempt >= retry.MAX_RETRIES or not retry.is_retryable(error):
+            return
+        due = self.now() + retry.delay(attempt + 1)
+        self._retries.append((due, operation, args, attempt + 1))
+        if isinstance(error, ApiError):
+            error.will_retry = True
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def next_due(self) -> float | None:
+        """The earliest time the device has work scheduled for, or None."""
+        times = list(self._due.values()) + [r[0] for r in self._retries]
+        return min(times) if times else None
+
+    def run_due(self) -> int:
+        """Process everything due at the clock's current time; returns how many jobs ran."""
+        ran = 0
+        while (due := self.next_due()) is not None and due <= self.now():
+            self._fire_next()
+            ran += 1
+        return ran
+
+    def advance(self, seconds: float) -> int:
+        """Move a `VirtualClock` forward, running each due job at its own time."""
+        clock = self.clock
+        if not isinstance(clock, VirtualClock):
+            raise UsageError("advance() needs a VirtualClock; with real time call run_due()")
+        target = clock.now() + seconds
+        ran = 0
+        while (due := self.next_due()) is not None and due <= target:
+            clock.set(max(due, clock.now()))
+            self._fire_next()
+            ran += 1
+        clock.set(max(target, clock.now()))
+        return ran
+
+    def _fire_next(self) -> None:
+        timer = min(self._due.items(), key=lambda item: item[1]) if self._due else None
+        first_retry = min(self._retries, key=lambda r: r[0]) if self._retries else None
+        if timer is not None and (first_retry is None or timer[1] <= first_retry[0]):
+            del self._due[timer[0]]
+            self._background(self._timer_job(timer[0]))
+        elif first_retry is not None:
+            self._retries.remove(first_retry)
+            _, operation, args, attempt = first_retry
+            method = getattr(self, operation)
+            self._background(lambda: method(*args, attempt=attempt))
+
+    def _timer_job(self, name: str) -> Callable[[], Any]:
+        raise NotImplementedError
+
+    def _background(self, job: Callable[[], Any]) -> None:
+        """Run work whose errors reach no caller (as in the SDK); keep the last error."""
+        try:
+            job()
+        except SimulatorError as exc:
+            self.last_error = exc
+
+    def _cancel_timers(self) -> None:
+        self._due.clear()
+        self._retries.clear()

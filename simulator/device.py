@@ -1,0 +1,444 @@
+"""`VirtualDevice`: one install of an app embedding the Mobile Messaging SDK, driven like an app.
+
+    >>> clock = VirtualClock()
+    >>> device = VirtualDevice.create("android", "APP-CODE", seed=7, transport=client, clock=clock)
+    >>> device.start()                      # launch into the foreground: registers
+    >>> device.personalize({"externalUserId": "u-1"}, {"firstName": "Ana"})
+    >>> device.submit_event("purchase", {"amount": 12.5})
+    >>> device.advance(10)                  # heartbeats, the batch reporter, retries
+    >>> device.background()
+    >>> blob = device.park()                # ~200 bytes; VirtualDevice.resume(blob, ...) later
+
+Public calls raise what the SDK would hand the app (`simulator.errors`); work the SDK does on its
+own (syncs, timers, retries) keeps its last error in `last_error`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from .clock import Clock, RealClock
+from .core import AppConfig
+from .errors import (
+    ClientValidationError,
+    DepersonalizationInProgressError,
+    InvalidParameterError,
+    NoRegistrationError,
+    PersonalizeConflictError,
+    RegistrationGoneError,
+    SimulatorError,
+    UsageError,
+)
+from .events import event_body as _event_body
+from .events import stored_event
+from .sessions import android_pause
+from .state import DeviceState, Flag
+from .sync import SyncFlows
+from .transport import Transport, as_transport
+from .userdata import (
+    ATTRIBUTE_KEYS,
+    IDENTITY_KEYS,
+    accumulate,
+    merge,
+    personalize_body,
+    to_wire_installation,
+    to_wire_user,
+    validate_user,
+)
+from .wire import limits
+from .wire.dialect import Platform
+
+__all__ = ["VirtualDevice"]
+
+_FOREGROUND_SYNC_THROTTLE = 10.0
+_ROLLBACK_CODES = ("AMBIGUOUS_PERSONALIZE_CANDIDATES", "USER_MERGE_INTERRUPTED")
+
+
+class VirtualDevice(SyncFlows):
+    """A phone with the app installed: the SDK's public API, its traffic, its persistent state."""
+
+    @classmethod
+    def create(
+        cls,
+        platform: Platform | str,
+        app: AppConfig | str,
+        *,
+        seed: int | None = None,
+        transport: Transport | httpx.Client | None = None,
+        clock: Clock | None = None,
+    ) -> VirtualDevice:
+        """A freshly installed app, not launched yet. Same seed, same phone and ids."""
+        config = app if isinstance(app, AppConfig) else AppConfig(app)
+        state = DeviceState(Platform(platform), secrets.randbits(48) if seed is None else seed)
+        return cls(state, config, as_transport(transport), clock or RealClock())
+
+    @classmethod
+    def resume(
+        cls,
+        blob: bytes | str,
+        app: AppConfig | str,
+        *,
+        transport: Transport | httpx.Client | None = None,
+        clock: Clock | None = None,
+    ) -> VirtualDevice:
+        """Rebuild a parked device (any process). Timers and in-flight retries are not parked."""
+        config = app if isinstance(app, AppConfig) else AppConfig(app)
+        device = cls(DeviceState.unpack(blob), config, as_transport(transport), clock or RealClock())
+        if device.state.has(Flag.FOREGROUND):
+            device._alive = True
+            device._due["tick"] = device.now()
+        return device
+
+    def park(self) -> bytes:
+        """The persistent state as compact bytes (see `DeviceState.pack`)."""
+        return self.state.pack()
+
+    # -- views -------------------------------------------------------------------------------
+
+    @property
+    def reg_id(self) -> str | None:
+        """The push registration id the server assigned, or None."""
+        return self.state.reg_id
+
+    @property
+    def foreground_now(self) -> bool:
+        return self.state.has(Flag.FOREGROUND)
+
+    @property
+    def depersonalize_pending(self) -> bool:
+        return self.state.has(Flag.DEPERSONALIZE_PENDING)
+
+    @property
+    def user(self) -> dict[str, Any]:
+        """The user as the app sees it: acknowledged data with unreported changes on top."""
+        return merge(self.state.user, self.state.user_dirty)
+
+    @property
+    def installation(self) -> dict[str, Any]:
+        """App-set installation fields (isPrimary, regEnabled, applicationUserId, customAttributes)."""
+        return merge(self.state.installation, self.state.installation_dirty)
+
+    def system_data(self) -> dict[str, Any]:
+        """The system data this device reports now."""
+        return self._system()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _installed(self) -> None:
+        if self.state.has(Flag.UNINSTALLED):
+            raise UsageError("the app is uninstalled; call reinstall() first")
+
+    def start(self) -> None:
+        """Launch the app into the foreground (cold start): cloud token, registration, syncs."""
+        self._installed()
+        self.state.token = self.state.token or 1
+        self._alive = True
+        self._enter_foreground(cold=True)
+
+    def foreground(self) -> None:
+        """Bring the app back to the foreground (a cold start if the process is gone)."""
+        self._installed()
+        if not self._alive:
+            self.start()
+        elif not self.state.has(Flag.FOREGROUND):
+            self._enter_foreground(cold=False)
+
+    def _enter_foreground(self, *, cold: bool) -> None:
+        st = self.state
+        st.set(Flag.FOREGROUND)
+        self._due["tick"] = self.now() + 5.0
+        if self.ios:
+            self._ios_sync(foreground=True)
+            return
+        self._tick()
+        if cold or self.now() - self._last_foreground_sync >= _FOREGROUND_SYNC_THROTTLE:
+            self._last_foreground_sync = self.now()
+            self._background(self._report_sessions)
+            self._android_sync_actions()
+
+    def background(self) -> None:
+        """Send the app to the background (session end recorded, heartbeat stops)."""
+        st = self.state
+        if not st.has(Flag.FOREGROUND):
+            return
+        st.set(Flag.FOREGROUND, False)
+        self._due.pop("tick", None)
+        if not self.ios and st.sessions:
+            android_pause(st.sessions, self._now_ms())
+
+    def sync(self) -> None:
+        """A sync the SDK runs by itself (a push arrived, the network came back)."""
+        self._installed()
+        if self.ios:
+            self._ios_sync(foreground=False)
+        else:
+            self._android_sync_actions()
+
+    def _kill_process(self) -> None:
+        self.background()
+        self._cancel_timers()
+        self._alive = False
+
+    def update_app(self, app_version: str, sdk_version: str | None = None) -> None:
+        """Install an app update: the process ends; the next start reports the new system data."""
+        self._installed()
+        self._kill_process()
+        self.state.app_version, self.state.sdk_version = app_version, sdk_version
+        self._refresh_profile()
+
+    def update_os(self, os_version: str) -> None:
+        """The phone's OS was upgraded (the process ends)."""
+        self._kill_process()
+        self.state.os_version = os_version
+        self._refresh_profile()
+
+    def uninstall(self) -> None:
+        """Remove the app. Nothing is sent; only the iOS keychain survives."""
+        self._kill_process()
+        old = self.state
+        fresh = DeviceState(old.platform, old.seed)
+        fresh.install = old.install
+        fresh.app_version, fresh.sdk_version, fresh.os_version = old.app_version, old.sdk_version, old.os_version
+        fresh.keychain_reg_id = old.keychain_reg_id if self.ios else None
+        fresh.set(Flag.UNINSTALLED)
+        self.state = fresh
+
+    def reinstall(self) -> None:
+        """Uninstall (if needed) and install again: new installation id and token; call `start()`."""
+        if not self.state.has(Flag.UNINSTALLED):
+            self.uninstall()
+        self.state.install += 1
+        self.state.set(Flag.UNINSTALLED, False)
+        self._refresh_profile()
+
+    def refresh_token(self) -> None:
+        """The push service issued a new cloud token."""
+        self._installed()
+        st = self.state
+        st.token += 1
+        if not self._alive or (self.ios and st.has(Flag.DEPERSONALIZE_PENDING)):
+            return
+        if self.ios:
+            self._background(self._sync_installation)
+            self._background(self._expire_stale_registration)
+        else:
+            self._android_sync_actions()
+
+    def set_notifications_enabled(self, enabled: bool) -> None:
+        """The user changed the notification permission; the next sync reports it."""
+        self.state.set(Flag.NOTIFICATIONS_OFF, not enabled)
+
+    # -- user --------------------------------------------------------------------------------
+
+    def _registered(self) -> str:
+        self._installed()
+        if not self.state.reg_id:
+            raise NoRegistrationError("no push registration yet: start() the app first")
+        return self.state.reg_id
+
+    def _not_pending(self) -> None:
+        if self.state.has(Flag.DEPERSONALIZE_PENDING):
+            raise DepersonalizationInProgressError("a depersonalize is pending")
+
+    def personalize(
+        self,
+        identity: Mapping[str, Any],
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        force_depersonalize: bool = False,
+        keep_as_lead: bool = False,
+        set_as_primary: bool = False,
+    ) -> dict[str, Any]:
+        """Attach this installation to a person; returns the server's user (with `instances`)."""
+        self._registered()
+        ident, attrs = to_wire_user(identity), to_wire_user(attributes or {})
+        if set(ident) - set(IDENTITY_KEYS) or set(attrs) - set(ATTRIBUTE_KEYS):
+            raise UsageError(f"identity takes {IDENTITY_KEYS}; attributes take {ATTRIBUTE_KEYS}")
+        if force_depersonalize:
+            self._wipe_local()
+        if not any(ident.get(k) for k in IDENTITY_KEYS):
+            raise ClientValidationError("USER_IDENTITY_INVALID", "personalize needs an externalUserId, phone or email")
+        validate_user({**ident, **attrs})
+        body = personalize_body(ident, attrs)
+        flags = {"forceDepersonalize": force_depersonalize, "keepAsLead": keep_as_lead,
+                 "setDeviceAsPrimary": set_as_primary}  # fmt: skip
+        if self._debounced("personalize", (body, flags)):
+            return self.user
+        return self._personalize(body, flags)
+
+    def _personalize(self, body: dict[str, Any], flags: dict[str, bool], attempt: int = 0) -> dict[str, Any]:
+        try:
+            data = self._call("personalize", flags=flags, body=body)
+        except SimulatorError as exc:
+            self._personalize_failed(exc, flags["forceDepersonalize"])
+            self._schedule_retry(exc, "_personalize", (body, flags), attempt)
+            raise
+        user = data if isinstance(data, dict) else {}
+        self._store_user(user)
+        self.state.user_dirty = None
+        return user
+
+    def _personalize_failed(self, error: SimulatorError, forced: bool) -> None:
+        st = self.state
+        self._no_registration(error)
+        if isinstance(error, RegistrationGoneError):
+            return
+        if not self.ios:
+            if isinstance(error, InvalidParameterError):
+                st.user_dirty = None  # setUserDataReportedWithError
+            return
+        if isinstance(error, PersonalizeConflictError) and error.code in _ROLLBACK_CODES:
+            st.user_dirty = {k: v for k, v in (st.user_dirty or {}).items() if k not in IDENTITY_KEYS} or None
+        elif forced:
+            self._depersonalize_failed(error)  # iOS: a failed forced personalize is a failed depersonalize
+
+    def depersonalize(self) -> None:
+        """Detach this installation from its person (local data wiped first; pending until acknowledged)."""
+        st = self.state
+        self._registered()
+        if self.ios:
+            if not st.has(Flag.DEPERSONALIZE_PENDING):
+                self._wipe_local()
+            self._send_depersonalize()
+            return
+        self._wipe_local()
+        st.set(Flag.DEPERSONALIZE_PENDING)
+        if self._debounced("depersonalize", st.reg_id):
+            return
+        self._send_depersonalize()
+        self._android_sync_actions()  # the re-issued token goes out in the next sync
+
+    def depersonalize_installation(self, reg_id: str) -> None:
+        """Log out another installation of the same person (remote logout)."""
+        own = self._registered()
+        if reg_id == own:
+            raise UsageError("depersonalize_installation() is for other installations; use depersonalize()")
+        if not self.ios:
+            if self._debounced("depersonalize_by_id", reg_id):
+                return
+            self.state.set(Flag.DEPERSONALIZE_PENDING)  # onDepersonalizeStarted flags this device too
+        self._depersonalize_other(reg_id)
+
+    def _depersonalize_other(self, reg_id: str, attempt: int = 0) -> None:
+        try:
+            self._call("depersonalize", target=reg_id)
+        except SimulatorError as exc:
+            self._schedule_retry(exc, "_depersonalize_other", (reg_id,), attempt)
+            raise
+        if not self.ios:
+            self.state.set(Flag.DEPERSONALIZE_PENDING, False)
+            self.state.token += 1
+            self._android_sync_actions()
+
+    def save_user(self, user: Mapping[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+        """Change user fields (`None` deletes); sends the accumulated unreported delta."""
+        self._installed()
+        values = to_wire_user({**(user or {}), **fields})
+        validate_user(values)
+        st = self.state
+        st.user_dirty = accumulate(st.user_dirty, values)
+        self._registered()
+        self._not_pending()
+        body = self._user_patch_body()
+        if not body:
+            st.user_dirty = None
+            return self.user
+        if self._debounced("patch_user", body):
+            return self.user
+        try:
+            self._call("patch_user", body=body)
+        except SimulatorError as exc:
+            self._user_patch_failed(exc)
+            raise
+        self._user_patched()
+        return self.user
+
+    def fetch_user(self) -> dict[str, Any]:
+        """GET the user with all its installations."""
+        self._registered()
+        self._not_pending()
+        if self._debounced("fetch_user", None):
+            return self.user
+        try:
+            data = self._call("get_user")
+        except SimulatorError as exc:
+            self._no_registration(exc)
+            raise
+        user = data if isinstance(data, dict) else {}
+        self._store_user(user)
+        self.state.set(Flag.REPERSONALIZE, False)
+        return user
+
+    # -- installation --------------------------------------------------------------------------
+
+    def save_installation(self, **fields: Any) -> dict[str, Any]:
+        """Change `customAttributes`, `isPrimary`, `regEnabled`, `applicationUserId`; PATCH them."""
+        self._installed()
+        values = to_wire_installation(fields)
+        if values.get("customAttributes"):
+            try:
+                limits.validate_custom_attributes(values["customAttributes"])
+            except limits.LimitViolation as exc:
+                raise ClientValidationError(str(exc.code), exc.text) from None
+        self.state.installation_dirty = accumulate(self.state.installation_dirty, values)
+        self._registered()
+        if not self.ios:
+            self._not_pending()
+        self._patch_installation(explicit=True)
+        return self.installation
+
+    def fetch_installation(self) -> dict[str, Any]:
+        self._registered()
+        try:
+            data = self._call("get_installation")
+        except SimulatorError as exc:
+            self._no_registration(exc, any_status=False)
+            raise
+        found = data if isinstance(data, dict) else {}
+        keys = ("isPrimary", "regEnabled", "applicationUserId", "customAttributes")
+        self.state.installation = merge(self.state.installation, {k: found[k] for k in keys if k in found}) or None
+        self.state.set(Flag.REPERSONALIZE, False)
+        return found
+
+    def set_primary(self, reg_id: str | None = None, primary: bool = True) -> None:
+        """Mark an installation of this person primary (this one when `reg_id` is None)."""
+        own = self._registered()
+        if reg_id is None or reg_id == own:
+            self.save_installation(isPrimary=primary)
+            return
+        try:
+            self._call("patch_installation", target=reg_id, body={"isPrimary": primary})
+        except SimulatorError:
+            if not self.ios:
+                self.state.token_acked = 0  # any PATCH error re-flags the token
+            raise
+
+    # -- events ------------------------------------------------------------------------------
+
+    def submit_event(
+        self, definition_id: str, properties: Mapping[str, Any] | None = None, *, validate: bool = False
+    ) -> None:
+        """A custom event: batched (`validate=False`) or sent at once for the server's verdict."""
+        self._installed()
+        if not self.ios and not definition_id.strip():
+            raise ClientValidationError("REQUEST_FORMAT_INVALID", "definitionId is blank")
+        st = self.state
+        event = stored_event(definition_id, properties, self.now())
+        if validate:
+            if not self.ios:
+                self._not_pending()
+            self._registered()
+            try:
+                self._call("custom_events", flags={"validate": True}, body=_event_body([event]))
+            except SimulatorError as exc:
+                self._no_registration(exc)
+                raise
+            return
+        if self.ios:
+            self._registered()
+        st.events = [*(st.events or []), event]
+        self._batch_events()

@@ -1,0 +1,109 @@
+"""How a device's requests travel: a two-method interface and the default httpx carrier.
+
+The device core builds an `Outgoing` (method, absolute URL, headers, body bytes already encoded)
+and hands it to `Transport.send`, which returns a `Reply` (status, headers, body bytes) or raises
+`simulator.errors.TransportError`. Nothing else crosses the boundary, so a faster client (a Locust
+`FastHttpUser` session, geventhttpclient) can carry the same device logic::
+
+    class FastTransport:
+        def __init__(self, client):
+            self.client = client
+        def send(self, request):
+            r = self.client.request(request.method, request.url, headers=request.headers,
+                                    data=request.content, name=request.name)
+            return Reply(r.status_code, r.headers, r.content)
+
+`Reply.headers` must answer `get(name)` case-insensitively (`httpx.Headers` does) or hold lower-case
+keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+import httpx
+
+from .errors import TransportError
+from .wire.endpoints import WireRequest
+
+__all__ = ["HTTPXTransport", "Outgoing", "Reply", "Transport", "as_transport"]
+
+
+class Outgoing:
+    """One request exactly as the SDK would put it on the wire."""
+
+    __slots__ = ("content", "headers", "method", "url", "wire")
+
+    def __init__(
+        self, method: str, url: str, headers: dict[str, str], content: bytes | None, wire: WireRequest
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.content = content
+        self.wire = wire
+
+    @property
+    def name(self) -> str:
+        """A stats name without ids, such as `POST /mobile/1/appinstance/{pushRegId}/personalize`."""
+        return self.wire.endpoint.stats_name
+
+    def __repr__(self) -> str:
+        return f"<Outgoing {self.method} {self.url}>"
+
+
+class Reply:
+    """The parts of an HTTP response the SDKs look at."""
+
+    __slots__ = ("content", "headers", "status")
+
+    def __init__(self, status: int, headers: Mapping[str, str], content: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.content = content
+
+    def header(self, name: str) -> str | None:
+        value = self.headers.get(name)
+        if value is None and name.lower() != name:
+            value = self.headers.get(name.lower())
+        return value
+
+    def __repr__(self) -> str:
+        return f"<Reply {self.status} {len(self.content)} bytes>"
+
+
+class Transport(Protocol):
+    """Carries one request; raises `TransportError` when no HTTP answer arrives."""
+
+    def send(self, request: Outgoing) -> Reply: ...
+
+
+class HTTPXTransport:
+    """The default carrier: any `httpx.Client` (respx-mocked, or `starlette.testclient.TestClient`)."""
+
+    __slots__ = ("client",)
+
+    def __init__(self, client: httpx.Client | None = None, *, timeout: float = 20.0) -> None:
+        self.client = client if client is not None else httpx.Client(timeout=timeout)
+
+    def send(self, request: Outgoing) -> Reply:
+        try:
+            response = self.client.request(
+                request.method, request.url, headers=request.headers, content=request.content
+            )
+        except httpx.RequestError as exc:
+            raise TransportError(f"{request.method} {request.url}: {exc!r}", request) from exc
+        return Reply(response.status_code, response.headers, response.content)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def as_transport(value: Transport | httpx.Client | None) -> Transport:
+    """Accept a `Transport`, a bare `httpx.Client`, or None (a new default client)."""
+    if value is None:
+        return HTTPXTransport()
+    if isinstance(value, httpx.Client):
+        return HTTPXTransport(value)
+    return value
