@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .run import add_run_arguments, run_command
 
 __all__ = ["main"]
 
@@ -73,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(handler=_serve)
+
+    run = commands.add_parser(
+        "run",
+        help="run a realistic load test (against the bundled server unless --target) and summarise it",
+        description="Run the Locust scenarios headless against the bundled reference server (default) or a "
+        "backend given with --target, print a summary, write HTML, CSV and JSON reports, and apply gates.",
+    )
+    add_run_arguments(run)
+    run.set_defaults(handler=run_command)
     return parser
 
 

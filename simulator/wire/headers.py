@@ -72,7 +72,11 @@ def ios_user_agent(sdk_version: str, additions: Sequence[str]) -> str:
     bundle id, app version, device name, carrier, MNC, MCC (``MMUserAgent.swift``)."""
     if len(additions) != 11:
         raise ValueError(f"the iOS User-Agent has 11 fields, got {len(additions)}")
-    return f"MobileMessaging/{sdk_version}({';'.join(additions)})"
+    text = f"MobileMessaging/{sdk_version}({';'.join(additions)})"
+    # The iOS SDK puts the device name in as it is ("Jane’s iPhone"). HTTP clients refuse header
+    # values outside Latin-1, so mobsim writes the typographic apostrophe as ' and drops other
+    # non-ASCII characters here; the body keeps the name as it is (README, "Choices").
+    return _ASCII_PRINTABLE.sub("", text.replace("\u2019", "'"))
 
 
 # Fields may hold parentheses (a device named "Jane's iPhone (2)"); the SDKs escape nothing.

@@ -1,0 +1,293 @@
+"""Personas: what one app session of each kind of user does with its device.
+
+A persona is a plain function of a :class:`Session`; it never sleeps by itself but calls
+``session.pause(seconds)``, which waits in real time under Locust (processing the device's
+timers: heartbeats, event batches, retries) and advances a virtual clock in tests. Every session
+launches the app, does a few things, goes to the background, and sometimes comes back within
+30 seconds (the same session) before the device is parked; the next checkout, minutes later, is a
+new App Launch.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from faker import Faker
+
+from simulator import ApiError, SimulatorError, VirtualDevice
+from simulator.state import Flag
+
+from ._population import Population
+
+__all__ = [
+    "EVENT_DEFINITIONS",
+    "PERSONA_SESSIONS",
+    "Session",
+    "Tally",
+    "business_outcome",
+    "no_expectations",
+    "run_session",
+]
+
+EVENT_DEFINITIONS: tuple[dict[str, Any], ...] = (
+    {"definitionId": "screenView", "fields": [{"name": "screen", "type": "String"}]},
+    {
+        "definitionId": "productView",
+        "fields": [
+            {"name": "sku", "type": "String"},
+            {"name": "category", "type": "String"},
+            {"name": "price", "type": "Decimal"},
+        ],
+    },
+    {
+        "definitionId": "addToCart",
+        "fields": [
+            {"name": "sku", "type": "String"},
+            {"name": "price", "type": "Decimal"},
+            {"name": "quantity", "type": "Numeric"},
+        ],
+    },
+    {
+        "definitionId": "purchase",
+        "fields": [
+            {"name": "orderId", "type": "String"},
+            {"name": "total", "type": "Decimal"},
+            {"name": "items", "type": "Numeric"},
+        ],
+    },
+)
+"""The custom events the personas send; created on a target that has the inspection API."""
+
+_SCREENS = ("home", "search", "category", "product", "cart", "profile", "settings", "offers")
+_CATEGORIES = ("shoes", "outerwear", "electronics", "beauty", "home", "toys")
+_COUNTERS = (
+    "sessions", "launches", "quick_returns", "personalizations", "depersonalizations", "user_updates",
+    "events", "uninstalls", "new_installs", "aborted", "unavailable",
+)  # fmt: skip
+
+
+@dataclass
+class Tally:
+    """What the sessions did, beside the request stats: summed across workers for the summary."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTERS, 0))
+    business_errors: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, n: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + n
+
+    def business(self, code: str) -> None:
+        self.business_errors[code] = self.business_errors.get(code, 0) + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """Cumulative counts (a worker reports them to the master, which keeps the latest)."""
+        return {"counts": dict(self.counts), "business_errors": dict(self.business_errors)}
+
+    def merge(self, part: dict[str, Any]) -> None:
+        for name, n in part.get("counts", {}).items():
+            self.add(name, n)
+        for code, n in part.get("business_errors", {}).items():
+            self.business_errors[code] = self.business_errors.get(code, 0) + n
+
+
+@dataclass
+class Session:
+    device: VirtualDevice
+    index: int
+    population: Population
+    rng: random.Random
+    pause: Callable[[float], None]
+    tally: Tally
+    expect: Callable[[frozenset[str]], Any]
+    """``with session.expect(codes)``: those error codes are business outcomes, not failures."""
+    think: float = 1.0
+    """Scale of think times (0 in benches: back-to-back requests)."""
+
+    def wait(self, low: float, high: float) -> None:
+        self.pause(self.think * self.rng.uniform(low, high))
+
+
+_faker = Faker()
+
+
+def _attributes(population: Population, index: int) -> dict[str, Any]:
+    person = population.person_of(index)
+    _faker.seed_instance(population.seed * 1_000_003 + person)
+    return {
+        "firstName": _faker.first_name(),
+        "lastName": _faker.last_name(),
+        "customAttributes": {"loyaltyTier": _faker.random_element(("none", "silver", "gold"))},
+    }
+
+
+def _launch(s: Session) -> None:
+    sessions = s.device.state.sessions
+    before = sessions[-1][0] if sessions else None
+    s.device.foreground()
+    sessions = s.device.state.sessions
+    after = sessions[-1][0] if sessions else None
+    s.tally.add("sessions")
+    if after is not None and after != before:
+        s.tally.add("launches")
+
+
+def _leave(s: Session, body: Callable[[Session], None] | None = None) -> None:
+    """Background the app; a quarter of users come back within 30 s (the same session)."""
+    s.device.background()
+    if s.rng.random() < 0.25:
+        s.wait(3, 20)
+        s.device.foreground()
+        s.tally.add("quick_returns")
+        if body:
+            body(s)
+        s.device.background()
+    s.pause(s.think * 6.0)  # let batches and debounced reports go out before the process is parked
+
+
+def _personalized(device: VirtualDevice) -> bool:
+    return bool(device.user.get("externalUserId"))
+
+
+def _login(s: Session, *, primary: bool = False) -> None:
+    if _personalized(s.device) or s.device.state.has(Flag.DEPERSONALIZE_PENDING):
+        return
+    s.device.personalize(s.population.identity(s.index), _attributes(s.population, s.index), set_as_primary=primary)
+    s.tally.add("personalizations")
+
+
+def _screens(s: Session, count: int, events: bool = True) -> None:
+    for _ in range(count):
+        s.wait(1, 6)
+        if events and s.rng.random() < 0.5:
+            s.device.submit_event("screenView", {"screen": s.rng.choice(_SCREENS)})
+            s.tally.add("events")
+
+
+def browser(s: Session) -> None:
+    _launch(s)
+    _screens(s, s.rng.randint(1, 4))
+    _leave(s, lambda again: _screens(again, 1))
+
+
+def login(s: Session) -> None:
+    _launch(s)
+    _login(s)
+    roll = s.rng.random()
+    if roll < 0.3:
+        s.device.save_user(customAttributes={"lastVisitScreens": s.rng.randint(1, 20)})
+        s.tally.add("user_updates")
+    elif roll < 0.5:
+        s.device.fetch_user()
+    _screens(s, s.rng.randint(1, 3))
+    _leave(s, lambda again: _screens(again, 1))
+
+
+def multidevice(s: Session) -> None:
+    """A phone (even index) and a tablet (odd index) of one person; the phone is primary."""
+    _launch(s)
+    _login(s, primary=s.index % 2 == 0)
+    if s.rng.random() < 0.2:
+        s.device.fetch_user()
+    _screens(s, s.rng.randint(1, 3))
+    _leave(s)
+
+
+def shopper(s: Session) -> None:
+    _launch(s)
+    if s.rng.random() < 0.6:
+        _login(s)
+    for _ in range(s.rng.randint(1, 3)):
+        s.wait(2, 8)
+        sku = f"SKU-{s.rng.randint(1, 500):04d}"
+        price = round(s.rng.uniform(5, 250), 2)
+        s.device.submit_event("productView", {"sku": sku, "category": s.rng.choice(_CATEGORIES), "price": price})
+        s.tally.add("events")
+        if s.rng.random() < 0.35:
+            s.wait(1, 5)
+            s.device.submit_event("addToCart", {"sku": sku, "price": price, "quantity": s.rng.randint(1, 3)})
+            s.tally.add("events")
+            if s.rng.random() < 0.4:
+                s.wait(3, 10)
+                order = {"orderId": f"o-{s.index}-{s.rng.getrandbits(32):08x}", "total": price, "items": 1}
+                with business_outcome(s, "REQUEST_FORMAT_INVALID"):
+                    s.device.submit_event("purchase", order, validate=s.rng.random() < 0.3)
+                s.tally.add("events")
+    _leave(s)
+
+
+def churner(s: Session) -> None:
+    device = s.device
+    if device.state.has(Flag.UNINSTALLED):
+        device.reinstall()
+        s.tally.add("new_installs")
+    _launch(s)
+    if not _personalized(device):
+        _login(s)
+        _screens(s, s.rng.randint(1, 2))
+        _leave(s)
+        return
+    _screens(s, s.rng.randint(1, 2))
+    if s.rng.random() < 0.5:
+        device.depersonalize()
+        s.tally.add("depersonalizations")
+        _leave(s)
+    else:
+        device.background()
+        s.pause(s.think * 6.0)
+        device.uninstall()
+        s.tally.add("uninstalls")
+
+
+def newinstall(s: Session) -> None:
+    """Every session is a fresh install: a new registration, the first launch, a look around."""
+    if s.device.reg_id is not None or s.device.state.has(Flag.UNINSTALLED):
+        s.device.reinstall()
+    s.tally.add("new_installs")
+    _launch(s)
+    _screens(s, s.rng.randint(1, 3), events=False)
+    _leave(s)
+
+
+PERSONA_SESSIONS: dict[str, Callable[[Session], None]] = {
+    "browser": browser,
+    "login": login,
+    "multidevice": multidevice,
+    "shopper": shopper,
+    "churner": churner,
+    "newinstall": newinstall,
+}
+
+
+def run_session(persona: str, s: Session) -> bool:
+    """One session; False when it ended early on an unexpected error (already reported)."""
+    try:
+        PERSONA_SESSIONS[persona](s)
+    except (ApiError, SimulatorError):
+        s.tally.add("aborted")
+        s.device.background()
+        return False
+    return True
+
+
+@contextmanager
+def business_outcome(s: Session, *codes: str) -> Iterator[None]:
+    """Error codes that are an expected answer here (a backend without the event definitions
+    rejects a validated event): counted as business outcomes, neither failures nor aborts."""
+    expected = frozenset(codes)
+    with s.expect(expected):
+        try:
+            yield
+        except ApiError as exc:
+            if exc.code not in expected:
+                raise
+            s.tally.business(exc.code)
+
+
+@contextmanager
+def no_expectations(_: frozenset[str]) -> Iterator[None]:
+    """``Session.expect`` with no transport to tell (tests, scripts)."""
+    yield

@@ -1,0 +1,207 @@
+"""A population of N virtual devices (and their persons) derived from a seed, sliced per worker.
+
+Device ``i`` is always the same phone: its platform, persona, seed and person follow from
+``(seed, i)`` alone. A worker owns the indices ``i`` with ``i % slice.count == slice.index``, so
+workers never drive the same device and need nothing but their index to agree. Devices are
+created lazily on first checkout and parked as their packed state (about 200 bytes) between
+sessions, least recently used first: most sessions come from returning installs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simulator import AppConfig, Clock, RealClock, Transport, VirtualDevice
+
+__all__ = ["DEFAULT_PERSONAS", "DEFAULT_PLATFORMS", "PERSONAS", "Population", "Slice", "parse_weights"]
+
+PERSONAS = ("browser", "login", "multidevice", "shopper", "churner", "newinstall")
+DEFAULT_PERSONAS: dict[str, float] = {
+    "browser": 30,
+    "login": 25,
+    "multidevice": 10,
+    "shopper": 20,
+    "churner": 5,
+    "newinstall": 10,
+}
+DEFAULT_PLATFORMS: dict[str, float] = {"android": 55, "ios": 38, "huawei": 7}
+_MAGIC = b"MOBSIMPOP1\n"
+
+
+def parse_weights(text: str, known: tuple[str, ...], what: str) -> dict[str, float]:
+    """``"browser=30,shopper=20"`` → weights; unknown names or bad numbers raise ``ValueError``."""
+    weights: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or name not in known:
+            raise ValueError(f"{what} {part!r}: write name=weight with a name from {', '.join(known)}")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise ValueError(f"{what} {part!r}: the weight must be a number") from None
+        if weights[name] < 0:
+            raise ValueError(f"{what} {part!r}: the weight must not be negative")
+    if not weights or sum(weights.values()) <= 0:
+        raise ValueError(f"{what}: give at least one positive weight")
+    return weights
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Which devices a worker owns: ``index`` of ``count`` workers."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ValueError(f"worker slice {self.index} of {self.count} is impossible")
+
+    def owns(self, device: int) -> bool:
+        return device % self.count == self.index
+
+    def indices(self, size: int) -> range:
+        return range(self.index, size, self.count)
+
+
+def _unit(seed: int, index: int, salt: str) -> float:
+    digest = hashlib.blake2b(f"{seed}:{index}:{salt}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def _pick(weights: Mapping[str, float], u: float) -> str:
+    total = sum(weights.values())
+    acc = 0.0
+    for name, weight in weights.items():
+        acc += weight / total
+        if u < acc:
+            return name
+    return list(weights)[-1]
+
+
+class Population:
+    def __init__(
+        self,
+        size: int,
+        seed: int,
+        app: AppConfig,
+        *,
+        slice_: Slice = Slice(),
+        personas: Mapping[str, float] = DEFAULT_PERSONAS,
+        platforms: Mapping[str, float] = DEFAULT_PLATFORMS,
+        clock: Clock | None = None,
+    ) -> None:
+        if size < 1:
+            raise ValueError("a population needs at least one device")
+        self.size, self.seed, self.app, self.slice = size, seed, app, slice_
+        self.personas = {k: v for k, v in personas.items() if v > 0}
+        self.platforms = dict(platforms)
+        self.clock = clock or RealClock()
+        self._parked: list[bytes | None] = [None] * size
+        self._free: dict[str, deque[int]] = {name: deque() for name in self.personas}
+        for index in slice_.indices(size):
+            persona = self.persona_of(index)
+            if persona in self._free:
+                self._free[persona].append(index)
+        self.touched: set[int] = set()
+
+    # -- what follows from (seed, index) -------------------------------------------------------
+    def persona_of(self, index: int) -> str:
+        """Multi-device persons come in pairs (2k, 2k + 1): a phone and a tablet of one person."""
+        return _pick(self.personas, _unit(self.seed, index // 2, "persona"))
+
+    def platform_of(self, index: int) -> str:
+        pair = index // 2 if self.persona_of(index) == "multidevice" else index
+        return _pick(self.platforms, _unit(self.seed, pair, "platform"))
+
+    def person_of(self, index: int) -> int:
+        """The person number: shared by the two devices of a multi-device pair."""
+        return index // 2 if self.persona_of(index) == "multidevice" else index
+
+    def device_seed(self, index: int) -> int:
+        return int(_unit(self.seed, index, "device") * 2**48)
+
+    def identity(self, index: int) -> dict[str, Any]:
+        person = self.person_of(index)
+        return {
+            "externalUserId": f"mobsim-{self.seed}-{person}",
+            "emails": [f"person{person}.s{self.seed}@example.com"],
+        }
+
+    # -- checkout and park ---------------------------------------------------------------------
+    def available(self, persona: str) -> int:
+        return len(self._free.get(persona, ()))
+
+    def checkout(
+        self, persona: str, transport: Transport, clock: Clock | None = None
+    ) -> tuple[int, VirtualDevice] | None:
+        """The least recently used free device of ``persona``, or None when all are busy."""
+        free = self._free.get(persona)
+        if not free:
+            return None
+        index = free.popleft()
+        blob = self._parked[index]
+        clock = clock or self.clock
+        if blob is None:
+            device = VirtualDevice.create(
+                self.platform_of(index), self.app, seed=self.device_seed(index), transport=transport, clock=clock
+            )
+        else:
+            device = VirtualDevice.resume(blob, self.app, transport=transport, clock=clock)
+        self.touched.add(index)
+        return index, device
+
+    def park(self, index: int, device: VirtualDevice) -> None:
+        self._parked[index] = device.park()
+        self._free[self.persona_of(index)].append(index)
+
+    def release(self, index: int) -> None:
+        """Give a device back without keeping its state (after a failure mid-session)."""
+        self._free[self.persona_of(index)].append(index)
+
+    # -- saving and resuming -------------------------------------------------------------------
+    def parked(self) -> Iterator[tuple[int, bytes]]:
+        for index in self.slice.indices(self.size):
+            blob = self._parked[index]
+            if blob is not None:
+                yield index, blob
+
+    def save(self, path: Path) -> int:
+        """Write this slice's parked devices; returns how many."""
+        count = 0
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("wb") as handle:
+            handle.write(_MAGIC + struct.pack(">QQ", self.seed, self.size))
+            for index, blob in self.parked():
+                handle.write(struct.pack(">QI", index, len(blob)) + blob)
+                count += 1
+        tmp.replace(path)
+        return count
+
+    def load(self, path: Path) -> int:
+        """Take the devices this slice owns from a saved file; returns how many."""
+        data = path.read_bytes()
+        if not data.startswith(_MAGIC):
+            raise ValueError(f"{path} is not a mobsim population file")
+        seed, size = struct.unpack_from(">QQ", data, len(_MAGIC))
+        if (seed, size) != (self.seed, self.size):
+            raise ValueError(
+                f"{path} holds population seed {seed} of {size} devices; this run has seed {self.seed} "
+                f"of {self.size}: use the same --seed and --population, or a new state file"
+            )
+        offset, count = len(_MAGIC) + 16, 0
+        while offset < len(data):
+            index, length = struct.unpack_from(">QI", data, offset)
+            offset += 12
+            if self.slice.owns(index):
+                self._parked[index] = data[offset : offset + length]
+                count += 1
+            offset += length
+        return count

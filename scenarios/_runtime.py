@@ -1,0 +1,252 @@
+"""The per-process side of a run under Locust: the Locust transport, the rate cap, the population
+slice, the session tally, the open-model arrivals, and the summary the master writes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust.env import Environment
+
+from simulator import AppConfig, Outgoing, Reply
+
+from ._arrivals import Arrivals
+from ._curves import curve
+from ._personas import Tally
+from ._population import DEFAULT_PLATFORMS, PERSONAS, Population, Slice, parse_weights
+
+__all__ = ["LocustTransport", "RateLimiter", "RunState", "summary"]
+
+log = logging.getLogger("mobsim.scenarios")
+
+
+class RateLimiter:
+    """A token bucket shared by the users of one process (gevent-friendly)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.next = time.monotonic()
+
+    def acquire(self) -> None:
+        now = time.monotonic()
+        if self.next > now:
+            gevent.sleep(self.next - now)
+            now = self.next
+        self.next = max(self.next, now - 1.0) + self.interval
+
+
+class LocustTransport:
+    """Carries a device's requests over a Locust ``FastHttpSession`` and reports each under its
+    endpoint template. A non-2xx answer is a failure unless its ``messageId`` was declared
+    expected for the call in progress (see :meth:`expect`); a 2xx carrying ``requestError``
+    breaks the contract and is a failure too."""
+
+    __slots__ = ("client", "expected", "limiter", "suffix")
+
+    def __init__(self, client: Any, limiter: RateLimiter | None = None, suffix: str = "") -> None:
+        self.client = client
+        self.limiter = limiter
+        self.suffix = suffix
+        self.expected: frozenset[str] = frozenset()
+
+    @contextmanager
+    def expect(self, codes: frozenset[str]) -> Iterator[None]:
+        previous, self.expected = self.expected, codes
+        try:
+            yield
+        finally:
+            self.expected = previous
+
+    def send(self, request: Outgoing) -> Reply:
+        if self.limiter is not None:
+            self.limiter.acquire()
+        name = request.wire.endpoint.stats_name + self.suffix
+        with self.client.request(
+            request.method,
+            request.url,
+            name=name,
+            data=request.content,
+            headers=request.headers,
+            catch_response=True,
+            allow_redirects=False,
+        ) as response:
+            status = response.status_code
+            content = response.content or b""
+            if 200 <= status < 300:
+                if content[:16] == b'{"requestError"':
+                    response.failure("2xx answer carrying requestError")
+                else:
+                    response.success()
+            elif status:
+                code = _message_id(content)
+                if code in self.expected:
+                    response.success()
+                else:
+                    response.failure(f"{status} {code or 'without the requestError envelope'}")
+            headers = response.headers
+            return Reply(status, {k.lower(): v for k, v in headers.items()} if headers else {}, content)
+
+
+def _message_id(content: bytes) -> str:
+    marker = content.find(b'"messageId":"')
+    if marker < 0:
+        return ""
+    start = marker + 13
+    return content[start : content.find(b'"', start)].decode("utf-8", "replace")
+
+
+class RunState:
+    """One process's share of the run, built at test start from the parsed options."""
+
+    def __init__(self, environment: Environment) -> None:
+        opts = environment.parsed_options
+        assert opts is not None
+        if not opts.app_code:
+            raise ValueError("mobsim needs --app-code (or MOBSIM_APP_CODE): the application code to send")
+        runner = environment.runner
+        index = getattr(runner, "worker_index", 0) if runner is not None else 0
+        count = int(getattr(opts, "expect_workers", 1) or 1) if getattr(opts, "worker", False) else 1
+        self.slice = Slice(max(0, index), max(1, count)) if count > index >= 0 else Slice()
+        self.population = Population(
+            opts.population,
+            opts.seed,
+            AppConfig(opts.app_code, base_url=(environment.host or "").rstrip("/")),
+            slice_=self.slice,
+            personas=parse_weights(opts.personas, PERSONAS, "--personas"),
+            platforms=parse_weights(opts.platforms, tuple(DEFAULT_PLATFORMS), "--platforms"),
+        )
+        self.tally = Tally()
+        self.think = max(0.0, opts.think_time)
+        self.limiter = RateLimiter(opts.max_rps / self.slice.count) if opts.max_rps > 0 else None
+        self.stats_by_platform = opts.stats_by_platform
+        self.state_path = self._state_path(opts.state_file)
+        if opts.state_file:
+            self.resumed = self._load(Path(opts.state_file))
+        self.arrivals: Arrivals | None = None
+        if opts.arrival_rate > 0:
+            self.arrivals = Arrivals(self._rate_function(opts), tolerance=opts.arrival_tolerance)
+
+    def _state_path(self, state_file: str) -> Path | None:
+        if not state_file:
+            return None
+        path = Path(state_file)
+        if self.slice.count == 1:
+            return path
+        return path.with_name(f"{path.name}.{self.slice.index}of{self.slice.count}")
+
+    def _load(self, path: Path) -> int:
+        loaded = 0
+        for candidate in sorted({path, *path.parent.glob(path.name + ".*of*")}):
+            if candidate.is_file() and not candidate.name.endswith(".tmp"):
+                loaded += self.population.load(candidate)
+        if loaded:
+            log.info("resumed %d parked devices from %s", loaded, path)
+        return loaded
+
+    def save(self) -> None:
+        if self.state_path is not None:
+            saved = self.population.save(self.state_path)
+            log.info("saved %d parked devices to %s", saved, self.state_path)
+
+    def _rate_function(self, opts: Any) -> Any:
+        base = opts.arrival_rate / self.slice.count
+        if opts.shape == "spike":
+            tau = 15.0
+            extra = opts.spike_share * opts.population / self.slice.count / tau
+
+            def spike_rate(t: float) -> float:
+                if t < opts.spike_at:
+                    return float(base)
+                since = t - opts.spike_at
+                return float(base + extra * min(1.0, since / 5.0) * 2.718281828 ** (-max(0.0, since - 5.0) / tau))
+
+            return spike_rate
+        shape = shape_curve(opts)
+        return lambda t: base * max(0.05, shape.level(t))
+
+    def snapshot(self) -> dict[str, Any]:
+        data = self.tally.snapshot()
+        data["devices_touched"] = len(self.population.touched)
+        if self.arrivals is not None:
+            data["arrivals"] = self.arrivals.snapshot()
+        return data
+
+
+def shape_curve(opts: Any) -> Any:
+    return curve(
+        opts.shape,
+        ramp=opts.ramp_time,
+        period=opts.day_length,
+        start_hour=opts.day_start_hour,
+        at=opts.spike_at,
+    )
+
+
+def _percentiles(entry: Any) -> dict[str, float]:
+    return {f"p{p}": float(entry.get_response_time_percentile(p / 100)) for p in (50, 95, 99)}
+
+
+def summary(environment: Environment, parts: list[dict[str, Any]], started: float) -> dict[str, Any]:
+    """The run's summary: Locust's stats per endpoint and in total, and mobsim's session counts."""
+    stats = environment.stats
+    opts = environment.parsed_options
+    endpoints = []
+    for (name, method), entry in sorted(stats.entries.items()):
+        endpoints.append(
+            {
+                "name": name,
+                "method": method,
+                "requests": entry.num_requests,
+                "failures": entry.num_failures,
+                "rps": entry.total_rps,
+                "avg_ms": entry.avg_response_time,
+                **_percentiles(entry),
+            }
+        )
+    total = stats.total
+    tally = Tally()
+    touched = 0
+    arrivals = {"scheduled": 0, "started": 0, "dropped": 0, "seconds": 0.0}
+    for part in parts:
+        tally.merge(part)
+        touched += int(part.get("devices_touched", 0))
+        for key, value in part.get("arrivals", {}).items():
+            arrivals[key] = max(arrivals[key], value) if key == "seconds" else arrivals[key] + value
+    result: dict[str, Any] = {
+        "duration_s": round(time.time() - started, 3),
+        "host": environment.host,
+        "totals": {
+            "requests": total.num_requests,
+            "failures": total.num_failures,
+            "fail_ratio": total.fail_ratio,
+            "rps": total.total_rps,
+            "avg_ms": total.avg_response_time,
+            **_percentiles(total),
+        },
+        "endpoints": endpoints,
+        "sessions": tally.counts,
+        "business_errors": tally.business_errors,
+        "devices_touched": touched,
+        "errors": [
+            {"name": e.name, "method": e.method, "error": str(e.error), "occurrences": e.occurrences}
+            for e in stats.errors.values()
+        ],
+    }
+    runner = environment.runner
+    if runner is not None:
+        result["exceptions"] = [
+            {"count": e["count"], "msg": e["msg"], "traceback": e["traceback"]} for e in runner.exceptions.values()
+        ]
+    if opts is not None and opts.arrival_rate > 0:
+        seconds = arrivals["seconds"] or 1.0
+        result["arrivals"] = {
+            **arrivals,
+            "target_rate": opts.arrival_rate,
+            "achieved_rate": arrivals["started"] / seconds,
+        }
+    return result

@@ -1,0 +1,246 @@
+"""The mobsim locustfile: a simulated mobile audience.
+
+    locust -f scenarios --host http://127.0.0.1:8080 --app-code CODE            # web UI
+    locust -f scenarios --headless -u 50 -r 10 -t 1m --host ... --app-code ...  # headless
+    locust -f scenarios --processes 4 ...                                        # one machine
+    locust -f scenarios --master / --worker --master-host ...                    # many machines
+
+Each Locust user checks a device out of the population, drives one app session of its persona,
+parks it and takes another. Every request is reported under its endpoint template
+(``POST /mobile/1/appinstance/{pushRegId}/personalize``). Personas are tasks tagged with their
+names (``--tags shopper``) and weighted by ``--personas``. ``--arrival-rate`` switches to the open
+model; ``--shape`` picks the load curve. mobsim's options are listed by ``locust -f scenarios
+--help`` and shown in the web UI.
+"""
+
+# Locust first: it monkey-patches the standard library for gevent.
+import locust  # isort: skip
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import gevent
+import httpx
+from locust import FastHttpUser, LoadTestShape, events, run_single_user, tag, task
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from scenarios._options import add_options
+from scenarios._personas import EVENT_DEFINITIONS, Session, run_session
+from scenarios._population import parse_weights
+from scenarios._runtime import LocustTransport, RunState, shape_curve, summary
+from simulator import VirtualDevice
+
+_ = locust
+_STATE: dict[str, Any] = {"run": None, "parts": {}, "started": time.time()}
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    add_options(parser)
+
+
+def _run(environment: Environment) -> RunState:
+    run: RunState | None = _STATE["run"]
+    if run is None:
+        run = _STATE["run"] = RunState(environment)
+    return run
+
+
+@events.init.add_listener
+def _init(environment: Environment, **_: Any) -> None:
+    """Weigh the persona tasks that survived ``--tags`` by ``--personas``."""
+    opts = environment.parsed_options
+    if opts is None or not hasattr(opts, "personas"):
+        return
+    weights = parse_weights(opts.personas, tuple(MobileAudience.personas), "--personas")
+    present = {fn.__name__: fn for fn in MobileAudience.tasks if callable(fn)}
+    weighted: list[Any] = []
+    for name, fn in present.items():
+        weighted += [fn] * max(0, round(weights.get(name, 0)))
+    if weighted:
+        MobileAudience.tasks = weighted
+
+
+@events.test_start.add_listener
+def _test_start(environment: Environment, **_: Any) -> None:
+    _STATE["started"] = time.time()
+    if isinstance(environment.runner, MasterRunner):
+        _create_definitions(environment)
+        return
+    run = _run(environment)
+    if run.arrivals is not None:
+        run.arrivals.start()
+    if not isinstance(environment.runner, WorkerRunner):
+        _create_definitions(environment)
+
+
+def _create_definitions(environment: Environment) -> None:
+    opts = environment.parsed_options
+    if opts is None or opts.create_definitions == "no" or not environment.host:
+        return
+    try:
+        with httpx.Client(base_url=environment.host, timeout=5.0) as client:
+            for definition in EVENT_DEFINITIONS:
+                answer = client.post("/inspect/event-definitions", json=definition)
+                if answer.status_code not in (201, 409):
+                    raise RuntimeError(f"{answer.status_code} {answer.text[:200]}")
+    except (httpx.HTTPError, RuntimeError) as exc:
+        if opts.create_definitions == "yes":
+            raise
+        logging.getLogger("mobsim.scenarios").info("event definitions not created (no inspection API?): %s", exc)
+
+
+@events.test_stop.add_listener
+def _test_stop(environment: Environment, **_: Any) -> None:
+    run: RunState | None = _STATE["run"]
+    if run is not None:
+        if run.arrivals is not None:
+            run.arrivals.drain_late()
+            run.arrivals.stop()
+        run.save()
+
+
+@events.report_to_master.add_listener
+def _report(client_id: str, data: dict[str, Any]) -> None:
+    run: RunState | None = _STATE["run"]
+    if run is not None:
+        data["mobsim"] = run.snapshot()
+
+
+@events.worker_report.add_listener
+def _worker_report(client_id: str, data: dict[str, Any]) -> None:
+    if "mobsim" in data:
+        _STATE["parts"][client_id] = data["mobsim"]
+
+
+@events.quitting.add_listener
+def _quitting(environment: Environment, **_: Any) -> None:
+    opts = environment.parsed_options
+    if opts is None or not getattr(opts, "summary_file", "") or isinstance(environment.runner, WorkerRunner):
+        return
+    parts = list(_STATE["parts"].values())
+    run: RunState | None = _STATE["run"]
+    if run is not None:
+        parts.append(run.snapshot())
+    import json
+    from pathlib import Path
+
+    result = summary(environment, parts, _STATE["started"])
+    Path(opts.summary_file).write_text(json.dumps(result, indent=2))
+
+
+class MobileAudience(FastHttpUser):
+    """A slot in the app's audience: it drives one device's app session after another."""
+
+    personas: ClassVar[tuple[str, ...]] = ("browser", "login", "multidevice", "shopper", "churner", "newinstall")
+    wait_time = staticmethod(lambda: 0.0)
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        self.mobsim = _run(environment)
+        self.rng = random.Random()
+        self.transport = LocustTransport(self.client, self.mobsim.limiter)
+
+    def _pause(self, device: VirtualDevice) -> Callable[[float], None]:
+        def pause(seconds: float) -> None:
+            end = time.time() + seconds
+            while True:
+                device.run_due()
+                now = time.time()
+                if now >= end:
+                    return
+                due = device.next_due()
+                gevent.sleep(max(0.0, min(end, due if due is not None else end) - now))
+
+        return pause
+
+    def session(self, persona: str) -> None:
+        run = self.mobsim
+        if run.arrivals is not None:
+            if not run.arrivals.take():
+                return
+        else:
+            gevent.sleep(run.think * self.rng.uniform(0.5, 2.0))
+        got = run.population.checkout(persona, self.transport)
+        if got is None:
+            run.tally.add("unavailable")
+            gevent.sleep(1.0)
+            return
+        index, device = got
+        if run.stats_by_platform:
+            self.transport.suffix = f" ({device.state.platform.value})"
+        try:
+            session = Session(
+                device,
+                index,
+                run.population,
+                self.rng,
+                self._pause(device),
+                run.tally,
+                self.transport.expect,
+                run.think,
+            )
+            run_session(persona, session)
+        finally:
+            run.population.park(index, device)
+
+    @tag("browser")
+    @task(30)
+    def browser(self) -> None:
+        self.session("browser")
+
+    @tag("login")
+    @task(25)
+    def login(self) -> None:
+        self.session("login")
+
+    @tag("multidevice")
+    @task(10)
+    def multidevice(self) -> None:
+        self.session("multidevice")
+
+    @tag("shopper")
+    @task(20)
+    def shopper(self) -> None:
+        self.session("shopper")
+
+    @tag("churner")
+    @task(5)
+    def churner(self) -> None:
+        self.session("churner")
+
+    @tag("newinstall")
+    @task(10)
+    def newinstall(self) -> None:
+        self.session("newinstall")
+
+
+class MobsimShape(LoadTestShape):
+    """``--shape``: constant (plain Locust), ramp, day (a compressed day) or spike (a push campaign).
+
+    In the closed model it scales ``--users``; in the open model (``--arrival-rate``) the users are a
+    fixed pool and the shape scales the arrival rate instead.
+    """
+
+    use_common_options = True
+
+    def tick(self) -> tuple[int, float] | None:
+        opts = self.runner.environment.parsed_options if self.runner else None
+        if opts is None:
+            return None
+        elapsed = self.get_run_time()
+        if opts.run_time and elapsed >= opts.run_time:
+            return None
+        users = int(opts.num_users or 1)
+        spawn_rate = float(opts.spawn_rate or 1)
+        if opts.arrival_rate > 0 or opts.shape == "constant":
+            return users, spawn_rate
+        level = shape_curve(opts).level(elapsed)
+        return max(1, round(users * level)), spawn_rate
+
+
+if __name__ == "__main__":
+    run_single_user(MobileAudience)
