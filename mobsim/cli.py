@@ -24,6 +24,7 @@ def _serve(args: argparse.Namespace) -> int:
         app_codes=list(args.app_code or []),
         log_level=args.log_level,
         access_log=args.access_log,
+        latency_ms=max(0.0, args.latency_ms),
     )
     try:
         sock = bind(config.host, config.port)
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay every answer (a slow backend for load-model tests)"
+    )
     serve.set_defaults(handler=_serve)
 
     run = commands.add_parser(

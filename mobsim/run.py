@@ -9,7 +9,11 @@ Locust master wrote, prints it, writes the reports and applies the gates.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -156,11 +160,56 @@ def _locust_argv(args: argparse.Namespace, host: str, app_code: str, summary_pat
     for flag, value in optional.items():
         if value is not None:
             argv += [flag, str(value)]
+    if args.processes not in (None, 0, 1):
+        # The master and its forked workers talk on loopback, on a port nobody else holds.
+        port = str(_free_port())
+        argv += ["--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--master-port", port]
     if args.tags:
         argv += ["--tags", *args.tags]
     if args.exclude_tags:
         argv += ["--exclude-tags", *args.exclude_tags]
     return argv
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop Locust and the server
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stop(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
+    """End Locust and the workers it forked (they share its process group). Workers outlive the
+    master by a few seconds when it ends normally (they save their population slice): wait for
+    them, then terminate whatever is left."""
+    if process.poll() is not None:
+        deadline = time.monotonic() + grace
+        while _group_alive(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not _group_alive(process.pid):
+            break
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        deadline = time.monotonic() + 10
+        while _group_alive(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    if process.poll() is None:
+        process.wait()
 
 
 def _print_summary(console: Console, summary: dict[str, Any], target: str, code: str) -> None:
@@ -258,10 +307,17 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         argv = _locust_argv(args, target, app_code, summary_path, max_rps)
         console.print(f"running {args.users} users for {seconds} s against {target} (app {mask_code(app_code)})")
+        signal.signal(signal.SIGTERM, _terminated)
         log_path = out / "locust.log"
         with log_path.open("wb") as log:
-            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-            code = _wait(process, seconds, console)
+            env = {
+                k: v for k, v in os.environ.items() if k != "LOCUST_SKIP_MONKEY_PATCH"
+            }  # Locust needs gevent's patch
+            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+            try:
+                code = _wait(process, seconds, console)
+            finally:
+                _stop(process)
         stats = server.profiles.store.db.execute("SELECT count(*) FROM installations").fetchone()[0] if server else None
     finally:
         if server is not None:

@@ -106,6 +106,11 @@ class Population:
         self.clock = clock or RealClock()
         self._parked: list[bytes | None] = [None] * size
         self._free: dict[str, deque[int]] = {name: deque() for name in self.personas}
+        # Each owned device's persona, looked up on every checkout and park: 1 + its position in
+        # `_names` (0: not worked out yet). One byte per device instead of a hash per lookup.
+        self._names = tuple(self.personas)
+        self._codes = {name: code for code, name in enumerate(self._names, 1)}
+        self._persona = bytearray(size) if len(self._names) < 255 else None
         for index in slice_.indices(size):
             persona = self.persona_of(index)
             if persona in self._free:
@@ -115,6 +120,14 @@ class Population:
     # -- what follows from (seed, index) -------------------------------------------------------
     def persona_of(self, index: int) -> str:
         """Multi-device persons come in pairs (2k, 2k + 1): a phone and a tablet of one person."""
+        known = self._persona
+        if known is not None and 0 <= index < self.size:
+            code = known[index]
+            if code:
+                return self._names[code - 1]
+            name = _pick(self.personas, _unit(self.seed, index // 2, "persona"))
+            known[index] = self._codes.get(name, 0)
+            return name
         return _pick(self.personas, _unit(self.seed, index // 2, "persona"))
 
     def platform_of(self, index: int) -> str:

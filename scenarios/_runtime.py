@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import gevent
@@ -65,7 +66,10 @@ class LocustTransport:
     def send(self, request: Outgoing) -> Reply:
         if self.limiter is not None:
             self.limiter.acquire()
-        name = request.wire.endpoint.stats_name + self.suffix
+        endpoint = request.wire.endpoint
+        name = _STATS_NAMES.get(endpoint.name) or _STATS_NAMES.setdefault(endpoint.name, endpoint.stats_name)
+        if self.suffix:
+            name += self.suffix
         with self.client.request(
             request.method,
             request.url,
@@ -89,7 +93,48 @@ class LocustTransport:
                 else:
                     response.failure(f"{status} {code or 'without the requestError envelope'}")
             headers = response.headers
-            return Reply(status, {k.lower(): v for k, v in headers.items()} if headers else {}, content)
+            return Reply(status, ResponseHeaders(headers) if headers else _NO_HEADERS, content)
+
+
+_STATS_NAMES: dict[str, str] = {}
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+class ResponseHeaders(Mapping[str, str]):
+    """A read-only view of geventhttpclient's case-insensitive response headers as one string per
+    name (the last, when a header came more than once), built lazily: the device reads one or two."""
+
+    __slots__ = ("_headers", "_lowered")
+
+    def __init__(self, headers: Any) -> None:
+        self._headers = headers
+        self._lowered: dict[str, str] | None = None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self._headers.get(name)
+        if value is None:
+            return default
+        return value[-1] if isinstance(value, list) else value
+
+    def _all(self) -> dict[str, str]:
+        if self._lowered is None:
+            self._lowered = {k.lower(): v for k, v in self._headers.items()}
+        return self._lowered
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return str(value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return f"ResponseHeaders({self._all()!r})"
 
 
 def _message_id(content: bytes) -> str:

@@ -93,12 +93,20 @@ def _create_definitions(environment: Environment) -> None:
         logging.getLogger("mobsim.scenarios").info("event definitions not created (no inspection API?): %s", exc)
 
 
+@events.test_stopping.add_listener
+def _test_stopping(environment: Environment, **_: Any) -> None:
+    """No new sessions once the run is ending; tickets already late count as dropped."""
+    run: RunState | None = _STATE["run"]
+    if run is not None and run.arrivals is not None:
+        run.arrivals.drain_late()
+        run.arrivals.stop()
+
+
 @events.test_stop.add_listener
 def _test_stop(environment: Environment, **_: Any) -> None:
     run: RunState | None = _STATE["run"]
     if run is not None:
         if run.arrivals is not None:
-            run.arrivals.drain_late()
             run.arrivals.stop()
         run.save()
 
@@ -162,7 +170,7 @@ class MobileAudience(FastHttpUser):
         if run.arrivals is not None:
             if not run.arrivals.take():
                 return
-        else:
+        elif run.think > 0:  # think time 0: Locust's own wait between tasks is the only yield needed
             gevent.sleep(run.think * self.rng.uniform(0.5, 2.0))
         got = run.population.checkout(persona, self.transport)
         if got is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -11,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .app import create_app
 from .server import ProfileServer
@@ -28,6 +30,8 @@ class ServeConfig:
     app_codes: list[str] = field(default_factory=list)
     log_level: str = "warning"
     access_log: bool = False
+    latency_ms: float = 0.0
+    """Added to every answer: a slow backend for load-model tests and demos."""
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -58,8 +62,22 @@ def build_server(config: ServeConfig) -> tuple[ProfileServer, list[dict[str, Any
     return server, apps
 
 
+class Latency:
+    """ASGI middleware that delays every HTTP answer by a fixed time."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await asyncio.sleep(self.seconds)
+        await self.app(scope, receive, send)
+
+
 def _uvicorn(config: ServeConfig, server: ProfileServer) -> uvicorn.Server:
-    app = create_app(server=server)
+    app: ASGIApp = create_app(server=server)
+    if config.latency_ms > 0:
+        app = Latency(app, config.latency_ms / 1000)
     return uvicorn.Server(uvicorn.Config(app, log_level=config.log_level, access_log=config.access_log, lifespan="off"))
 
 

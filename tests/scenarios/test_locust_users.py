@@ -1,0 +1,88 @@
+"""The scenario tasks in a Locust Environment with a request listener, against the reference server
+on loopback (Locust's own way of testing users: instantiate, call tasks, watch the request event)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import locust
+import pytest
+from locust.argument_parser import parse_options
+from locust.env import Environment
+
+from scenarios import audience
+from scenarios._personas import Session, business_outcome
+from server_stub.serve import BackgroundServer, ServeConfig
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[BackgroundServer]:
+    with BackgroundServer(ServeConfig(port=0, app_codes=["LOCUST-TEST"])) as running:
+        yield running
+
+
+def make_env(server: BackgroundServer, *extra: str) -> tuple[Environment, list[dict[str, Any]]]:
+    audience._STATE.update(run=None, parts={})
+    audience.MobileAudience.host = server.url  # the runner sets it when it spawns users
+    opts = parse_options(
+        ["-f", "scenarios", "--host", server.url, "--app-code", "LOCUST-TEST", "--think-time", "0",
+         "--population", "400", *extra]
+    )  # fmt: skip
+    env = Environment(
+        user_classes=[audience.MobileAudience], host=server.url, events=locust.events, parsed_options=opts
+    )
+    seen: list[dict[str, Any]] = []
+    env.events.request.add_listener(lambda **kw: seen.append(kw))
+    env.create_local_runner()
+    env.events.init.fire(environment=env, runner=env.runner, web_ui=None)
+    env.events.test_start.fire(environment=env)
+    return env, seen
+
+
+def test_sessions_report_every_request_under_its_endpoint_template(server: BackgroundServer) -> None:
+    env, seen = make_env(server)
+    user = audience.MobileAudience(env)
+    for task in (user.browser, user.login, user.multidevice, user.shopper, user.churner, user.newinstall):
+        for _ in range(3):
+            task()
+    names = {kw["name"] for kw in seen}
+    assert seen and all(not UUID.search(name) for name in names)
+    assert "POST /mobile/1/appinstance" in names
+    assert "POST /mobile/1/appinstance/{pushRegId}/personalize" in names
+    assert "POST /mobile/1/appinstance/{pushRegId}/user/events/session" in names
+    assert all(kw["exception"] is None for kw in seen), [kw["exception"] for kw in seen if kw["exception"]]
+    assert {kw["request_type"] for kw in seen} <= {"GET", "POST", "PATCH", "DELETE"}
+    tally = audience._STATE["run"].tally.counts
+    assert (tally["sessions"], tally["aborted"], tally["unavailable"]) == (18, 0, 0)
+    env.events.test_stop.fire(environment=env)
+
+
+def test_personas_weights_and_tags_shape_the_task_list(server: BackgroundServer) -> None:
+    make_env(server, "--personas", "shopper=3,login=1")
+    names = [fn.__name__ for fn in audience.MobileAudience.tasks]
+    assert names.count("shopper") == 3 and names.count("login") == 1 and len(names) == 4
+
+
+def test_an_unexpected_error_is_a_failure_an_expected_one_is_a_business_outcome(server: BackgroundServer) -> None:
+    env, seen = make_env(server, "--personas", "login=1")
+    user = audience.MobileAudience(env)
+    run = audience._STATE["run"]
+    got = run.population.checkout("login", user.transport)
+    assert got is not None
+    index, device = got
+    device.start()
+    session = Session(device, index, run.population, user.rng, lambda s: None, run.tally, user.transport.expect)
+    seen.clear()
+    with business_outcome(session, "REQUEST_FORMAT_INVALID"):
+        device.submit_event("noSuchDefinition", {"x": 1}, validate=True)
+    assert seen[-1]["name"] == "POST /mobile/1/appinstance/{pushRegId}/user/events/custom"
+    assert seen[-1]["exception"] is None
+    assert run.tally.business_errors == {"REQUEST_FORMAT_INVALID": 1}
+    with pytest.raises(Exception, match="REQUEST_FORMAT_INVALID"):
+        device.submit_event("noSuchDefinition", {"x": 1}, validate=True)
+    assert seen[-1]["exception"] is not None
+    assert "REQUEST_FORMAT_INVALID" in str(seen[-1]["exception"])
