@@ -47,7 +47,9 @@ def installation_json(inst: Installation, *, with_token: bool) -> dict[str, Any]
 
 def _apply(ctx: Context, inst: Installation, body: InstallationBody) -> None:
     fields = body.model_fields_set
-    for name in fields - _NOT_STORED:
+    for name in type(body).model_fields:  # in the model's order: answers list fields stably
+        if name not in fields or name in _NOT_STORED:
+            continue
         value = getattr(body, name)
         if value is None:
             inst.data.pop(name, None)
