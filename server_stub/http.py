@@ -13,7 +13,7 @@ from simulator.wire import ErrorCode, error_body
 
 from .errors import ApiError
 
-__all__ = ["MAX_BODY", "empty", "error_response", "json_response", "parse_body", "read_json"]
+__all__ = ["MAX_BODY", "describe", "empty", "error_response", "json_response", "parse_body", "read_json"]
 
 MAX_BODY = 1024 * 1024
 """The largest request body accepted (1 MiB); larger ones get 413 with a clear message."""
@@ -49,7 +49,8 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _describe(error: ValidationError) -> str:
+def describe(error: ValidationError) -> str:
+    """The first problems of a validation error, for a client."""
     parts = []
     for item in error.errors(include_url=False)[:3]:
         where = ".".join(str(p) for p in item["loc"]) or "body"
@@ -68,7 +69,7 @@ async def parse_body(request: Request, model: type[M], *, required: bool = True)
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, f"invalid {model.__name__}: {_describe(exc)}") from None
+        raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, f"invalid {model.__name__}: {describe(exc)}") from None
 
 
 async def read_json(request: Request) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from simulator.wire import ErrorCode
@@ -26,6 +26,7 @@ PREFIX = "/inspect"
 Account = Annotated[str, Query(max_length=100, description="the account (an account holds applications)")]
 Page = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
+PersonId = Annotated[int, Path(ge=1, le=inspection.ID_MAX, description="a person id")]
 
 
 def _server(request: Request) -> ProfileServer:
@@ -87,8 +88,8 @@ async def list_persons(
     return json_response(await server.execute(caller, inspection.list_persons, page=page, limit=limit))
 
 
-@router.get("/persons/{person_id}", summary="A person with installations, attributes, tags and events")
-async def get_person(request: Request, person_id: int, account: Account = DEFAULT_ACCOUNT) -> Response:
+@router.get("/persons/{person_id}", summary="A person with installations, attributes, tags, events and sessions")
+async def get_person(request: Request, person_id: PersonId, account: Account = DEFAULT_ACCOUNT) -> Response:
     server = _server(request)
     return json_response(await server.execute(server.admin(account), inspection.person_detail, person_id))
 
@@ -114,13 +115,15 @@ async def list_installations(
     return json_response(result)
 
 
-@router.get("/installations/{push_reg_id}", summary="One installation, any state")
+@router.get("/installations/{push_reg_id}", summary="One installation, any state, with its sessions")
 async def get_installation(request: Request, push_reg_id: str) -> Response:
     server = _server(request)
     row = server.store.db.execute("SELECT * FROM installations WHERE reg_id=?", (push_reg_id,)).fetchone()
     if row is None:
         raise ApiError(ErrorCode.NOT_FOUND, f"no installation {push_reg_id!r}")
-    return json_response(inspection.installation_detail(row))
+    body = inspection.installation_detail(row)
+    body["sessions"] = inspection.sessions(server.store.db, "SELECT * FROM sessions WHERE reg_id=?", (push_reg_id,))
+    return json_response(body)
 
 
 @router.post("/installations/{push_reg_id}/uninstall", summary="Report the app uninstalled (push feedback)")
@@ -140,7 +143,7 @@ async def uninstall(request: Request, push_reg_id: str) -> Response:
 async def list_events(
     request: Request,
     account: Account = DEFAULT_ACCOUNT,
-    personId: int | None = None,
+    personId: Annotated[int | None, Query(ge=1, le=inspection.ID_MAX)] = None,
     pushRegId: Annotated[str | None, Query(max_length=200)] = None,
     definitionId: Annotated[str | None, Query(max_length=100)] = None,
     page: Page = 0,

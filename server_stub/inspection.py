@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
-from simulator.wire import ErrorCode, limits
+from simulator.wire import ErrorCode, limits, parse_datetime
 
 from .errors import ApiError
 from .rules import Context, person_json
@@ -14,6 +15,7 @@ from .rules.installations import installation_json
 
 __all__ = [
     "IDENTIFIER_TYPES",
+    "ID_MAX",
     "event_counts",
     "find_person",
     "installation_detail",
@@ -21,10 +23,13 @@ __all__ = [
     "list_installations",
     "list_persons",
     "person_detail",
+    "sessions",
     "stats",
 ]
 
 IDENTIFIER_TYPES = ("ID", "EXTERNAL_ID", "PHONE", "EMAIL", "PUSH")
+ID_MAX = 2**63 - 1
+"""The largest person id: SQLite's INTEGER."""
 
 
 def installation_detail(row: Any) -> dict[str, Any]:
@@ -54,7 +59,9 @@ def person_detail(ctx: Context, person_id: int, *, events: int = 100) -> dict[st
         raise ApiError(ErrorCode.NOT_FOUND, f"no person {person_id} in account {ctx.caller.account!r}")
     body = {"id": person_id, **person_json(ctx, person_id, with_instances=False)}
     body.update(created=row["created"], updated=row["updated"])
-    rows = ctx.db.execute("SELECT * FROM installations WHERE person_id=? ORDER BY created", (person_id,)).fetchall()
+    rows = ctx.db.execute(
+        "SELECT * FROM installations WHERE person_id=? ORDER BY created, rowid", (person_id,)
+    ).fetchall()
     body["installations"] = [installation_detail(r) for r in rows]
     body["eventCounts"] = dict(
         ctx.db.execute(
@@ -63,15 +70,33 @@ def person_detail(ctx: Context, person_id: int, *, events: int = 100) -> dict[st
         ).fetchall()
     )
     body["events"] = list_events(ctx, person_id=person_id, limit=events)["events"]
+    body["sessions"] = sessions(
+        ctx.db,
+        "SELECT s.* FROM sessions s JOIN installations i ON i.reg_id=s.reg_id WHERE i.person_id=?",
+        (person_id,),
+    )
     return body
+
+
+def sessions(db: sqlite3.Connection, query: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Reported sessions (``reg_id, start, end`` rows of ``query``) with their durations in seconds.
+
+    ``end`` and ``durationSeconds`` are null while only the start has been reported.
+    """
+    rows = db.execute(f"SELECT * FROM ({query}) ORDER BY start, reg_id", args).fetchall()
+    result = []
+    for reg_id, start, end in rows:
+        duration = None if end is None else int((parse_datetime(end) - parse_datetime(start)).total_seconds())
+        result.append({"pushRegId": reg_id, "start": start, "end": end, "durationSeconds": duration})
+    return result
 
 
 def find_person(ctx: Context, identifier: str, kind: str) -> int:
     """The person id for a People-style identifier and its type."""
     kind = kind.upper()
     if kind == "ID":
-        if not identifier.isdigit():
-            raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, "an ID identifier is a number")
+        if not (identifier.isascii() and identifier.isdigit()) or not 1 <= int(identifier) <= ID_MAX:
+            raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, f"an ID identifier is a number from 1 to {ID_MAX}")
         return int(identifier)
     if kind == "PUSH":
         row = ctx.db.execute("SELECT person_id FROM installations WHERE reg_id=?", (identifier,)).fetchone()
@@ -120,7 +145,7 @@ def list_installations(
     clause = " AND ".join(where)
     base = f"FROM installations i JOIN applications a ON a.code=i.app_code WHERE {clause}"
     total = ctx.db.execute(f"SELECT count(*) {base}", args).fetchone()[0]
-    rows = ctx.db.execute(f"SELECT i.* {base} ORDER BY i.created, i.reg_id LIMIT ? OFFSET ?", [*args, size, offset])
+    rows = ctx.db.execute(f"SELECT i.* {base} ORDER BY i.created, i.rowid LIMIT ? OFFSET ?", [*args, size, offset])
     return {
         "installations": [installation_detail(r) for r in rows],
         "page": page,

@@ -8,17 +8,17 @@ its body model from :mod:`simulator.wire.models`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
 from simulator.wire import ErrorCode, endpoint, headers, models, parse_query_bool
 
 from . import rules
 from .errors import ApiError
-from .http import empty, json_response, parse_body
+from .http import describe, empty, json_response, parse_body
 from .server import ProfileServer
 
 __all__ = ["BODY_MODELS", "fast_routes", "sdk_router"]
@@ -160,9 +160,33 @@ async def custom_events(request: Request) -> Response:
     server = _server(request)
     caller = server.authenticate(request)
     validate = _flag(request, "validate")
-    body = await parse_body(request, models.CustomEventsBody)
-    await server.execute(caller, rules.custom_events, pushRegId, body, validate=validate)
+    if validate:
+        body = await parse_body(request, models.CustomEventsBody)
+        assert body is not None
+        items: list[models.CustomEvent | rules.MalformedEvent] = list(body.events)
+    else:
+        # validate=false accepts the batch (iOS keeps and re-sends a batch that fails): an item that
+        # is not a custom event is rejected with its reason, the others are checked and kept.
+        batch = await parse_body(request, CustomEventsBatch)
+        assert batch is not None
+        items = [_event_item(raw) for raw in batch.events]
+    await server.execute(caller, rules.custom_events, pushRegId, items, validate=validate)
     return empty()
+
+
+class CustomEventsBatch(BaseModel):
+    """A ``validate=false`` body: a list of items, each checked on its own."""
+
+    events: Annotated[list[Any], Field(max_length=1000)]
+
+
+def _event_item(raw: Any) -> models.CustomEvent | rules.MalformedEvent:
+    try:
+        return models.CustomEvent.model_validate(raw)
+    except ValidationError as exc:
+        definition_id = raw.get("definitionId") if isinstance(raw, dict) else None
+        shown = definition_id[:1024] if isinstance(definition_id, str) else None
+        return rules.MalformedEvent(shown, f"not a custom event: {describe(exc)}")
 
 
 async def sync_messages(request: Request) -> Response:
@@ -194,8 +218,12 @@ async def send_mo(request: Request) -> Response:
 
 
 async def delivery_report(request: Request) -> Response:
+    """iOS's Notification Service Extension: it sends ``pushregistrationid`` only when it has one
+    (``MMNSEDeliveryReporter.report``); the message ids say what was delivered either way."""
     server = _server(request)
-    await _caller_registration(server, request)
+    caller = server.authenticate(request)
+    if caller.reg_id is not None:
+        await server.execute(caller, rules.Context.installation, caller.reg_id)
     await parse_body(request, models.DeliveryReportBody)
     return empty()
 
@@ -220,19 +248,21 @@ async def health(request: Request) -> Response:
     return json_response({"status": "ok", "service": "mobsim-reference-server"})
 
 
-def _openapi(name: str, extra_query: tuple[str, ...] = ()) -> dict[str, Any]:
+_QUERY_SCHEMAS: dict[str, dict[str, Any]] = {"platformType": {"type": "string", "enum": ["APNS", "GCM"]}}
+_BOOLEAN_QUERY = {"type": "string", "enum": ["true", "false", "1", "0"]}
+
+
+def _openapi(name: str, extra_query: tuple[str, ...] = (), method: str | None = None) -> dict[str, Any]:
     ep = endpoint(name)
     spec: dict[str, Any] = {"parameters": []}
     if "{pushRegId}" in ep.template:
         spec["parameters"].append({"name": "pushRegId", "in": "path", "required": True, "schema": {"type": "string"}})
     for flag in (*ep.flags, *extra_query):
+        schema = _QUERY_SCHEMAS.get(flag, _BOOLEAN_QUERY)
+        spec["parameters"].append({"name": flag, "in": "query", "required": False, "schema": schema})
+    if method == "POST" and ep.method == "PATCH":
         spec["parameters"].append(
-            {
-                "name": flag,
-                "in": "query",
-                "required": False,
-                "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
-            }
+            {"name": headers.METHOD_OVERRIDE, "in": "header", "required": True, "schema": {"enum": ["PATCH"]}}
         )
     for header in (headers.PUSH_REGISTRATION_ID, headers.INSTALLATION_ID):
         spec["parameters"].append({"name": header, "in": "header", "required": False, "schema": {"type": "string"}})
@@ -288,7 +318,7 @@ def sdk_router() -> APIRouter:
                 name=f"{name}_{method.lower()}" if len(methods) > 1 else name,
                 summary=f"{ep.method} {ep.template}"
                 + (" (Android: POST + X-HTTP-Method-Override)" if method == "POST" and ep.method == "PATCH" else ""),
-                openapi_extra=_openapi(name, query),
+                openapi_extra=_openapi(name, query, method),
                 response_class=Response,
             )
     return router

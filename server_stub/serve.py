@@ -15,6 +15,7 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .app import create_app
+from .errors import ApiError
 from .server import ProfileServer
 from .store import Store
 
@@ -53,7 +54,11 @@ def build_server(config: ServeConfig) -> tuple[ProfileServer, list[dict[str, Any
     """The profile server and its applications; creates one application when none exists."""
     server = ProfileServer(Store(config.db))
     for code in config.app_codes:
-        server.add_application(code)
+        try:
+            server.add_application(code)
+        except ApiError as exc:  # `mobsim serve` reports RuntimeError as a one-line message
+            server.store.close()
+            raise RuntimeError(f"--app-code {code!r}: {exc.text}") from None
     if not server.applications():
         server.add_application(name="mobsim-demo")
     apps = server.applications()

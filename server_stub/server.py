@@ -57,9 +57,13 @@ class ProfileServer:
         return await self.store.atomic(lambda db: self._add_application(db, code, name, account))
 
     def _add_application(self, db: Any, code: str | None, name: str | None, account: str) -> dict[str, Any]:
-        code = code or new_application_code()
-        if not code.strip() or len(code) > 200 or any(c.isspace() for c in code):
-            raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, "an application code is 1 to 200 characters, no spaces")
+        code = new_application_code() if code is None else code
+        # The code travels in ``Authorization: App <code>``: printable ASCII, no spaces.
+        if not 1 <= len(code) <= 200 or not code.isascii() or not code.isprintable() or " " in code:
+            raise ApiError(
+                ErrorCode.REQUEST_FORMAT_INVALID,
+                "an application code is 1 to 200 printable ASCII characters without spaces",
+            )
         if code not in self._accounts:
             db.execute(
                 "INSERT INTO applications VALUES (?,?,?,?)",

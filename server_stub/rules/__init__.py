@@ -5,7 +5,7 @@ raises :class:`server_stub.errors.ApiError`.
 """
 
 from .context import STANDARD_EVENTS, Caller, Context
-from .events import create_definition, custom_events, list_definitions, session_report
+from .events import MalformedEvent, create_definition, custom_events, list_definitions, session_report
 from .installations import (
     create_installation,
     delete_installation,
@@ -19,6 +19,7 @@ __all__ = [
     "STANDARD_EVENTS",
     "Caller",
     "Context",
+    "MalformedEvent",
     "create_definition",
     "create_installation",
     "custom_events",

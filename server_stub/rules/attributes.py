@@ -65,11 +65,15 @@ def apply_custom_attributes(
     check_limits(delta)
     _check_types(ctx, scope, delta)
     merged = dict(current or {})
+    # Names are case-insensitive (People): a write replaces the value stored under any spelling.
+    spelled = {key.lower(): key for key in merged}
     for name, value in delta.items():
-        if value is None:
-            merged.pop(name, None)
-        else:
+        stored = spelled.pop(name.lower(), None)
+        if stored is not None:
+            del merged[stored]
+        if value is not None:
             merged[name] = value
+            spelled[name.lower()] = name
     if len(merged) > limits.CUSTOM_ATTRIBUTES_MAX:
         raise ApiError(
             ErrorCode.REQUEST_FORMAT_INVALID,

@@ -68,6 +68,20 @@ class Context:
             raise ApiError(ErrorCode.NO_REGISTRATION, f"no registration {reg_id!r} in this application")
         return Installation.from_row(row)
 
+    def sibling(self, reg_id: str) -> Installation:
+        """An active installation in any application of the caller's account, or ``NO_REGISTRATION``.
+
+        A person's installations may be in several applications of the account (``instances``
+        lists them all); the SDK sets the primary flag of, or logs out, any of them.
+        """
+        row = self.db.execute(
+            "SELECT i.* FROM installations i JOIN applications a ON a.code=i.app_code WHERE i.reg_id=? AND a.account=?",
+            (reg_id, self.caller.account),
+        ).fetchone()
+        if row is None or row["state"] != "active":
+            raise ApiError(ErrorCode.NO_REGISTRATION, f"no registration {reg_id!r} in this account")
+        return Installation.from_row(row)
+
     def own_installation(self, reg_id: str) -> Installation:
         """The path's installation, which must be the caller's own."""
         target = self.installation(reg_id)

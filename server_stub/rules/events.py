@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from simulator.wire import ErrorCode, parse_datetime
@@ -13,11 +15,11 @@ from ..errors import ApiError
 from ..store import dumps
 from .context import STANDARD_EVENTS, Context
 
-__all__ = ["FIELD_TYPES", "create_definition", "custom_events", "list_definitions", "session_report"]
+__all__ = ["FIELD_TYPES", "MalformedEvent", "create_definition", "custom_events", "list_definitions", "session_report"]
 
 FIELD_TYPES = ("String", "Boolean", "DateTime", "Numeric", "Decimal", "List")
-_DEFINITION_ID = re.compile(r"^[A-Za-z0-9]{1,36}$")
-_FIELD_NAME = re.compile(r"^[a-z][A-Za-z0-9_]{0,127}$")
+_DEFINITION_ID = re.compile(r"[A-Za-z0-9]{1,36}")
+_FIELD_NAME = re.compile(r"[a-z][A-Za-z0-9_]{0,127}")
 _SYSTEM_DATA = frozenset(SYSTEM_DATA_FIELDS)
 
 
@@ -106,11 +108,30 @@ def _event_error(event: CustomEvent, definition: tuple[str, dict[str, Any]] | No
     return None
 
 
-def custom_events(ctx: Context, reg_id: str, body: CustomEventsBody, *, validate: bool) -> dict[str, int]:
+@dataclass(frozen=True, slots=True)
+class MalformedEvent:
+    """A ``validate=false`` batch item that is not a custom event at all: rejected, not the batch."""
+
+    definition_id: str | None
+    reason: str
+
+
+def custom_events(
+    ctx: Context,
+    reg_id: str,
+    body: CustomEventsBody | Sequence[CustomEvent | MalformedEvent],
+    *,
+    validate: bool,
+) -> dict[str, int]:
     """``validate=true``: all or nothing, with the reason. ``validate=false``: keep the valid ones."""
     inst = ctx.own_installation(reg_id)
-    definitions = {key: _definition(ctx, key) for key in {e.definitionId for e in body.events}}
-    checked = [(event, _event_error(event, definitions[event.definitionId])) for event in body.events]
+    items = body.events if isinstance(body, CustomEventsBody) else body
+    events = [item for item in items if isinstance(item, CustomEvent)]
+    definitions = {key: _definition(ctx, key) for key in {e.definitionId for e in events}}
+    checked = [
+        (item, _event_error(item, definitions[item.definitionId]) if isinstance(item, CustomEvent) else item.reason)
+        for item in items
+    ]
     if validate:
         for _, problem in checked:
             if problem:
@@ -118,10 +139,11 @@ def custom_events(ctx: Context, reg_id: str, body: CustomEventsBody, *, validate
     now = ctx.now()
     stored = 0
     for event, problem in checked:
-        if problem:
+        if problem or not isinstance(event, CustomEvent):
+            definition_id = event.definitionId if isinstance(event, CustomEvent) else event.definition_id
             ctx.db.execute(
                 "INSERT INTO rejected_events (account, reg_id, definition_id, reason, received) VALUES (?,?,?,?,?)",
-                (ctx.caller.account, reg_id, event.definitionId, problem, now),
+                (ctx.caller.account, reg_id, definition_id, problem, now),
             )
             continue
         props = {k: v for k, v in (event.properties or {}).items() if v is not None}
@@ -147,7 +169,7 @@ def _check_fields(fields: Any, *, nested: bool) -> list[dict[str, Any]]:
         if not isinstance(field, dict) or not isinstance(field.get("name"), str):
             raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, "each field needs a name and a type")
         name, kind = field["name"], field.get("type")
-        if not _FIELD_NAME.match(name):
+        if not _FIELD_NAME.fullmatch(name):
             raise ApiError(
                 ErrorCode.REQUEST_FORMAT_INVALID,
                 f"field name {name[:40]!r} must start with a lower-case letter, use [A-Za-z0-9_], ≤128 chars",
@@ -173,7 +195,7 @@ def _check_fields(fields: Any, *, nested: bool) -> list[dict[str, Any]]:
 def create_definition(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
     """Create an event definition with the People rules for ids and fields."""
     definition_id = payload.get("definitionId")
-    if not isinstance(definition_id, str) or not _DEFINITION_ID.match(definition_id):
+    if not isinstance(definition_id, str) or not _DEFINITION_ID.fullmatch(definition_id):
         raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, "definitionId must be 1 to 36 letters or digits")
     if definition_id.lower() in {s.lower() for s in STANDARD_EVENTS}:
         raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, f"{definition_id!r} is a standard event; choose another id")
@@ -203,7 +225,7 @@ def create_definition(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
 
 def list_definitions(ctx: Context) -> list[dict[str, Any]]:
     rows = ctx.db.execute(
-        "SELECT definition_id, title, description, fields FROM event_definitions WHERE account=? ORDER BY created",
+        "SELECT definition_id, title, description, fields FROM event_definitions WHERE account=? ORDER BY created, key",
         (ctx.caller.account,),
     ).fetchall()
     return [{"definitionId": r[0], "title": r[1], "description": r[2], "fields": json.loads(r[3])} for r in rows]

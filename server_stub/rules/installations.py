@@ -116,7 +116,7 @@ def patch_installation(ctx: Context, reg_id: str, body: InstallationBody) -> Non
     caller = ctx.caller.reg_id
     if caller is not None and caller != reg_id:
         own = ctx.installation(caller)
-        target = ctx.installation(reg_id)
+        target = ctx.sibling(reg_id)
         if body.model_fields_set != {"isPrimary"} or body.isPrimary is None:
             raise ApiError(
                 ErrorCode.FORBIDDEN,

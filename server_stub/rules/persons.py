@@ -73,7 +73,7 @@ def person_json(ctx: Context, person_id: int, *, with_instances: bool) -> dict[s
     body["type"] = kind
     if with_instances:
         rows = ctx.db.execute(
-            "SELECT * FROM installations WHERE person_id=? AND state='active' ORDER BY created", (person_id,)
+            "SELECT * FROM installations WHERE person_id=? AND state='active' ORDER BY created, rowid", (person_id,)
         ).fetchall()
         body["instances"] = [installation_json(Installation.from_row(r), with_token=False) for r in rows]
     return body
@@ -102,14 +102,19 @@ def _apply_attributes(ctx: Context, data: dict[str, Any], attrs: UserAttributes)
                 data.pop("customAttributes")
 
 
-def _attach(ctx: Context, inst: Installation, person_id: int) -> None:
-    inst.person_id = person_id
+def _join_primary(ctx: Context, inst: Installation) -> None:
+    """A device joining a person that has a primary device loses its own primary flag."""
     if inst.is_primary:
         taken = ctx.db.execute(
             "SELECT 1 FROM installations WHERE person_id=? AND is_primary=1 AND reg_id<>?",
-            (person_id, inst.reg_id),
+            (inst.person_id, inst.reg_id),
         ).fetchone()
         inst.is_primary = taken is None
+
+
+def _attach(ctx: Context, inst: Installation, person_id: int) -> None:
+    inst.person_id = person_id
+    _join_primary(ctx, inst)
     ctx.db.execute("UPDATE events SET person_id=? WHERE reg_id=? AND person_id IS NULL", (person_id, inst.reg_id))
     ctx.record_event("Personalize", person_id=person_id, reg_id=inst.reg_id)
 
@@ -148,6 +153,20 @@ def _fits(ctx: Context, person_id: int, candidates: set[int], identity: list[Ide
     return not (current and wanted and current != wanted)
 
 
+def _candidate(ctx: Context, candidates: set[int], identity: list[Identity]) -> int:
+    """The one person owning identity values, unless it has another ``externalUserId`` (a person has one)."""
+    person_id = candidates.pop()
+    current = {value for kind, value, _ in identities_of(ctx, person_id) if kind == "externalUserId"}
+    wanted = {value for kind, value, _ in identity if kind == "externalUserId"}
+    if current and wanted and current != wanted:
+        raise ApiError(
+            ErrorCode.AMBIGUOUS_PERSONALIZE_CANDIDATES,
+            f"the identity's values belong to a person whose externalUserId is not {next(iter(wanted))!r}; "
+            "personalize with values of one person",
+        )
+    return person_id
+
+
 def _identity_of(body: PersonalizeBody) -> list[Identity]:
     ident = body.userIdentity
     identity = parse_identity(
@@ -184,10 +203,11 @@ def personalize(
     if inst.person_id is not None:
         identified = bool(identities_of(ctx, inst.person_id))
         if not identified:
-            target = candidates.pop() if candidates else inst.person_id
+            target = _candidate(ctx, candidates, identity) if candidates else inst.person_id
             if target != inst.person_id:
                 _merge_anonymous(ctx, inst.person_id, target)
                 inst.person_id = target
+                _join_primary(ctx, inst)
             ctx.record_event("Personalize", person_id=target, reg_id=inst.reg_id)
         elif _fits(ctx, inst.person_id, candidates, identity):
             target = inst.person_id
@@ -200,7 +220,10 @@ def personalize(
         else:
             _detach(ctx, inst)
     if target is None:
-        target = candidates.pop() if candidates else _create(ctx, "LEAD" if keep_as_lead else "CUSTOMER")
+        if candidates:
+            target = _candidate(ctx, candidates, identity)
+        else:
+            target = _create(ctx, "LEAD" if keep_as_lead else "CUSTOMER")
     if inst.person_id != target:
         _attach(ctx, inst, target)
     add_identities(ctx, target, identity)
@@ -215,10 +238,13 @@ def personalize(
 
 
 def depersonalize(ctx: Context, reg_id: str) -> None:
-    """Detach the device from its person: the own installation, or another one of the same person."""
-    target = ctx.installation(reg_id)
+    """Detach the device from its person: the own installation, or another one of the same person
+    (in any application of the account)."""
     caller = ctx.caller.reg_id
-    if caller is not None and caller != reg_id:
+    if caller is None or caller == reg_id:
+        target = ctx.installation(reg_id)
+    else:
+        target = ctx.sibling(reg_id)
         own = ctx.installation(caller)
         if own.person_id is None or own.person_id != target.person_id:
             raise ApiError(

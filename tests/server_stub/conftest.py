@@ -1,0 +1,68 @@
+"""Fixtures for the reference server: an in-memory app on a fixed clock, devices of both dialects."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from stubkit import APP_CODE, OTHER_APP, Clock, Device, Inspector, MakeDevice
+
+from server_stub import create_app
+from simulator.wire import Dialect
+
+# starlette asks for httpx2 in its TestClient (at import); the project pins httpx.
+warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette.testclient` is deprecated")
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+DIALECTS = [Dialect.IOS, Dialect.ANDROID]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(clock: Clock) -> FastAPI:
+    return create_app(memory=True, app_codes=[APP_CODE, OTHER_APP], clock=clock)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    # Server errors come back as responses (the 500 envelope), so a test sees their status.
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def inspector(client: TestClient) -> Inspector:
+    return Inspector(client)
+
+
+@pytest.fixture(params=DIALECTS, ids=lambda d: str(d))
+def dialect(request: pytest.FixtureRequest) -> Dialect:
+    value: Dialect = request.param
+    return value
+
+
+@pytest.fixture
+def new_device(client: TestClient) -> MakeDevice:
+    """``new_device(dialect=IOS, register=True, app_code=APP_CODE)``: a device, registered by default."""
+
+    def make(dialect: Dialect = Dialect.IOS, *, register: bool = True, app_code: str = APP_CODE) -> Device:
+        device = Device(client, dialect, app_code=app_code)
+        if register:
+            device.register()
+        return device
+
+    return make
+
+
+@pytest.fixture
+def device(new_device: MakeDevice, dialect: Dialect) -> Device:
+    """A registered device of the parametrised dialect."""
+    return new_device(dialect)
