@@ -29,7 +29,7 @@ import scenarios
 
 from .targets import DEFAULT_REMOTE_MAX_RPS, TargetError, check_target, is_loopback, mask_code, parse_timespan
 
-__all__ = ["Gate", "add_run_arguments", "evaluate_gates", "run_command"]
+__all__ = ["Gate", "add_run_arguments", "evaluate_gates", "register", "run_command"]
 
 SCENARIOS_DIR = Path(scenarios.__file__).resolve().parent
 
@@ -351,3 +351,14 @@ def run_command(args: argparse.Namespace) -> int:
     if args.max_fail_ratio is not None or args.p95_ms:
         console.print("[green]all gates passed[/]")
     return 0
+
+
+def register(commands: Any) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run a realistic load test (against the bundled server unless --target) and summarise it",
+        description="Run the Locust scenarios headless against the bundled reference server (default) or a "
+        "backend given with --target, print a summary, write HTML, CSV and JSON reports, and apply gates.",
+    )
+    add_run_arguments(run)
+    run.set_defaults(handler=run_command)

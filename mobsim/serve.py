@@ -1,0 +1,69 @@
+"""``mobsim serve``: the reference profile server in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    from server_stub.serve import ServeConfig, bind, build_server, run_forever, url_of
+
+    config = ServeConfig(
+        host=args.host,
+        port=args.port,
+        db=None if args.memory else Path(args.db),
+        app_codes=list(args.app_code or []),
+        log_level=args.log_level,
+        access_log=args.access_log,
+        latency_ms=max(0.0, args.latency_ms),
+    )
+    try:
+        sock = bind(config.host, config.port)
+        server, apps = build_server(config)
+    except (OSError, RuntimeError) as exc:
+        print(f"mobsim serve: {exc}", file=sys.stderr)
+        return 2
+    url = url_of(sock)
+    store = "memory (nothing is kept)" if config.db is None else f"SQLite file {config.db}"
+    print(f"mobsim reference server on {url}", flush=True)
+    print(f"  store:         {store}")
+    for app in apps:
+        print(f"  app code:      {app['code']}   (account {app['account']}, header hash {app['codeHash']})")
+    print(f"  SDK base URL:  {url}/   (Authorization: App <app code>)")
+    print(f"  inspection:    {url}/inspect/persons   docs: {url}/docs", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        run_forever(config, sock, server)
+    return 0
+
+
+def register(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the reference profile server (the Mobile API with the People rules)",
+        description="Run the bundled reference profile server. It prints its base URL and an app code.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    store = serve.add_mutually_exclusive_group()
+    store.add_argument(
+        "--db", default="mobsim.db", metavar="PATH", help="SQLite file to keep data in (default mobsim.db)"
+    )
+    store.add_argument("--memory", action="store_true", help="keep everything in memory (lost on exit)")
+    serve.add_argument(
+        "--app-code",
+        action="append",
+        metavar="CODE",
+        help="an application code to accept (repeatable); without one the server creates one",
+    )
+    serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay every answer (a slow backend for load-model tests)"
+    )
+    serve.set_defaults(handler=serve_command)
