@@ -14,7 +14,7 @@ from . import __version__
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = ("serve", "run")
+COMMANDS = ("serve", "run", "check", "violations")
 """The command modules, in the order ``mobsim --help`` lists them."""
 
 

@@ -22,6 +22,7 @@ def serve_command(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         access_log=args.access_log,
         latency_ms=max(0.0, args.latency_ms),
+        strict=args.strict,
     )
     try:
         sock = bind(config.host, config.port)
@@ -37,9 +38,24 @@ def serve_command(args: argparse.Namespace) -> int:
         print(f"  app code:      {app['code']}   (account {app['account']}, header hash {app['codeHash']})")
     print(f"  SDK base URL:  {url}/   (Authorization: App <app code>)")
     print(f"  inspection:    {url}/inspect/persons   docs: {url}/docs", flush=True)
+    if config.strict:
+        print(f"  strict mode:   violations at {url}/inspect/violations (or: mobsim violations --target {url})")
+        _log_violations()
     with contextlib.suppress(KeyboardInterrupt):
         run_forever(config, sock, server)
     return 0
+
+
+def _log_violations() -> None:
+    """Strict mode logs each violation (logger ``mobsim.strict``) on stderr, whatever --log-level says."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger = logging.getLogger("mobsim.strict")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
 
 
 def register(commands: Any) -> None:
@@ -65,5 +81,10 @@ def register(commands: Any) -> None:
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument(
         "--latency-ms", type=float, default=0.0, help="delay every answer (a slow backend for load-model tests)"
+    )
+    serve.add_argument(
+        "--strict",
+        action="store_true",
+        help="record every protocol violation clients make (answers unchanged): /inspect/violations",
     )
     serve.set_defaults(handler=serve_command)

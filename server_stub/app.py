@@ -95,11 +95,13 @@ def create_app(
     app_codes: Iterable[str] = (),
     clock: Callable[[], datetime] = _utcnow,
     server: ProfileServer | None = None,
+    strict: bool = False,
 ) -> FastAPI:
     """The reference profile server as an ASGI app.
 
     ``db`` is a SQLite file (kept across restarts); ``memory=True`` (or no ``db``) keeps everything
     in memory. ``app_codes`` are registered in the default account. Pass ``server`` to share state.
+    ``strict=True`` records every protocol violation clients make (``/inspect/violations``).
     """
     if server is None:
         if db is not None and memory:
@@ -122,4 +124,8 @@ def create_app(
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(MobileFastPath, routes=fast_routes())
     app.openapi = _openapi_with_models(app, BODY_MODELS)  # type: ignore[method-assign]
+    if strict:  # outermost: it sees each request before the fast path (server_stub/strict.py)
+        from .strict_api import install_strict
+
+        install_strict(app, server)
     return app

@@ -33,6 +33,8 @@ class ServeConfig:
     access_log: bool = False
     latency_ms: float = 0.0
     """Added to every answer: a slow backend for load-model tests and demos."""
+    strict: bool = False
+    """Record (and log) every protocol violation clients make: ``/inspect/violations``."""
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -80,7 +82,7 @@ class Latency:
 
 
 def _uvicorn(config: ServeConfig, server: ProfileServer) -> uvicorn.Server:
-    app: ASGIApp = create_app(server=server)
+    app: ASGIApp = create_app(server=server, strict=config.strict)
     if config.latency_ms > 0:
         app = Latency(app, config.latency_ms / 1000)
     return uvicorn.Server(uvicorn.Config(app, log_level=config.log_level, access_log=config.access_log, lifespan="off"))

@@ -1,0 +1,79 @@
+"""The violations a strict server recorded (``mobsim serve --strict``), under the inspection API.
+
+``GET /inspect/violations`` (``?pushRegId=`` an installation, by its pushRegId or installationid;
+``?rule=`` one rule), ``GET /inspect/violations/summary`` (counts by rule and installation),
+``GET /inspect/violations/rules`` (every rule: what the SDK does, how to fix), ``POST
+/inspect/violations/reset``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from starlette.responses import Response
+
+from .http import json_response
+from .inspect_api import PREFIX
+from .server import ProfileServer
+from .strict import RULES, StrictMiddleware, ViolationRecorder
+
+__all__ = ["install_strict", "strict_router"]
+
+
+def _recorder(request: Request) -> ViolationRecorder:
+    recorder: ViolationRecorder = request.app.state.strict
+    return recorder
+
+
+def strict_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX + "/violations", tags=["Strict mode"])
+
+    @router.get("", summary="Protocol violations clients made, per installation")
+    async def violations(
+        request: Request,
+        pushRegId: Annotated[str | None, Query(max_length=200)] = None,
+        rule: Annotated[str | None, Query(max_length=50)] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> Response:
+        found = _recorder(request).violations(pushRegId, rule)
+        return json_response({"total": len(found), "violations": [v.to_json() for v in found[:limit]]})
+
+    @router.get("/summary", summary="Violation counts by rule and by installation")
+    async def summary(request: Request) -> Response:
+        return json_response(_recorder(request).summary())
+
+    @router.get("/rules", summary="The rules a strict server checks")
+    async def rules(request: Request) -> Response:
+        return json_response(
+            {"rules": [{"rule": r.id, "title": r.title, "sdk": r.sdk, "fix": r.fix} for r in RULES.values()]}
+        )
+
+    @router.post("/reset", summary="Forget the recorded violations")
+    async def reset(request: Request) -> Response:
+        _recorder(request).reset()
+        return json_response({"reset": True})
+
+    return router
+
+
+def install_strict(app: FastAPI, server: ProfileServer) -> ViolationRecorder:
+    """Put a violation recorder in front of ``app`` and serve its findings."""
+    known: set[tuple[str, str]] = set()
+
+    def known_definition(app_code: str, definition: str) -> bool:
+        account = server.account_of(app_code)
+        if (account or "", definition.lower()) in known:
+            return True
+        row = server.store.db.execute(
+            "SELECT 1 FROM event_definitions WHERE account=? AND key=?", (account, definition.lower())
+        ).fetchone()
+        if row is not None:
+            known.add((account or "", definition.lower()))
+        return row is not None
+
+    recorder = ViolationRecorder(server.clock, known_definition)
+    app.state.strict = recorder
+    app.include_router(strict_router())
+    app.add_middleware(StrictMiddleware, recorder=recorder)
+    return recorder

@@ -1,0 +1,406 @@
+"""Each check can fail: the suite against deliberately broken variants of the reference server.
+
+Every variant breaks one rule (a mutated rule, a missing header, a wrong error code, a dialect the
+server refuses...) and the test asserts exactly which checks fail: the one that guards the rule, and
+the others that depend on it, nothing else.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from brokenkit import Answer, Mutate, Req, ResponseHook, error, ok_empty, rename_code, rewrite_json
+from starlette.types import ASGIApp
+
+from conformance import CATALOGUE, Verdict, run_checks
+from server_stub import create_app
+from server_stub.rules import installations, persons
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+CODE = "VARIANT-CODE"
+APPINSTANCE = "/mobile/1/appinstance"
+
+
+def suite_failures(app: ASGIApp) -> dict[str, set[str]]:
+    """Failed check ids (with their platforms) of a full run against ``app``."""
+    client = TestClient(app, base_url="http://testserver")
+    report = run_checks(client, "http://testserver", CODE, run_id="variant")
+    failed: dict[str, set[str]] = {}
+    for result in report.results:
+        if result.verdict is Verdict.FAIL:
+            failed.setdefault(result.check.id, set()).add(result.platform)
+            assert result.expected and result.observed and result.exchange is not None, result.name
+    return failed
+
+
+def base() -> ASGIApp:
+    return create_app(memory=True, app_codes=[CODE])
+
+
+def on(endpoint_suffix: str, method: str | None = None) -> Callable[[Req], bool]:
+    def match(req: Req) -> bool:
+        if not req.path.startswith("/mobile/"):
+            return False
+        if method is not None and req.override() != method:
+            return False
+        return req.path.endswith(endpoint_suffix) if endpoint_suffix else True
+
+    return match
+
+
+def is_installation(req: Req) -> bool:
+    parts = req.path.split("/")
+    return req.path.startswith(APPINSTANCE) and len(parts) <= 5
+
+
+def is_user(req: Req) -> bool:
+    return req.path.startswith(APPINSTANCE + "/") and req.path.endswith("/user")
+
+
+def request_hook(match: Callable[[Req], bool], change: Callable[[Req], Req | Answer | None]) -> Any:
+    return lambda req: change(req) if match(req) else None
+
+
+def with_query(req: Req, **values: str) -> Req:
+    req.query.update(values)
+    return req
+
+
+def with_body(req: Req, change: Callable[[Any], Any]) -> Req:
+    import json
+
+    data = req.json()
+    if data is not None:
+        req.body = json.dumps(change(data)).encode()
+    return req
+
+
+def drop_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def drop(key: str) -> Callable[[Any], Any]:
+    return lambda data: {k: v for k, v in data.items() if k != key} if isinstance(data, dict) else data
+
+
+def flag(name: str, value: str) -> Callable[[Req], Req]:
+    def change(req: Req) -> Req:
+        if name in req.query:
+            req.query[name] = value
+        return req
+
+    return change
+
+
+def _shared_installation_attributes() -> ASGIApp:
+    """Installation custom attributes kept per person-less app: every installation shows all of them."""
+    seen: dict[str, Any] = {}
+
+    def record(req: Req) -> None:
+        data = req.json()
+        if req.override() == "PATCH" and is_installation(req) and isinstance(data, dict):
+            for name, value in (data.get("customAttributes") or {}).items():
+                if value is None:
+                    seen.pop(name, None)
+                else:
+                    seen[name] = value
+        return None
+
+    def show(data: Any) -> Any:
+        if isinstance(data, dict) and "pushRegId" in data:
+            data["customAttributes"] = {**(data.get("customAttributes") or {}), **seen}
+        return data
+
+    return Mutate(
+        base(), request=record, response=rewrite_json(lambda r: r.method == "GET" and is_installation(r), show)
+    )
+
+
+def _counter_suffix() -> Callable[[Any], Any]:
+    counter = itertools.count()
+
+    def change(data: Any) -> Any:
+        ident = data.get("userIdentity") if isinstance(data, dict) else None
+        if isinstance(ident, dict) and ident.get("externalUserId"):
+            ident["externalUserId"] += f"-{next(counter)}"
+        return data
+
+    return change
+
+
+def _shift_starts() -> Callable[[Any], Any]:
+    counter = itertools.count(1)
+
+    def change(data: Any) -> Any:
+        from simulator.wire import format_epoch, parse_datetime
+
+        if isinstance(data, dict) and data.get("sessionStarts"):
+            n = next(counter)
+            data["sessionStarts"] = [format_epoch(parse_datetime(s).timestamp() + n) for s in data["sessionStarts"]]
+        return data
+
+    return change
+
+
+def _no_content_length(req: Req, status: int, headers: dict[str, str], body: bytes) -> Answer:
+    if status >= 400:
+        headers = {k: v for k, v in headers.items() if k != "content-length"}
+    return status, headers, body
+
+
+def _strings(data: Any) -> Any:
+    if isinstance(data, dict) and isinstance(data.get("customAttributes"), dict):
+        data["customAttributes"] = {
+            k: (str(v).lower() if isinstance(v, bool) else v) for k, v in data["customAttributes"].items()
+        }
+    return data
+
+
+def _never_clears_others(monkeypatch: pytest.MonkeyPatch) -> ASGIApp:
+    def set_primary(ctx: Any, inst: Any, primary: bool) -> None:
+        inst.is_primary = primary  # the mutated rule: other installations keep their flag
+
+    monkeypatch.setattr(installations, "set_primary", set_primary)
+    monkeypatch.setattr(persons, "set_primary", set_primary)
+    return base()
+
+
+def _over_limit(req: Req) -> bool:
+    data = req.json()
+    attrs = data.get("customAttributes") if isinstance(data, dict) else None
+    if req.override() != "PATCH" or not isinstance(attrs, dict):
+        return False
+    return any("[" in name or (isinstance(v, str) and len(v) > 4096) for name, v in attrs.items())
+
+
+def _status_hook(match: Callable[[Req], bool], answer: Answer) -> ResponseHook:
+    return lambda req, st, h, b: answer if match(req) else (st, h, b)
+
+
+def is_validated(req: Req) -> bool:
+    return req.path.endswith("/user/events/custom") and req.query.get("validate") in ("1", "true")
+
+
+def is_batch(req: Req) -> bool:
+    return req.path.endswith("/user/events/custom") and req.query.get("validate") in ("0", "false")
+
+
+VARIANTS: dict[str, tuple[Callable[[pytest.MonkeyPatch], ASGIApp], dict[str, set[str]]]] = {}
+
+
+def variant(name: str, expected: dict[str, set[str]]) -> Callable[[Callable[[pytest.MonkeyPatch], ASGIApp]], None]:
+    def register(build: Callable[[pytest.MonkeyPatch], ASGIApp]) -> None:
+        VARIANTS[name] = (build, expected)
+
+    return register
+
+
+BOTH = {"ios", "android"}
+IOS, ANDROID = {"ios"}, {"android"}
+
+
+def everything_but(*ids: str) -> dict[str, set[str]]:
+    """Every check on every platform it runs for, except ``ids``."""
+    return {c.id: set(c.platforms(("ios", "android"))) for c in CATALOGUE if c.id not in ids}
+
+
+variant("create answers no pushRegId", everything_but("NOR-001"))(
+    lambda mp: Mutate(
+        base(), response=rewrite_json(lambda r: r.method == "POST" and r.path == APPINSTANCE, drop("pushRegId"))
+    )
+)
+variant("rt ignored: no token in installation answers", {"REG-002": IOS})(
+    lambda mp: Mutate(base(), response=rewrite_json(is_installation, drop("pushServiceToken")))
+)
+variant(
+    "ri ignored: no instances in user answers", {"REG-003": BOTH, "PER-005": BOTH, "DEP-001": BOTH, "PRI-001": BOTH}
+)(lambda mp: Mutate(base(), response=rewrite_json(lambda r: r.method == "GET" and is_user(r), drop("instances"))))
+variant(
+    "real PATCH refused (an Android-only server)",
+    {
+        "PAT-001": IOS,
+        "PAT-003": IOS,
+        "PAT-004": IOS,
+        "PER-007": IOS,
+        "PER-008": IOS,
+        "PRI-001": IOS,
+        "ATT-001": IOS,
+        "ATT-002": IOS,
+        "ATT-003": IOS,
+        "ATT-004": IOS,
+        "NOR-001": IOS,
+        "NOR-002": IOS,
+    },
+)(
+    lambda mp: Mutate(
+        base(), request=request_hook(lambda r: r.method == "PATCH", lambda r: error(405, "METHOD_NOT_ALLOWED"))
+    )
+)
+variant(
+    "method override ignored (a real-PATCH-only server)",
+    {
+        "PAT-002": ANDROID,
+        "PAT-003": ANDROID,
+        "PAT-004": ANDROID,
+        "PER-007": ANDROID,
+        "PER-008": ANDROID,
+        "PRI-001": ANDROID,
+        "ATT-001": ANDROID,
+        "ATT-002": ANDROID,
+        "ATT-003": ANDROID,
+        "ATT-004": ANDROID,
+        "NOR-001": ANDROID,
+    },
+)(
+    lambda mp: Mutate(
+        base(),
+        request=request_hook(
+            lambda r: r.method == "POST" and "x-http-method-override" in r.headers,
+            lambda r: error(405, "METHOD_NOT_ALLOWED"),
+        ),
+    )
+)
+variant("nulls in PATCH bodies ignored", {"PAT-003": BOTH})(
+    lambda mp: Mutate(
+        base(), request=request_hook(lambda r: r.override() == "PATCH", lambda r: with_body(r, drop_nulls))
+    )
+)
+variant("user PATCH replaces the user", {"PAT-004": BOTH})(
+    lambda mp: Mutate(
+        base(),
+        request=request_hook(
+            lambda r: r.override() == "PATCH" and is_user(r), lambda r: with_body(r, lambda d: {"firstName": None, **d})
+        ),
+    )
+)
+variant("personalize answers no instances", {"PER-001": BOTH, "PER-002": BOTH, "PER-007": BOTH})(
+    lambda mp: Mutate(base(), response=rewrite_json(on("/personalize"), drop("instances")))
+)
+variant(
+    "personalize never joins an existing person", {"PER-001": BOTH, "PER-005": BOTH, "DEP-002": BOTH, "NOR-002": IOS}
+)(lambda mp: Mutate(base(), request=request_hook(on("/personalize"), lambda r: with_body(r, _counter_suffix()))))
+variant("ambiguous candidates answered with the wrong code", {"PER-003": BOTH})(
+    lambda mp: Mutate(base(), response=rename_code("AMBIGUOUS_PERSONALIZE_CANDIDATES", "PERSONALIZATION_IMPOSSIBLE"))
+)
+variant("forceDepersonalize always on", {"PER-004": BOTH})(
+    lambda mp: Mutate(
+        base(),
+        request=request_hook(
+            on("/personalize"),
+            lambda r: with_query(
+                r, forceDepersonalize="true" if r.query.get("forceDepersonalize") in ("true", "false") else "1"
+            ),
+        ),
+    )
+)
+variant("forceDepersonalize ignored", {"PER-005": BOTH})(
+    lambda mp: Mutate(
+        base(), request=request_hook(on("/personalize"), lambda r: with_query(r, forceDepersonalize="false"))
+    )
+)
+variant("keepAsLead ignored", {"PER-006": BOTH})(
+    lambda mp: Mutate(base(), request=request_hook(on("/personalize"), flag("keepAsLead", "false")))
+)
+variant("setDeviceAsPrimary ignored", {"PER-007": BOTH})(
+    lambda mp: Mutate(base(), request=request_hook(on("/personalize"), flag("setDeviceAsPrimary", "false")))
+)
+variant("merge interrupted answered with the wrong code", {"PER-008": BOTH})(
+    lambda mp: Mutate(base(), response=rename_code("USER_MERGE_INTERRUPTED", "USER_IDENTITY_INVALID"))
+)
+variant("depersonalize of self does nothing", {"DEP-001": BOTH})(
+    lambda mp: Mutate(
+        base(),
+        request=request_hook(
+            lambda r: r.path.endswith("/depersonalize") and r.path.split("/")[4] == r.headers.get("pushregistrationid"),
+            lambda r: ok_empty(),
+        ),
+    )
+)
+variant("depersonalize of another device does nothing", {"DEP-002": BOTH})(
+    lambda mp: Mutate(
+        base(),
+        request=request_hook(
+            lambda r: r.path.endswith("/depersonalize") and r.path.split("/")[4] != r.headers.get("pushregistrationid"),
+            lambda r: ok_empty(),
+        ),
+    )
+)
+variant("a new primary leaves the old one primary (mutated rule)", {"PER-007": BOTH, "PRI-001": BOTH})(
+    _never_clears_others
+)
+variant("tags not in user answers", {"ATT-001": BOTH})(
+    lambda mp: Mutate(base(), response=rewrite_json(lambda r: r.method == "GET" and is_user(r), drop("tags")))
+)
+variant("installation custom attributes shared by all installations", {"ATT-002": BOTH})(
+    lambda mp: _shared_installation_attributes()
+)
+variant("boolean custom attributes answered as strings", {"ATT-003": BOTH})(
+    lambda mp: Mutate(base(), response=rewrite_json(lambda r: r.method == "GET" and is_user(r), _strings))
+)
+variant("custom attributes over the limits accepted", {"ATT-004": BOTH})(
+    lambda mp: Mutate(base(), request=request_hook(_over_limit, lambda r: ok_empty()))
+)
+variant("validate=false batches refused", {"EVT-001": BOTH, "EVT-004": BOTH, "NOR-001": BOTH})(
+    lambda mp: Mutate(base(), request=request_hook(is_batch, lambda r: error(400, "REQUEST_FORMAT_INVALID")))
+)
+variant("validate=true not validated", {"EVT-002": BOTH})(
+    lambda mp: Mutate(
+        base(),
+        request=request_hook(
+            is_validated, lambda r: with_query(r, validate="false" if r.query["validate"] == "true" else "0")
+        ),
+    )
+)
+variant("validate=true always refused", {"EVT-003": BOTH})(
+    lambda mp: Mutate(base(), request=request_hook(is_validated, lambda r: error(400, "REQUEST_FORMAT_INVALID")))
+)
+variant("validate=false batches dropped", {"EVT-004": BOTH, "NOR-001": BOTH})(
+    lambda mp: Mutate(base(), request=request_hook(is_batch, lambda r: ok_empty()))
+)
+variant("session reports refused", {"SES-001": BOTH, "SES-002": BOTH, "SES-003": BOTH, "NOR-001": BOTH})(
+    lambda mp: Mutate(
+        base(), request=request_hook(on("/user/events/session"), lambda r: error(400, "REQUEST_FORMAT_INVALID"))
+    )
+)
+variant("every report is a new App Launch", {"SES-002": BOTH})(
+    lambda mp: Mutate(base(), request=request_hook(on("/user/events/session"), lambda r: with_body(r, _shift_starts())))
+)
+variant("session bounds ignored", {"SES-003": BOTH})(
+    lambda mp: Mutate(
+        base(), request=request_hook(on("/user/events/session"), lambda r: with_body(r, drop("sessionBounds")))
+    )
+)
+variant("NO_REGISTRATION answered as NOT_FOUND", {"NOR-001": BOTH, "NOR-002": IOS})(
+    lambda mp: Mutate(base(), response=rename_code("NO_REGISTRATION", "NOT_FOUND"))
+)
+variant("DELETE ignored", {"NOR-002": IOS})(
+    lambda mp: Mutate(base(), request=request_hook(lambda r: r.method == "DELETE", lambda r: ok_empty()))
+)
+variant("no repersonalize route", {"NOR-003": ANDROID})(
+    lambda mp: Mutate(base(), request=request_hook(on("/repersonalize"), lambda r: error(404, "NOT_FOUND")))
+)
+variant("errors without Content-Length", {"ERR-001": BOTH})(lambda mp: Mutate(base(), response=_no_content_length))
+variant("bad app code answered as FORBIDDEN", {"AUTH-001": BOTH})(
+    lambda mp: Mutate(base(), response=rename_code("INVALID_APPLICATION_CODE", "FORBIDDEN", 403))
+)
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_a_broken_variant_fails_the_right_checks(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    build, expected = VARIANTS[name]
+    failed = suite_failures(build(monkeypatch))
+    assert failed == expected
+
+
+def test_every_check_is_failed_by_some_variant() -> None:
+    failing = {check_id for _, expected in VARIANTS.values() for check_id in expected}
+    assert failing == {c.id for c in CATALOGUE}

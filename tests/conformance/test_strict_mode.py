@@ -1,0 +1,270 @@
+"""`mobsim serve --strict`: every violation is recorded, answers are unchanged, and mobsim's own
+traffic (every persona, every platform, the default load scenario) makes none."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mobsim.cli import main
+from scenarios._personas import EVENT_DEFINITIONS, PERSONA_SESSIONS, Session, Tally, no_expectations, run_session
+from scenarios._population import Population
+from server_stub import create_app
+from server_stub.serve import BackgroundServer, ServeConfig
+from simulator import AppConfig, VirtualClock, VirtualDevice
+from simulator.catalog import profile_for
+from simulator.systemdata import system_data, user_agent
+from simulator.wire import Platform, app_code_hash, format_epoch
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+CODE = "STRICT-CODE"
+
+
+class StrictWorld:
+    def __init__(self, *, strict: bool = True) -> None:
+        self.clock = VirtualClock()
+        app = create_app(
+            memory=True, app_codes=[CODE], strict=strict, clock=lambda: datetime.fromtimestamp(self.clock.now(), UTC)
+        )
+        self.client = TestClient(app, base_url="http://testserver")
+        self.app = AppConfig(CODE, base_url="http://testserver")
+
+    def summary(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.client.get("/inspect/violations/summary").json()
+        return data
+
+    def violations(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = self.client.get("/inspect/violations").json()["violations"]
+        return data
+
+    def rules(self) -> set[str]:
+        return {v["rule"] for v in self.violations()}
+
+
+def shown(world: StrictWorld) -> str:
+    return json.dumps(world.violations()[:5], indent=1)
+
+
+def test_every_persona_on_every_platform_makes_no_violation() -> None:
+    w = StrictWorld()
+    for definition in EVENT_DEFINITIONS:
+        assert w.client.post("/inspect/event-definitions", json=definition).status_code == 201
+    population = Population(60, 3, w.app, personas={name: 1 for name in PERSONA_SESSIONS}, clock=w.clock)
+    tally, rng = Tally(), random.Random(3)
+    for _ in range(3):
+        for persona in PERSONA_SESSIONS:
+            for _ in range(population.available(persona)):
+                got = population.checkout(persona, w.client)
+                assert got is not None
+                index, device = got
+                session = Session(device, index, population, rng, device.advance, tally, no_expectations)
+                assert run_session(persona, session), device.last_error
+                population.park(index, device)
+        w.clock.advance(900)
+    assert tally.counts["sessions"] >= 150
+    platforms = {v.get("platform") for v in w.client.get("/inspect/installations", params={"limit": 1000}).json()
+                 .get("installations", [])}  # fmt: skip
+    assert platforms  # the population holds several platforms
+    assert w.summary()["total"] == 0, shown(w)
+
+
+@pytest.mark.parametrize("platform", ["ios", "android", "huawei"])
+def test_a_device_life_on_each_platform_makes_no_violation(platform: str) -> None:
+    w = StrictWorld()
+    phone = VirtualDevice.create(platform, w.app, seed=5, transport=w.client, clock=w.clock)
+    tablet = VirtualDevice.create(platform, w.app, seed=6, transport=w.client, clock=w.clock)
+    phone.start()
+    tablet.start()
+    phone.advance(12)
+    phone.personalize({"externalUserId": "strict-1"}, {"firstName": "Ana"}, set_as_primary=True)
+    tablet.personalize({"externalUserId": "strict-1"})
+    phone.save_user(tags=["a"], customAttributes={"tier": "gold", "n": None})
+    phone.save_installation(customAttributes={"theme": "dark"})
+    phone.submit_event("anything", {"x": 1})
+    phone.advance(20)
+    phone.background()
+    phone.advance(10)
+    phone.foreground()  # a return within 30 s: the same session
+    phone.advance(15)
+    phone.background()
+    phone.advance(120)
+    phone.foreground()  # a new session
+    phone.advance(10)
+    tablet.fetch_user()
+    phone.depersonalize_installation(tablet.reg_id or "")
+    phone.depersonalize()
+    phone.advance(30)
+    phone.reinstall()
+    phone.start()
+    phone.advance(40)
+    rules = w.rules() - {"EVENT-UNKNOWN"}  # "anything" has no definition: the app's doing, not the SDK's
+    assert rules == set(), shown(w)
+    assert w.rules() == {"EVENT-UNKNOWN"}
+
+
+def raw_headers(platform: str, *, code: str = CODE) -> dict[str, str]:
+    profile = profile_for(Platform(platform), 9)
+    return {
+        "Authorization": f"App {code}",
+        "applicationcode": app_code_hash(code),
+        "User-Agent": user_agent(profile, "App", "com.example"),
+        "installationid": "2f7a9f7e-0000-4000-8000-000000000001",
+        "Content-Type": "application/json",
+    }
+
+
+def register(client: httpx.Client, platform: str, code: str = CODE) -> tuple[str, dict[str, str]]:
+    h = raw_headers(platform, code=code)
+    body = system_data(profile_for(Platform(platform), 9), True, 1_714_557_600)
+    body.update(pushServiceType=Platform(platform).push_service_type, pushServiceToken="t" * 64)
+    query = "rt=1" if platform == "ios" else "ri=true"
+    answer = client.post(f"/mobile/1/appinstance?{query}", headers=h, json=body)
+    reg_id: str = answer.json()["pushRegId"]
+    return reg_id, dict(h, pushregistrationid=reg_id)
+
+
+def both(send: Any) -> tuple[tuple[int, Any], tuple[int, Any], set[str]]:
+    """The answer of a strict and of a plain server to the same requests, and the rules recorded."""
+    answers = []
+    strict = StrictWorld()
+    for world in (strict, StrictWorld(strict=False)):
+        answer = send(world)
+        body = answer.json() if answer.content else None
+        if isinstance(body, dict):
+            body.pop("pushRegId", None)
+            body.pop("instances", None)
+        answers.append((answer.status_code, body))
+    return answers[0], answers[1], strict.rules()
+
+
+def _session(platform: str, starts: list[float], **extra: Any) -> Any:
+    def send(w: StrictWorld) -> httpx.Response:
+        reg_id, h = register(w.client, platform)
+        answer: httpx.Response | None = None
+        for start in starts:
+            body = {"sessionStarts": [format_epoch(1_714_557_600 + start)], **extra}
+            answer = w.client.post(f"/mobile/1/appinstance/{reg_id}/user/events/session", headers=h, json=body)
+        assert answer is not None
+        return answer
+
+    return send
+
+
+def _call(platform: str, method: str, suffix: str, body: Any = None, drop: tuple[str, ...] = (),
+          headers: dict[str, str] | None = None) -> Any:  # fmt: skip
+    def send(w: StrictWorld) -> httpx.Response:
+        reg_id, h = register(w.client, platform)
+        h = {k: v for k, v in h.items() if k not in drop}
+        h.update(headers or {})
+        content = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
+        return w.client.request(method, f"/mobile/1/appinstance/{reg_id}{suffix}", headers=h, content=content)
+
+    return send
+
+
+CASES: dict[str, tuple[Any, str]] = {
+    "no applicationcode": (_call("android", "GET", "/user?ri=true", drop=("applicationcode",)), "HDR-APPCODE"),
+    "wrong applicationcode": (_call("ios", "GET", "/user?ri=1&rt=0", headers={"applicationcode": "0000000000"}),
+                              "HDR-APPCODE"),
+    "no installationid": (_call("ios", "GET", "/user?ri=1&rt=0", drop=("installationid",)), "HDR-INSTALLATION"),
+    "User-Agent of no SDK": (_call("android", "GET", "/user?ri=true", headers={"User-Agent": "okhttp/4.12.0"}),
+                             "HDR-USER-AGENT"),
+    "truncated iOS User-Agent": (_call("ios", "GET", "/user?ri=1&rt=0",
+                                       headers={"User-Agent": "MobileMessaging/12.0.0(iOS;17.2)"}), "HDR-USER-AGENT"),
+    "Android sends a real PATCH": (_call("android", "PATCH", "/user", {"firstName": "A"}), "DIALECT-PATCH"),
+    "iOS sends POST + override": (_call("ios", "POST", "/user?ri=0&rt=0", {"firstName": "A"},
+                                        headers={"X-HTTP-Method-Override": "PATCH"}), "DIALECT-PATCH"),
+    "iOS spells booleans true/false": (_call("ios", "GET", "/user?ri=true&rt=false"), "DIALECT-QUERY"),
+    "unknown key": (_call("android", "POST", "/user", {"firstName": "A", "favouriteColour": "red"},
+                          headers={"X-HTTP-Method-Override": "PATCH"}), "BODY-CONTRACT"),
+    "wrong type": (_call("ios", "PATCH", "/user?ri=0&rt=0", {"firstName": 7}), "BODY-CONTRACT"),
+    "unknown event definition": (_call("android", "POST", "/user/events/custom?validate=false",
+                                       {"events": [{"definitionId": "nope", "date": "2024-05-01T10:00:00Z"}]}),
+                                 "EVENT-UNKNOWN"),
+    "no pushregistrationid": (_call("ios", "GET", "/user?ri=1&rt=0", drop=("pushregistrationid",)),
+                              "HDR-REGISTRATION"),
+    "sessions 10 s apart": (_session("android", [0, 10]), "SESSION-30S"),
+    "a start reported twice": (_session("ios", [0, 0]), "SESSION-TWICE"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_violation_is_recorded_and_the_answer_is_unchanged(case: str) -> None:
+    send, rule = CASES[case]
+    strict_answer, plain_answer, rules = both(send)
+    assert rule in rules
+    assert rules == {rule}
+    assert strict_answer == plain_answer
+
+
+def test_a_call_before_registration_and_a_fast_retry_are_recorded() -> None:
+    w = StrictWorld()
+    h = raw_headers("android")
+    w.client.post("/mobile/5/messages?platformType=GCM", headers=h)
+    assert w.rules() == {"BEFORE-REGISTRATION"}
+    # a 5xx answered twice in a row, the retry 1 s later instead of 2 s (Android's first step)
+    reg_id, h = register(w.client, "android")
+    recorder = w.client.app.state.strict  # type: ignore[attr-defined]
+    path = f"/mobile/1/appinstance/{reg_id}/depersonalize"
+    recorder.observe("POST", path, "", {k.lower(): v for k, v in h.items()}, b"")(503, b"")
+    w.clock.advance(1)
+    recorder.observe("POST", path, "", {k.lower(): v for k, v in h.items()}, b"")(503, b"")
+    w.clock.advance(8)  # retry 2 waits 8 s: fine
+    recorder.observe("POST", path, "", {k.lower(): v for k, v in h.items()}, b"")(200, b"")
+    assert [v["rule"] for v in w.violations() if v["installation"] == reg_id] == ["RETRY-FAST"]
+
+
+def test_violations_are_listed_per_installation_with_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
+    w = StrictWorld()
+    reg_id, h = register(w.client, "android")
+    w.client.patch(f"/mobile/1/appinstance/{reg_id}/user", headers=h, json={"firstName": "A"})
+    found = w.client.get("/inspect/violations", params={"pushRegId": reg_id}).json()
+    assert found["total"] == 1
+    item = found["violations"][0]
+    assert item["rule"] == "DIALECT-PATCH" and item["platform"] == "android"
+    assert "X-HTTP-Method-Override" in item["sdk"] and item["fix"] and "mobile-api" not in item["fix"]
+    assert w.summary() == {"total": 1, "byRule": {"DIALECT-PATCH": 1}, "installations": {reg_id: 1}}
+    assert w.client.post("/inspect/violations/reset").status_code == 200
+    assert w.summary()["total"] == 0
+    plain = TestClient(create_app(memory=True), base_url="http://testserver")
+    assert plain.get("/inspect/violations").status_code == 404
+
+
+@pytest.mark.slow
+def test_mobsim_violations_prints_an_actionable_report(capsys: pytest.CaptureFixture[str]) -> None:
+    with BackgroundServer(ServeConfig(port=0, app_codes=["V"], strict=True)) as server:
+        assert main(["violations", "--target", server.url]) == 0
+        assert "No protocol violations" in capsys.readouterr().out
+        with httpx.Client(base_url=server.url) as client:
+            reg_id, h = register(client, "android", code="V")
+            client.patch(f"/mobile/1/appinstance/{reg_id}/user", headers=h, json={"firstName": "A"})
+        assert main(["violations", "--target", server.url]) == 1
+    out = capsys.readouterr().out
+    assert reg_id in out and "DIALECT-PATCH" in out and "fix:" in out and "SDK:" in out
+
+
+@pytest.mark.slow
+def test_the_default_load_scenario_makes_no_violation(tmp_path: Path) -> None:
+    with BackgroundServer(ServeConfig(port=0, app_codes=["LOAD"], strict=True)) as server:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mobsim", "run", "--target", server.url, "--app-code", "LOAD", "-t", "6s",
+             "-u", "20", "-r", "20", "--think-time", "0.2", "--out-dir", str(tmp_path / "report")],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        summary = httpx.get(server.url + "/inspect/violations/summary").json()
+        stats = httpx.get(server.url + "/inspect/stats").json()
+    assert stats["installations"], stats
+    assert summary["total"] == 0, summary
