@@ -9,9 +9,15 @@ __all__ = ["add_options"]
 
 
 def add_options(parser: Any) -> None:
-    group = parser.add_argument_group("mobsim", "the simulated audience")
+    # On the parser itself, not an argument group: only the parser's add_argument registers an
+    # option for the web UI.
+    group = parser
     group.add_argument(
-        "--app-code", default="", env_var="MOBSIM_APP_CODE", help="application code (Authorization: App)"
+        "--app-code",
+        default="",
+        env_var="MOBSIM_APP_CODE",
+        is_secret=True,  # masked in the web UI: on a real backend the code is a secret
+        help="application code (Authorization: App)",
     )
     group.add_argument("--population", type=int, default=10_000, help="devices in the population (default 10000)")
     group.add_argument("--seed", type=int, default=1, help="the population's seed: same seed, same devices")

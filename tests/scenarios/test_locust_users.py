@@ -86,3 +86,12 @@ def test_an_unexpected_error_is_a_failure_an_expected_one_is_a_business_outcome(
         device.submit_event("noSuchDefinition", {"x": 1}, validate=True)
     assert seen[-1]["exception"] is not None
     assert "REQUEST_FORMAT_INVALID" in str(seen[-1]["exception"])
+
+
+def test_mobsim_options_are_shown_in_the_web_ui_with_the_app_code_secret() -> None:
+    from locust.argument_parser import ui_extra_args_dict
+
+    extra = ui_extra_args_dict(["-f", "scenarios", "--app-code", "SECRET", "--population", "123"])
+    assert extra["population"]["default_value"] == 123
+    assert extra["app_code"]["is_secret"] is True
+    assert {"personas", "arrival_rate", "shape", "think_time", "state_file"} <= set(extra)

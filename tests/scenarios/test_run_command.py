@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -119,3 +120,19 @@ def test_the_open_model_holds_its_rate_against_a_fast_server(tmp_path: Path, ser
     arrivals = summary["arrivals"]
     assert arrivals["dropped"] == 0
     assert arrivals["started"] >= 4 * 4
+
+
+def test_locust_reads_mobsim_options_from_locust_conf(tmp_path: Path, server: BackgroundServer) -> None:
+    summary = tmp_path / "summary.json"
+    (tmp_path / "locust.conf").write_text(
+        f"locustfile = {Path(__file__).resolve().parents[2] / 'scenarios'}\nheadless = true\nhost = {server.url}\n"
+        f"users = 3\nspawn-rate = 3\nrun-time = 3s\napp-code = RUN-TEST\npopulation = 50\nthink-time = 0.1\n"
+        f"summary-file = {summary}\nonly-summary = true\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LOCUST_SKIP_MONKEY_PATCH"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "locust"], cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(summary.read_text())
+    assert result["totals"]["requests"] > 0 and result["totals"]["failures"] == 0
