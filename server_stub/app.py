@@ -24,6 +24,7 @@ from .fastpath import MobileFastPath
 from .http import error_response
 from .inspect_api import inspect_router
 from .sdk_api import BODY_MODELS, fast_routes, sdk_router
+from .segments_api import segments_router
 from .server import ProfileServer, _utcnow
 from .store import Store
 
@@ -118,6 +119,7 @@ def create_app(
     app.state.profiles = server
     app.include_router(sdk_router())
     app.include_router(inspect_router())
+    app.include_router(segments_router())  # POST /inspect/persons/query (server_stub/segments.py)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,0 +1,1 @@
+"""Demo traffic: a realistic audience with weeks of history, as SDK requests (``mobsim demo``)."""

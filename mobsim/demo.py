@@ -1,0 +1,231 @@
+"""``mobsim demo``: a realistic audience with weeks of history, to a target or to a JSONL file.
+
+The devices are driven against the reference server in this process (its answers, such as push
+registration ids, shape what the SDKs send next) and every request is recorded. ``--out FILE``
+writes them (no network at all); ``--target URL --app-code CODE`` sends each one to the target
+as it is made, with the target's own registration ids mapped in (see ``demo/run.py``). Either
+resumes after an interruption when run again with the same options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .targets import DEFAULT_REMOTE_MAX_RPS, TargetError, check_target, is_loopback, mask_code
+
+__all__ = ["add_target_arguments", "confirm_target", "register"]
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-remote-target", action="store_true", help="confirm that you may send traffic to a non-loopback target"
+    )
+    parser.add_argument(
+        "--max-rps",
+        type=float,
+        default=None,
+        help=f"cap on requests per second (default: none on loopback, {DEFAULT_REMOTE_MAX_RPS:g} elsewhere)",
+    )
+
+
+def confirm_target(target: str, app_code: str | None, allow_remote: bool, max_rps: float | None) -> tuple[str, float]:
+    """The checked target URL and its request-rate cap (0: none), or ``TargetError``."""
+    url = check_target(target)
+    if not app_code:
+        raise TargetError("--target needs --app-code: the application code of that backend")
+    remote = not is_loopback(url)
+    if remote and not allow_remote:
+        raise TargetError(
+            f"{url} is not on loopback: add --allow-remote-target to confirm you may send it traffic "
+            f"(it is then capped at --max-rps, default {DEFAULT_REMOTE_MAX_RPS:g})"
+        )
+    if max_rps is not None and max_rps <= 0:
+        raise TargetError("--max-rps must be positive")
+    return url, max_rps if max_rps is not None else (DEFAULT_REMOTE_MAX_RPS if remote else 0.0)
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[list[bool]]:
+    """The first Ctrl-C (or SIGTERM) asks the run to stop between two requests; the second one aborts."""
+    flag = [False]
+
+    def stop(signum: int, frame: Any) -> None:
+        if flag[0]:
+            raise KeyboardInterrupt
+        flag[0] = True
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for s in previous:
+            signal.signal(s, stop)
+    except ValueError:  # not the main thread (tests): no signal handling
+        previous = {}
+    try:
+        yield flag
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+        transient=False,
+    )
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    from demo.run import DemoConfig, generate_to_file, generate_to_target
+    from demo.run import Progress as Hooks
+
+    console = Console(stderr=False)
+    if not console.is_terminal:
+        console = Console(width=120)
+    try:
+        if (args.target is None) == (args.out is None):
+            raise TargetError("give either --target URL --app-code CODE or --out FILE.jsonl")
+        if args.devices < 1 or args.days < 1:
+            raise TargetError("--devices and --days must be at least 1")
+        target, max_rps = (None, 0.0)
+        if args.target is not None:
+            target, max_rps = confirm_target(args.target, args.app_code, args.allow_remote_target, args.max_rps)
+        from demo.audience import parse_locales
+
+        parse_locales(args.locale)
+    except (TargetError, ValueError) as exc:
+        console.print(f"[red]mobsim demo: {exc}[/]")
+        return 2
+    config = DemoConfig(
+        devices=args.devices,
+        days=args.days,
+        seed=args.seed,
+        vertical=args.vertical,
+        locales=args.locale,
+        until=args.until,
+        app_code=args.app_code if args.out and args.app_code else "mobsim-demo-app",
+    )
+    bar = _progress(console)
+    task = bar.add_task("devices", total=args.devices, rate="")
+    counters = {"requests": 0}
+
+    def start(total: int, done: int) -> None:
+        bar.update(task, total=total, completed=done)
+
+    def advance(devices: int, requests: int) -> None:
+        counters["requests"] += requests
+        elapsed = bar.tasks[task].elapsed or 0.0
+        rate = f"{counters['requests'] / elapsed:,.0f} req/s" if elapsed > 0 else ""
+        bar.update(task, advance=devices, rate=rate)
+
+    where = str(args.out) if args.out else f"{target} (app code {mask_code(args.app_code)})"
+    console.print(
+        f"mobsim demo: {args.devices:,} devices, {args.days} days, vertical {args.vertical}, seed {args.seed} → {where}"
+    )
+    try:
+        with interruptible() as stop, bar:
+            hooks = Hooks(start, advance)
+            if args.out:
+                outcome = generate_to_file(config, Path(args.out), should_stop=lambda: stop[0], progress=hooks)
+            else:
+                import httpx
+
+                assert target is not None
+                checkpoint = Path(args.checkpoint or f".mobsim-demo-{args.seed}-{args.vertical}.checkpoint")
+                with httpx.Client(timeout=30.0) as client:
+                    outcome = generate_to_target(
+                        config, client, target, args.app_code, checkpoint,
+                        max_rps=max_rps, should_stop=lambda: stop[0], progress=hooks,
+                    )  # fmt: skip
+    except (ValueError, ConnectionError) as exc:
+        console.print(f"[red]mobsim demo: {exc}[/]")
+        return 2
+    _summary(console, outcome, args, target)
+    return 130 if outcome.interrupted else 0
+
+
+def _summary(console: Console, outcome: Any, args: argparse.Namespace, target: str | None) -> None:
+    from demo.queries import example_queries
+    from demo.verticals import vertical
+
+    tally = outcome.tally
+    if outcome.interrupted:
+        console.print("[yellow]Interrupted: run the same command again to resume where it stopped.[/]")
+    counts = tally.counts
+    console.print(f"\n[bold]Created[/] ({'resumed run' if outcome.resumed else 'this run'})")
+    console.print(
+        f"  persons        {tally.persons:,} ({tally.identified:,} who log in, "
+        f"{tally.persons - tally.identified:,} anonymous installs); {counts['personalizations']:,} personalizations, "
+        f"{counts['logouts']:,} logouts"
+    )
+    devices = ", ".join(f"{k} {v:,}" for k, v in sorted(tally.devices.items()))
+    kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(tally.kinds.items()))
+    console.print(f"  devices        {sum(tally.devices.values()):,}: {devices} ({kinds}); "
+                  f"notifications on {counts['optedIn']:,}")  # fmt: skip
+    console.print(
+        f"  app launches   {counts['launches']:,}; uninstalls {counts['uninstalls']:,}, reinstalls "
+        f"{counts['reinstalls']:,}, app updates {counts['appUpdates']:,}"
+    )
+    console.print("  events         " + ", ".join(f"{k} {v:,}" for k, v in sorted(tally.events.items())))
+    console.print(f"  requests       {outcome.requests:,} in this process")
+    if outcome.replay:
+        console.print(f"  target answers {outcome.replay['statuses']}")
+        if outcome.replay["unexpected"]:
+            console.print(f"  [yellow]unlike the reference server:[/] {outcome.replay['unexpected']}")
+    if args.out:
+        console.print(
+            f"  written to     {args.out} (send it with: mobsim replay {args.out} --target URL --app-code CODE)"
+        )
+    if target is None or outcome.definitions_created != "created":
+        why = "to create on the target" if target else "the file's header carries them; replay creates them"
+        console.print(f"\n[bold]Event definitions[/] ({why}):")
+        console.print(json.dumps(outcome.definitions, indent=None))
+    if outcome.interrupted:
+        return
+    options = outcome.config.audience()
+    base = target or "http://127.0.0.1:8080"
+    console.print("\n[bold]Example queries[/] (the inspection API of the reference server; mobsim serve):")
+    for what, body in example_queries(vertical(args.vertical), options.start, options.end):
+        found = ""
+        if outcome.server is not None and not outcome.resumed:
+            status, result = outcome.server.post("/inspect/persons/query", body)
+            found = f" → {result['total']:,} persons here" if status == 200 else f" → {status}"
+        console.print(f"  # {what}{found}")
+        console.print(f"  curl -s -X POST '{base}/inspect/persons/query' -H 'Content-Type: application/json' "
+                      f"-d '{json.dumps(body)}'", soft_wrap=True)  # fmt: skip
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "demo",
+        help="a realistic audience with weeks of history, to a target or a JSONL file",
+        description="Persons on their phones and tablets with attributes, tags and weeks of app sessions, events "
+        "and funnels, sent to a target or written as the SDK requests to a JSONL file.",
+    )
+    parser.add_argument("--devices", type=int, default=1000, help="devices in the audience (default 1000)")
+    parser.add_argument("--days", type=int, default=30, help="days of history before --until (default 30)")
+    parser.add_argument("--seed", type=int, default=1, help="the audience seed (default 1)")
+    parser.add_argument("--vertical", default="retail", choices=["retail", "media", "banking", "travel"])
+    parser.add_argument("--locale", help="locales and shares, e.g. de_DE or de_DE=70,en_GB=30 (default: a world mix)")
+    parser.add_argument("--until", help="when the window ends, ISO date or time in UTC (default: today 00:00 UTC)")
+    parser.add_argument("--target", metavar="URL", help="a backend to send the traffic to")
+    parser.add_argument("--app-code", metavar="CODE", help="its application code (with --out: the code to record)")
+    parser.add_argument("--out", metavar="FILE.jsonl", help="write the SDK requests to this file instead")
+    parser.add_argument("--checkpoint", metavar="FILE", help="with --target: where progress is kept for a resume")
+    add_target_arguments(parser)
+    parser.set_defaults(handler=demo_command)
