@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from faker import Faker
@@ -115,13 +116,16 @@ _faker = Faker()
 
 
 def _attributes(population: Population, index: int) -> dict[str, Any]:
-    person = population.person_of(index)
-    _faker.seed_instance(population.seed * 1_000_003 + person)
-    return {
-        "firstName": _faker.first_name(),
-        "lastName": _faker.last_name(),
-        "customAttributes": {"loyaltyTier": _faker.random_element(("none", "silver", "gold"))},
-    }
+    first, last, tier = _person_names(population.seed, population.person_of(index))
+    return {"firstName": first, "lastName": last, "customAttributes": {"loyaltyTier": tier}}
+
+
+@lru_cache(maxsize=8192)
+def _person_names(seed: int, person: int) -> tuple[str, str, str]:
+    """A person's names, the same on every call (Faker seeded by person); kept for persons who
+    personalize again (after a depersonalize or a reinstall), as seeding Faker is slow."""
+    _faker.seed_instance(seed * 1_000_003 + person)
+    return _faker.first_name(), _faker.last_name(), _faker.random_element(("none", "silver", "gold"))
 
 
 def _launch(s: Session) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from simulator import AppConfig, Clock, RealClock, Transport, VirtualDevice
 
-__all__ = ["DEFAULT_PERSONAS", "DEFAULT_PLATFORMS", "PERSONAS", "Population", "Slice", "parse_weights"]
+__all__ = ["DEFAULT_PERSONAS", "DEFAULT_PLATFORMS", "PERSONAS", "Population", "Slice", "Touched", "parse_weights"]
 
 PERSONAS = ("browser", "login", "multidevice", "shopper", "churner", "newinstall")
 DEFAULT_PERSONAS: dict[str, float] = {
@@ -86,6 +86,32 @@ def _pick(weights: Mapping[str, float], u: float) -> str:
     return list(weights)[-1]
 
 
+class Touched:
+    """The set of device indices checked out at least once: a flag byte per device and a count
+    (a million-entry ``set[int]`` would take 60 MB of a worker's memory)."""
+
+    __slots__ = ("_count", "_flags")
+
+    def __init__(self, size: int) -> None:
+        self._flags = bytearray(size)
+        self._count = 0
+
+    def add(self, index: int) -> None:
+        if not self._flags[index]:
+            self._flags[index] = 1
+            self._count += 1
+
+    def __contains__(self, index: object) -> bool:
+        return isinstance(index, int) and 0 <= index < len(self._flags) and bool(self._flags[index])
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[int]:
+        flags = self._flags
+        return (index for index in range(len(flags)) if flags[index])
+
+
 class Population:
     def __init__(
         self,
@@ -115,7 +141,7 @@ class Population:
             persona = self.persona_of(index)
             if persona in self._free:
                 self._free[persona].append(index)
-        self.touched: set[int] = set()
+        self.touched = Touched(size)
 
     # -- what follows from (seed, index) -------------------------------------------------------
     def persona_of(self, index: int) -> str:

@@ -4,6 +4,7 @@ slice, the session tally, the open-model arrivals, and the summary the master wr
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -12,7 +13,10 @@ from types import MappingProxyType
 from typing import Any
 
 import gevent
+from geventhttpclient.url import URL
+from locust.contrib.fasthttp import FAILURE_EXCEPTIONS, ErrorResponse, FastHttpSession
 from locust.env import Environment
+from locust.exception import CatchResponseError
 
 from simulator import AppConfig, Outgoing, Reply
 
@@ -47,13 +51,14 @@ class LocustTransport:
     expected for the call in progress (see :meth:`expect`); a 2xx carrying ``requestError``
     breaks the contract and is a failure too."""
 
-    __slots__ = ("client", "expected", "limiter", "suffix")
+    __slots__ = ("_clients", "client", "expected", "limiter", "suffix")
 
     def __init__(self, client: Any, limiter: RateLimiter | None = None, suffix: str = "") -> None:
         self.client = client
         self.limiter = limiter
         self.suffix = suffix
         self.expected: frozenset[str] = frozenset()
+        self._clients: dict[str, tuple[Any, Any, dict[str, str]]] = {}
 
     @contextmanager
     def expect(self, codes: frozenset[str]) -> Iterator[None]:
@@ -70,6 +75,8 @@ class LocustTransport:
         name = _STATS_NAMES.get(endpoint.name) or _STATS_NAMES.setdefault(endpoint.name, endpoint.stats_name)
         if self.suffix:
             name += self.suffix
+        if type(self.client) is FastHttpSession and not self.client.client.max_retries:
+            return self._send_fast(self.client, request, name)
         with self.client.request(
             request.method,
             request.url,
@@ -81,21 +88,110 @@ class LocustTransport:
         ) as response:
             status = response.status_code
             content = response.content or b""
-            if 200 <= status < 300:
-                if content[:16] == b'{"requestError"':
-                    response.failure("2xx answer carrying requestError")
-                else:
-                    response.success()
+            verdict = self._verdict(status, content)
+            if verdict is None:
+                response.success()
             elif status:
-                code = _message_id(content)
-                if code in self.expected:
-                    response.success()
-                else:
-                    response.failure(f"{status} {code or 'without the requestError envelope'}")
+                response.failure(verdict)
             headers = response.headers
             return Reply(status, ResponseHeaders(headers) if headers else _NO_HEADERS, content)
 
+    def _verdict(self, status: int, content: bytes) -> str | None:
+        """None for an answer that counts as a success, else why it is a failure."""
+        if 200 <= status < 300:
+            return "2xx answer carrying requestError" if content[:16] == b'{"requestError"' else None
+        code = _message_id(content)
+        if status and code in self.expected:
+            return None
+        return f"{status} {code or 'without the requestError envelope'}"
 
+    def _send_fast(self, session: FastHttpSession, request: Outgoing, name: str) -> Reply:
+        """What ``session.request(..., catch_response=True, allow_redirects=False)`` and the
+        ``with`` block above do, on the session's own pooled connections, minus the generic work a
+        device request never needs.
+
+        The request goes to the ``HTTPClient`` the session's user agent would use (same pool, same
+        timeouts, same bytes on the wire); the answer is read through Locust's ``FastResponse``
+        (content decoding, release to the pool) and the request event is fired with the same
+        fields. Skipped: parsing each URL (device URLs are unique, so urllib's cache never hits),
+        the user agent's request object and redirect/retry loop (Locust runs it with no retries and
+        here no redirects) and the Locust user's cookie jar, which would hand one device's cookies
+        to the next device that user drives (the Mobile API sets none).
+        """
+        headers = request.headers
+        if session.auth_header:
+            headers = {**headers, "Authorization": session.auth_header}
+        if "Accept-Encoding" not in headers and "accept-encoding" not in headers:
+            headers = {**headers, "Accept-Encoding": "gzip, deflate, br"}
+        agent = session.client
+        url, method, payload = request.url, request.method, request.content
+        client, target, defaults = self._route(agent, url)
+        if defaults:
+            headers = {**defaults, **headers}
+        start_time = time.time()
+        started = time.perf_counter()
+        exception: Exception | None = None
+        response: Any
+        try:
+            answer = client.request(method, target, body=payload, headers=headers)
+            response = agent.response_type(answer, None, answer._sent_request)
+        except FAILURE_EXCEPTIONS as exc:
+            exception = _as_user_agent_error(agent, exc, url)
+            fake = agent._make_request(url, method=method, headers=headers, payload=payload)
+            response = ErrorResponse(fake, exception)
+        try:
+            content = response.content or b""
+        except FAILURE_EXCEPTIONS as exc:  # the connection broke while the body was read
+            content, exception = b"", exc
+        response_time = (time.perf_counter() - started) * 1000
+        status = response.status_code if exception is None else 0
+        if exception is None:
+            verdict = self._verdict(status, content)
+            exception = CatchResponseError(verdict) if verdict is not None else None
+        user = session.user
+        session.request_event.fire(
+            request_type=method,
+            name=name,
+            context=user.context() if user is not None else {},
+            response=response,
+            exception=exception,
+            start_time=start_time,
+            url=url,
+            response_length=len(content),
+            response_time=response_time,
+        )
+        headers_in = response.headers if status else None
+        return Reply(status, ResponseHeaders(headers_in) if headers_in else _NO_HEADERS, content)
+
+    def _route(self, agent: Any, url: str) -> tuple[Any, str, dict[str, str]]:
+        """The pooled ``HTTPClient`` for the URL's origin, the request target as the user agent
+        would send it, and the user agent's default headers the client does not add itself."""
+        cut = url.find("/", url.find("://") + 3)
+        origin, target = (url, "/") if cut < 0 else (url[:cut], url[cut:])
+        if not _PLAIN_TARGET.fullmatch(target):
+            target = URL(url).quoted_uri
+        route = self._clients.get(origin)
+        if route is None or route[0] is not agent:
+            client = agent.clientpool.get_client(URL(origin))
+            own = client.default_headers
+            defaults = {k: v for k, v in agent.default_headers.items() if own.get(k) != v}
+            route = self._clients[origin] = (agent, client, defaults)
+        return route[1], target, route[2]
+
+
+def _as_user_agent_error(agent: Any, error: Exception, url: str) -> Exception:
+    """The error the user agent would have raised for ``error`` (with no retries left): a timeout
+    becomes ``RetriesExceeded``, anything else stays as it is."""
+    try:
+        agent._handle_error(error, url=url)  # returns the errors it would retry, raises the others
+        agent._handle_retries_exceeded(url, last_error=error)
+    except FAILURE_EXCEPTIONS as final:
+        return final
+    return error
+
+
+_PLAIN_TARGET = re.compile(r"/[A-Za-z0-9\-._~/?=&]*")
+"""Request targets that the user agent's quoting (``URL.quoted_uri``) leaves as they are."""
 _STATS_NAMES: dict[str, str] = {}
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
@@ -111,9 +207,10 @@ class ResponseHeaders(Mapping[str, str]):
         self._lowered: dict[str, str] | None = None
 
     def get(self, name: str, default: Any = None) -> Any:
-        value = self._headers.get(name)
-        if value is None:
+        headers = self._headers
+        if name not in headers:  # a miss without the KeyError that Headers.get raises and catches
             return default
+        value = headers[name]
         return value[-1] if isinstance(value, list) else value
 
     def _all(self) -> dict[str, str]:

@@ -7,10 +7,11 @@ its life (app version after an update, OS version after an upgrade).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -59,9 +60,21 @@ def timezone_offset(platform: Platform, timezone: str, at: float) -> str:
 
     Android (ICU `ZZZZ`): `GMT+01:00`, and plain `GMT` for a zero offset; iOS: `GMT+00:00` too.
     """
-    offset = ZoneInfo(timezone).utcoffset(datetime.fromtimestamp(at, UTC))
+    # Zone transitions fall on whole seconds, so the offset within one second is one value.
+    return _offset_text(platform is Platform.IOS, timezone, math.floor(at))
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    """Zones kept for good: `ZoneInfo`'s own cache holds only 8 strongly, and a miss reads the disk."""
+    return ZoneInfo(name)
+
+
+@lru_cache(maxsize=2048)
+def _offset_text(ios: bool, timezone: str, at: int) -> str:
+    offset = _zone(timezone).utcoffset(datetime.fromtimestamp(at, UTC))
     minutes = int(offset.total_seconds() // 60) if offset is not None else 0
-    if minutes == 0 and platform is not Platform.IOS:
+    if minutes == 0 and not ios:
         return "GMT"
     sign = "+" if minutes >= 0 else "-"
     hours, mins = divmod(abs(minutes), 60)

@@ -8,6 +8,7 @@ compact, insertion order, `null`s kept only in PATCH bodies, HTML-sensitive char
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .errors import api_error
@@ -27,24 +28,57 @@ _GSON_ESCAPES = str.maketrans(
     }
 )
 _SEPARATORS = (",", ":")
+_NEEDS_GSON_ESCAPE = re.compile("[<>&='\u2028\u2029]")
+# What `json.dumps(body, separators=..., ensure_ascii=False[, sort_keys=True])` builds per call.
+_IOS_ENCODER = json.JSONEncoder(separators=_SEPARATORS, ensure_ascii=False, sort_keys=True)
+_ANDROID_ENCODER = json.JSONEncoder(separators=_SEPARATORS, ensure_ascii=False)
 
 
 def encode_ios(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=_SEPARATORS, ensure_ascii=False).encode("utf-8")
+    return _IOS_ENCODER.encode(body).encode("utf-8")
 
 
 def strip_nulls(value: Any) -> Any:
     """Gson's default: `null` members and `null` map values vanish (recursively)."""
     if isinstance(value, dict):
-        return {k: strip_nulls(v) for k, v in value.items() if v is not None}
+        return _strip_dict(value)
     if isinstance(value, list):
-        return [strip_nulls(v) for v in value]
+        return _strip_list(value)
     return value
 
 
+def _strip_dict(value: dict[Any, Any]) -> dict[Any, Any]:
+    out = {}
+    for key, item in value.items():
+        if item is None:
+            continue
+        if isinstance(item, dict):
+            item = _strip_dict(item)
+        elif isinstance(item, list):
+            item = _strip_list(item)
+        out[key] = item
+    return out
+
+
+def _strip_list(value: list[Any]) -> list[Any]:
+    return [_strip_dict(v) if isinstance(v, dict) else _strip_list(v) if isinstance(v, list) else v for v in value]
+
+
 def encode_android(body: dict[str, Any], *, keep_nulls: bool) -> bytes:
-    text = json.dumps(body if keep_nulls else strip_nulls(body), separators=_SEPARATORS, ensure_ascii=False)
-    return text.translate(_GSON_ESCAPES).encode("utf-8")
+    text = _ANDROID_ENCODER.encode(body if keep_nulls else strip_nulls(body))
+    if _NEEDS_GSON_ESCAPE.search(text) is not None:
+        text = text.translate(_GSON_ESCAPES)
+    return text.encode("utf-8")
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _loads(content: bytes) -> Any:
+    """`json.loads(content)`; a body that starts like UTF-8 JSON skips the encoding sniffing."""
+    if content[:1] in (b"{", b"["):
+        return _DECODER.decode(content.decode("utf-8", "surrogatepass"))
+    return json.loads(content)
 
 
 def _service_exception(data: Any) -> tuple[str, str] | None:
@@ -78,7 +112,7 @@ def decode_reply(request: Outgoing, reply: Reply, *, android: bool, reads_body: 
         if not reply.content or (android and not reads_body):
             return None
         try:
-            data = json.loads(reply.content)
+            data = _loads(reply.content)
         except ValueError:
             raise api_error("-4", "Can't parse response", status, request, reply) from None
         found = _service_exception(data) if isinstance(data, dict) and "requestError" in data else None

@@ -25,7 +25,7 @@ from .tokens import installation_id, push_token
 from .transport import Outgoing, Transport
 from .wire import headers as h
 from .wire.dialect import Dialect
-from .wire.endpoints import endpoint
+from .wire.endpoints import WireRequest, endpoint
 from .wire.formats import app_code_hash
 
 __all__ = ["DEFAULT_BASE_URL", "AppConfig", "DeviceCore"]
@@ -151,15 +151,18 @@ class DeviceCore:
     ) -> Any:
         """Send one Mobile API request; return the parsed body or raise a `SimulatorError`."""
         ep = endpoint(name)
-        params = {"pushRegId": target or self.state.reg_id or ""} if "{pushRegId}" in ep.template else None
-        wire = ep.build(self.dialect, path_params=params, flags=flags)
+        # What `ep.build(...)` makes, without rebuilding the method, query and headers each time.
+        method, query, query_string, extra = ep.plan(self.dialect, flags)
+        template = ep.template
+        path = template.format(pushRegId=target or self.state.reg_id or "") if "{" in template else template
+        wire = WireRequest(ep, method, path, query, extra)
         content = None
         if body is not None:
             content = encode_ios(body) if self.ios else encode_android(body, keep_nulls=ep.method == "PATCH")
         headers = self._headers(content is not None)
-        if wire.headers:
-            headers.update(wire.headers)
-        request = Outgoing(wire.method, self.base_url + wire.target, headers, content, wire)
+        if extra:
+            headers.update(extra)
+        request = Outgoing(method, self.base_url + path + query_string, headers, content, wire)
         reply = self.transport.send(request)
         self._base_url_rules(reply.status, reply.header(h.NEW_BASE_URL))
         data = decode_reply(request, reply, android=not self.ios, reads_body=ep.response is not None)
@@ -207,8 +210,12 @@ class DeviceCore:
 
     def next_due(self) -> float | None:
         """The earliest time the device has work scheduled for, or None."""
-        times = list(self._due.values()) + [r[0] for r in self._retries]
-        return min(times) if times else None
+        due = min(self._due.values()) if self._due else None
+        if self._retries:
+            retry_due = min(r[0] for r in self._retries)
+            if due is None or retry_due < due:
+                due = retry_due
+        return due
 
     def run_due(self) -> int:
         """Process everything due at the clock's current time; returns how many jobs ran."""

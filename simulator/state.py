@@ -10,6 +10,7 @@ any process.
 from __future__ import annotations
 
 import json
+from operator import attrgetter
 from typing import Any
 
 from .wire.dialect import Platform
@@ -132,11 +133,10 @@ class DeviceState:
         self.flags = (self.flags | flag) if on else (self.flags & ~flag)
 
     def pack(self) -> bytes:
-        values: list[Any] = [_PLATFORM_CODES[self.platform]]
-        values.extend(getattr(self, name) for name in self._ORDER)
+        values: list[Any] = [_PLATFORM_CODES[self.platform], *_packed_fields(self)]
         while values and values[-1] in (None, 0):
             values.pop()
-        return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return _ENCODER.encode(values).encode("utf-8")
 
     @classmethod
     def unpack(cls, blob: bytes | str) -> DeviceState:
@@ -156,3 +156,8 @@ class DeviceState:
 
     def __repr__(self) -> str:
         return f"<DeviceState {self.pack().decode()}>"
+
+
+_packed_fields = attrgetter(*DeviceState._ORDER)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""What `json.dumps(values, separators=(",", ":"), ensure_ascii=False)` builds per call."""

@@ -64,13 +64,20 @@ class Reply:
         self.content = content
 
     def header(self, name: str) -> str | None:
-        value = self.headers.get(name)
-        if value is None and name.lower() != name:
-            value = self.headers.get(name.lower())
+        headers = self.headers
+        value = headers.get(name)
+        if value is None and not isinstance(headers, _CASE_INSENSITIVE):
+            lower = name.lower()
+            if lower != name:
+                value = headers.get(lower)
         return value
 
     def __repr__(self) -> str:
         return f"<Reply {self.status} {len(self.content)} bytes>"
+
+
+_CASE_INSENSITIVE = (httpx.Headers,)
+"""Header mappings whose `get` ignores case already (a second lookup in lower case is a waste)."""
 
 
 class Transport(Protocol):

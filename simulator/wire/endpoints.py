@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,7 +20,11 @@ from . import models as m
 from .dialect import Dialect, QueryValue, encode_query
 from .headers import METHOD_OVERRIDE
 
-__all__ = ["ENDPOINTS", "Endpoint", "WireRequest", "endpoint"]
+__all__ = ["ENDPOINTS", "Endpoint", "Plan", "WireRequest", "endpoint"]
+
+Plan = tuple[str, tuple[tuple[str, str], ...], str, Mapping[str, str]]
+"""What `Endpoint.plan` answers: the method sent, the query pairs in order, the same as the query
+string (``?a=1&b=0``, or empty), extra headers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,31 @@ class Endpoint:
         body: Mapping[str, Any] | None = None,
     ) -> WireRequest:
         """This endpoint as ``dialect`` sends it."""
+        method, query, _, headers = self.plan(dialect, flags)
+        return WireRequest(
+            endpoint=self,
+            method=method,
+            path=self.template.format(**path_params) if path_params else self.template.format(),
+            query=query,
+            headers=headers,
+            body=dict(body) if body is not None else None,
+        )
+
+    def plan(self, dialect: Dialect, flags: Mapping[str, bool] | None = None) -> Plan:
+        """The method, query (as pairs and as a string) and extra headers (read-only) ``dialect``
+        sends with ``flags``; computed once per combination, as every request a device sends needs
+        them."""
+        key = (self.name, dialect, tuple(flags.items()) if flags else ())
+        try:
+            return _PLANS[key]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable flag values: nothing to cache
+            return self._plan(dialect, flags)
+        planned = _PLANS[key] = self._plan(dialect, flags)
+        return planned
+
+    def _plan(self, dialect: Dialect, flags: Mapping[str, bool] | None) -> Plan:
         if dialect not in self.dialects:
             raise ValueError(f"the {dialect} SDK never calls {self.name}")
         flags = dict(flags or {})
@@ -60,17 +90,16 @@ class Endpoint:
             raise ValueError(f"{self.name} takes no query flags {sorted(unknown)}; it takes {list(self.flags)}")
         params: dict[str, QueryValue] = dict(self.fixed_query.get(dialect, {}))
         params.update({name: bool(flags.get(name, False)) for name in self.flags})
-        method, headers = self.method, {}
+        method, headers = self.method, _NO_HEADERS
         if method == "PATCH" and not dialect.real_patch:
-            method, headers = "POST", {METHOD_OVERRIDE: "PATCH"}
-        return WireRequest(
-            endpoint=self,
-            method=method,
-            path=self.path(**(path_params or {})),
-            query=tuple(encode_query(dialect, params)),
-            headers=headers,
-            body=dict(body) if body is not None else None,
-        )
+            method, headers = "POST", MappingProxyType({METHOD_OVERRIDE: "PATCH"})
+        query = tuple(encode_query(dialect, params))
+        return method, query, _query_string(query), headers
+
+
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+_PLANS: dict[tuple[str, Dialect, tuple[tuple[str, bool], ...]], Plan] = {}
+"""`Endpoint.plan` results by (endpoint name, dialect, flags): a handful of entries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +114,11 @@ class WireRequest:
     @property
     def target(self) -> str:
         """Path and query, as on the request line."""
-        if not self.query:
-            return self.path
-        return self.path + "?" + "&".join(f"{key}={value}" for key, value in self.query)
+        return self.path + _query_string(self.query)
+
+
+def _query_string(query: tuple[tuple[str, str], ...]) -> str:
+    return "?" + "&".join(f"{key}={value}" for key, value in query) if query else ""
 
 
 _IOS, _ANDROID = Dialect.IOS, Dialect.ANDROID

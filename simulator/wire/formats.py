@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 __all__ = [
     "DATETIME_RE",
@@ -35,7 +36,13 @@ def format_datetime(moment: datetime) -> str:
 
 def format_epoch(seconds: float) -> str:
     """Format epoch seconds the way the SDKs format a timestamp."""
-    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _format_second(int(seconds))
+
+
+@lru_cache(maxsize=4096)
+def _format_second(second: int) -> str:
+    """Timestamps repeat: a session's reports and a batch's events share a few seconds."""
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def format_date(day: date) -> str:
