@@ -3,7 +3,7 @@
 A person has a locale (and so a country, a timezone, a phone number plan and platform shares),
 a locale-consistent name from faker, an email derived from it and a mobile number valid for the
 country. A share of persons never log in (anonymous installs). Most have one device; some have a
-phone and a tablet, a few a third device. Each device gets a catalogue phone whose locale and
+phone and a tablet, a few a third device. Each device gets a catalogue phone (or tablet) whose locale and
 timezone match its person (the catalogue seed is searched), an app version that follows an
 adoption curve, a notification opt-in drawn per platform, and its own session rate.
 """
@@ -151,7 +151,7 @@ class DevicePlan:
     person: int
     number: int
     kind: str
-    """``phone`` or ``tablet`` (the catalogue has phones only: a tablet reports a phone model)."""
+    """``phone`` or ``tablet`` (a tablet reports a catalogue tablet model)."""
     platform: str
     seed: int
     timezone: str
@@ -231,12 +231,14 @@ def _pick(rng: random.Random, weights: dict[str, float]) -> str:
     return rng.choices(list(weights), list(weights.values()))[0]
 
 
-def _catalogue_seed(platform: str, locale: str, timezone: str | None, *parts: object) -> tuple[int, str]:
-    """A catalogue seed whose phone has this locale (and timezone): the first match in a fixed sequence."""
+def _catalogue_seed(
+    platform: str, locale: str, timezone: str | None, *parts: object, tablet: bool = False
+) -> tuple[int, str]:
+    """A catalogue seed whose device has this locale (and timezone): the first match in a fixed sequence."""
     kind = Platform(platform)
     for attempt in range(2000):
         candidate = _unit("device", *parts, attempt) >> 16
-        profile = profile_for(kind, candidate)
+        profile = profile_for(kind, candidate, tablet=tablet)
         if profile.locale == locale and (timezone is None or profile.timezone == timezone):
             return candidate, profile.timezone
     return candidate, profile.timezone  # pragma: no cover - every locale has a share of a few percent
@@ -283,7 +285,9 @@ def person_plan(options: AudienceOptions, index: int) -> PersonPlan:
         kind = "phone" if number != 1 else "tablet"
         tablet_ios = rng.random() < 0.55 if kind == "tablet" else False
         platform = ("ios" if tablet_ios else "android") if kind == "tablet" else _pick(rng, shares)
-        device_seed, timezone = _catalogue_seed(platform, locale, timezone, seed, index, number)
+        device_seed, timezone = _catalogue_seed(
+            platform, locale, timezone, seed, index, number, tablet=kind == "tablet"
+        )
         installed = (
             first_install
             if number == 0

@@ -194,7 +194,9 @@ class History:
         if live.blob is not None:
             return VirtualDevice.resume(live.blob, self.app, transport=self.transport, clock=clock)
         dp = live.dp
-        device = VirtualDevice.create(dp.platform, self.app, seed=dp.seed, transport=self.transport, clock=clock)
+        device = VirtualDevice.create(
+            dp.platform, self.app, seed=dp.seed, transport=self.transport, clock=clock, tablet=dp.kind == "tablet"
+        )
         device.update_app(dp.app_version, dp.sdk_version)
         device.set_notifications_enabled(dp.opt_in)
         return device

@@ -1,7 +1,7 @@
 """A population of N virtual devices (and their persons) derived from a seed, sliced per worker.
 
-Device ``i`` is always the same phone: its platform, persona, seed and person follow from
-``(seed, i)`` alone. A worker owns the indices ``i`` with ``i % slice.count == slice.index``, so
+Device ``i`` is always the same phone (or tablet): its platform, persona, seed, form factor and
+person follow from ``(seed, i)`` alone. A worker owns the indices ``i`` with ``i % slice.count == slice.index``, so
 workers never drive the same device and need nothing but their index to agree. Devices are
 created lazily on first checkout and parked as their packed state (about 200 bytes) between
 sessions, least recently used first: most sessions come from returning installs.
@@ -164,6 +164,10 @@ class Population:
         """The person number: shared by the two devices of a multi-device pair."""
         return index // 2 if self.persona_of(index) == "multidevice" else index
 
+    def is_tablet(self, index: int) -> bool:
+        """The second device (2k + 1) of a multi-device pair is the person's tablet."""
+        return index % 2 == 1 and self.persona_of(index) == "multidevice"
+
     def device_seed(self, index: int) -> int:
         return int(_unit(self.seed, index, "device") * 2**48)
 
@@ -190,7 +194,12 @@ class Population:
         clock = clock or self.clock
         if blob is None:
             device = VirtualDevice.create(
-                self.platform_of(index), self.app, seed=self.device_seed(index), transport=transport, clock=clock
+                self.platform_of(index),
+                self.app,
+                seed=self.device_seed(index),
+                transport=transport,
+                clock=clock,
+                tablet=self.is_tablet(index),
             )
         else:
             device = VirtualDevice.resume(blob, self.app, transport=transport, clock=clock)

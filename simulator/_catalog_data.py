@@ -2,7 +2,8 @@
 
 Weights are rough market shares (2024-2025 public trackers, rounded); they only need to look like
 a real audience. Model codes are the `Build.MODEL` values the phones report; device names are the
-marketing names Android puts in `Settings.Global.device_name`.
+marketing names Android puts in `Settings.Global.device_name`. Tablets have tables of their own
+(`*_TABLETS`), in the same shapes as the phone tables.
 """
 
 from __future__ import annotations
@@ -75,6 +76,26 @@ HUAWEI_MODELS: tuple[tuple[str, str, str, tuple[int, ...], float], ...] = (
     ("HUAWEI", "FRL-L22", "HUAWEI Y9a", (29,), 1.0),
 )
 
+# Android tablets (Wi-Fi models), in the shape of ANDROID_MODELS.
+ANDROID_TABLETS: tuple[tuple[str, str, str, tuple[int, ...], float], ...] = (
+    ("samsung", "SM-X710", "Galaxy Tab S9", (33, 34, 35), 2.0),
+    ("samsung", "SM-X700", "Galaxy Tab S8", (32, 33, 34, 35), 1.5),
+    ("samsung", "SM-X510", "Galaxy Tab S9 FE", (33, 34, 35), 2.0),
+    ("samsung", "SM-X200", "Galaxy Tab A8", (30, 31, 33, 34), 3.0),
+    ("samsung", "SM-X210", "Galaxy Tab A9+", (33, 34, 35), 3.0),
+    ("samsung", "SM-X110", "Galaxy Tab A9", (33, 34, 35), 2.0),
+    ("LENOVO", "TB-J606F", "Lenovo Tab P11", (29, 30, 31), 1.5),
+    ("Xiaomi", "23043RP34G", "Xiaomi Pad 6", (33, 34), 1.5),
+)
+
+# HMS tablets (MatePads), in the shape of HUAWEI_MODELS.
+HUAWEI_TABLETS: tuple[tuple[str, str, str, tuple[int, ...], float], ...] = (
+    ("HUAWEI", "DBY-W09", "HUAWEI MatePad 11", (29, 31), 2.0),
+    ("HUAWEI", "BAH3-W09", "HUAWEI MatePad 10.4", (29,), 1.5),
+    ("HUAWEI", "AGS3-W09", "HUAWEI MatePad T 10s", (29,), 1.5),
+    ("HUAWEI", "MRX-W09", "HUAWEI MatePad Pro", (29,), 1.0),
+)
+
 ANDROID_API_WEIGHTS: dict[int, float] = {
     28: 0.3,
     29: 1.0,
@@ -108,6 +129,18 @@ IOS_MODELS: tuple[tuple[str, int, int, float], ...] = (
     ("iPhone XR", 12, 18, 1.0),
     ("iPhone X", 11, 16, 0.4),
     ("iPhone 8", 11, 16, 0.4),
+)
+
+# iPads, in the shape of IOS_MODELS (iPadOS majors share iOS's numbers).
+IOS_TABLETS: tuple[tuple[str, int, int, float], ...] = (
+    ("iPad (A16)", 18, 26, 2.0),
+    ("iPad (10th generation)", 16, 26, 5.0),
+    ("iPad (9th generation)", 15, 26, 4.0),
+    ("iPad Air 11-inch (M2)", 17, 26, 2.0),
+    ("iPad Air (5th generation)", 15, 26, 3.0),
+    ("iPad Pro 11-inch (4th generation)", 16, 26, 2.0),
+    ("iPad Pro 12.9-inch (6th generation)", 16, 26, 1.0),
+    ("iPad mini (6th generation)", 15, 26, 1.5),
 )
 
 # iOS releases in the field, by major, with weights.

@@ -1,8 +1,10 @@
-"""Realistic system data: a seed picks a phone, its OS, locale, carrier and app build.
+"""Realistic system data: a seed picks a phone (or a tablet), its OS, locale, carrier and app build.
 
-`profile_for(platform, seed)` is a pure function (same seed, same phone) drawing from the weighted
-tables in `_catalog_data`. The device stores only the seed and the few values that change over
-its life (app version after an update, OS version after an upgrade).
+`profile_for(platform, seed, tablet=)` is a pure function (same seed and form factor, same device)
+drawing from the weighted tables in `_catalog_data`; a tablet draws its model from the tablet
+tables and everything else exactly as the phone of that seed would. The device stores only the
+seed, the tablet flag and the few values that change over its life (app version after an update,
+OS version after an upgrade).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """The system data of one phone with one build of the app."""
+    """The system data of one phone (or tablet) with one build of the app."""
 
     platform: Platform
     manufacturer: str
@@ -47,6 +49,7 @@ class Profile:
     app_version: str
     sdk_version: str
     device_secure: bool
+    tablet: bool = False
 
     def with_app(self, app_version: str, sdk_version: str | None = None) -> Profile:
         return replace(self, app_version=app_version, sdk_version=sdk_version or self.sdk_version)
@@ -91,8 +94,8 @@ def _pick(rng: random.Random, items: tuple[T, ...], weights: list[float]) -> T:
 
 
 @lru_cache(maxsize=65536)
-def profile_for(platform: Platform, seed: int) -> Profile:
-    """The phone that `seed` stands for on `platform`; deterministic across processes."""
+def profile_for(platform: Platform, seed: int, *, tablet: bool = False) -> Profile:
+    """The phone (or tablet) that `seed` stands for on `platform`; deterministic across processes."""
     rng = random.Random(f"{platform.value}:{seed}")
     loc = _pick(rng, data.LOCALES, [row[5] for row in data.LOCALES])
     faker_locale, language, mcc, zones, carriers, _ = loc
@@ -101,8 +104,8 @@ def profile_for(platform: Platform, seed: int) -> Profile:
     app = _pick(rng, data.APP_VERSIONS, [row[3] for row in data.APP_VERSIONS])
     secure = rng.random() < 0.88
     if platform is Platform.IOS:
-        return _ios_profile(rng, seed, faker_locale, language, timezone, carrier, mcc, app, secure)
-    return _android_profile(rng, platform, faker_locale, language, timezone, carrier, mcc, app, secure)
+        return _ios_profile(rng, seed, faker_locale, language, timezone, carrier, mcc, app, secure, tablet)
+    return _android_profile(rng, platform, faker_locale, language, timezone, carrier, mcc, app, secure, tablet)
 
 
 def _ios_profile(
@@ -115,25 +118,28 @@ def _ios_profile(
     mcc: str,
     app: tuple[str, str, str, float],
     secure: bool,
+    tablet: bool,
 ) -> Profile:
-    model, low, high, _ = _pick(rng, data.IOS_MODELS, [m[3] for m in data.IOS_MODELS])
+    models = data.IOS_TABLETS if tablet else data.IOS_MODELS
+    model, low, high, _ = _pick(rng, models, [m[3] for m in models])
+    kind = "iPad" if tablet else "iPhone"
     releases = tuple(r for major, rows in data.IOS_RELEASES.items() if low <= major <= high for r in rows)
     os_version = _pick(rng, tuple(r[0] for r in releases), [r[1] for r in releases])
     major = int(os_version.split(".")[0])
     if major >= 16:
         # Since iOS 16 UIDevice.name is the generic model name without a special entitlement.
-        name = "iPhone"
+        name = kind
     else:
         fake = _faker(faker_locale)
         fake.seed_instance(seed)
-        name = f"{fake.first_name()}’s iPhone"
+        name = f"{fake.first_name()}’s {kind}"
     carrier_name, mnc = carrier[0], carrier[1]
     if (major, int(os_version.split(".")[1])) >= (16, 4):
         # CTCarrier is deprecated since iOS 16.4 and answers placeholders.
         carrier_name, mnc, mcc = "--", "65535", "65535"
     return Profile(
         Platform.IOS, "Apple", model, name, os_version, 0, "", "", faker_locale, language, timezone,
-        carrier_name, mnc, mcc, app[0], app[2], secure,
+        carrier_name, mnc, mcc, app[0], app[2], secure, tablet,
     )  # fmt: skip
 
 
@@ -147,13 +153,17 @@ def _android_profile(
     mcc: str,
     app: tuple[str, str, str, float],
     secure: bool,
+    tablet: bool,
 ) -> Profile:
-    models = data.HUAWEI_MODELS if platform is Platform.HUAWEI else data.ANDROID_MODELS
+    if platform is Platform.HUAWEI:
+        models = data.HUAWEI_TABLETS if tablet else data.HUAWEI_MODELS
+    else:
+        models = data.ANDROID_TABLETS if tablet else data.ANDROID_MODELS
     manufacturer, model, name, levels, _ = _pick(rng, models, [m[4] for m in models])
     level = _pick(rng, levels, [data.ANDROID_API_WEIGHTS[v] for v in levels])
     release, codename = data.ANDROID_RELEASES[level]
     abi = _pick(rng, tuple(a for a, _ in data.ABIS), [w for _, w in data.ABIS])
     return Profile(
         platform, manufacturer, model, name, release, level, codename, abi, faker_locale, language, timezone,
-        carrier[0], carrier[1], mcc, app[0], app[1], secure,
+        carrier[0], carrier[1], mcc, app[0], app[1], secure, tablet,
     )  # fmt: skip

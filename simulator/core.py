@@ -81,7 +81,7 @@ class DeviceCore:
 
     def _refresh_profile(self) -> None:
         st = self.state
-        profile = profile_for(st.platform, st.seed)
+        profile = profile_for(st.platform, st.seed, tablet=st.has(Flag.TABLET))
         if st.app_version:
             profile = profile.with_app(st.app_version, st.sdk_version)
         if st.os_version:

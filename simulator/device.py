@@ -70,10 +70,12 @@ class VirtualDevice(SyncFlows):
         seed: int | None = None,
         transport: Transport | httpx.Client | None = None,
         clock: Clock | None = None,
+        tablet: bool = False,
     ) -> VirtualDevice:
-        """A freshly installed app, not launched yet. Same seed, same phone and ids."""
+        """A freshly installed app, not launched yet. Same seed (and `tablet`), same device and ids."""
         config = app if isinstance(app, AppConfig) else AppConfig(app)
         state = DeviceState(Platform(platform), secrets.randbits(48) if seed is None else seed)
+        state.set(Flag.TABLET, tablet)
         return cls(state, config, as_transport(transport), clock or RealClock())
 
     @classmethod
@@ -111,6 +113,11 @@ class VirtualDevice(SyncFlows):
     @property
     def depersonalize_pending(self) -> bool:
         return self.state.has(Flag.DEPERSONALIZE_PENDING)
+
+    @property
+    def tablet(self) -> bool:
+        """A tablet rather than a phone (chosen at `create`, kept across park and reinstall)."""
+        return self.state.has(Flag.TABLET)
 
     @property
     def user(self) -> dict[str, Any]:
@@ -205,6 +212,7 @@ class VirtualDevice(SyncFlows):
         fresh.app_version, fresh.sdk_version, fresh.os_version = old.app_version, old.sdk_version, old.os_version
         fresh.keychain_reg_id = old.keychain_reg_id if self.ios else None
         fresh.set(Flag.UNINSTALLED)
+        fresh.set(Flag.TABLET, old.has(Flag.TABLET))
         self.state = fresh
 
     def reinstall(self) -> None:

@@ -33,6 +33,8 @@ class Flag:
     """Android `REPORTED_PUSH_SERVICE_TYPE` is set."""
     BASE_URL_FAILURE = 64
     """Android: the previous response was a failure; one more resets the base URL."""
+    TABLET = 128
+    """The device is a tablet (the catalogue draws a tablet model); fixed at install, kept for life."""
 
 
 _PLATFORM_CODES = {Platform.IOS: "i", Platform.ANDROID: "a", Platform.HUAWEI: "h"}
