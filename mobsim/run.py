@@ -150,7 +150,7 @@ def _locust_argv(args: argparse.Namespace, host: str, app_code: str, summary_pat
         "--loglevel", args.loglevel, "--summary-file", str(summary_path),
         "--population", str(args.population), "--seed", str(args.seed),
         "--arrival-rate", str(args.arrival_rate), "--shape", args.shape, "--think-time", str(args.think_time),
-        "--max-rps", str(max_rps), "--stop-timeout", "30",
+        "--max-rps", str(max_rps), "--stop-timeout", "5",
     ]  # fmt: skip
     optional = {
         "--personas": args.personas, "--platforms": args.platforms, "--ramp-time": args.ramp_time,
