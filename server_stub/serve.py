@@ -85,7 +85,17 @@ def _uvicorn(config: ServeConfig, server: ProfileServer) -> uvicorn.Server:
     app: ASGIApp = create_app(server=server, strict=config.strict)
     if config.latency_ms > 0:
         app = Latency(app, config.latency_ms / 1000)
-    return uvicorn.Server(uvicorn.Config(app, log_level=config.log_level, access_log=config.access_log, lifespan="off"))
+    config_ = uvicorn.Config(
+        app,
+        log_level=config.log_level,
+        access_log=config.access_log,
+        lifespan="off",
+        # Keep idle connections open as long as common front ends do (nginx: 75 s). uvicorn's 5 s
+        # default closes a device's pooled connection during an ordinary think time, and a request
+        # racing that close fails with "connection closed".
+        timeout_keep_alive=75,
+    )
+    return uvicorn.Server(config_)
 
 
 def url_of(sock: socket.socket) -> str:
