@@ -21,7 +21,7 @@ from locust.exception import CatchResponseError
 from simulator import AppConfig, Outgoing, Reply
 
 from ._arrivals import Arrivals
-from ._curves import curve
+from ._curves import curve, spike_level
 from ._personas import Tally
 from ._population import DEFAULT_PLATFORMS, PERSONAS, Population, Slice, parse_weights
 
@@ -298,16 +298,9 @@ class RunState:
     def _rate_function(self, opts: Any) -> Any:
         base = opts.arrival_rate / self.slice.count
         if opts.shape == "spike":
-            tau = 15.0
-            extra = opts.spike_share * opts.population / self.slice.count / tau
-
-            def spike_rate(t: float) -> float:
-                if t < opts.spike_at:
-                    return float(base)
-                since = t - opts.spike_at
-                return float(base + extra * min(1.0, since / 5.0) * 2.718281828 ** (-max(0.0, since - 5.0) / tau))
-
-            return spike_rate
+            # The campaign's extra sessions, spread over about a minute (the curve's 15 s time constant).
+            peak = base + opts.spike_share * opts.population / self.slice.count / 15.0
+            return lambda t: spike_level(t, opts.spike_at, base, peak, width=60.0)
         shape = shape_curve(opts)
         return lambda t: base * max(0.05, shape.level(t))
 
