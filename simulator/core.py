@@ -18,6 +18,7 @@ from .catalog import Profile, profile_for
 from .clock import Clock, VirtualClock
 from .codec import decode_reply, encode_android, encode_ios
 from .errors import ApiError, SimulatorError, UsageError, api_error
+from .outcomes import Observer
 from .sessions import current_session_start
 from .state import DeviceState, Flag
 from .systemdata import user_agent
@@ -49,6 +50,8 @@ class AppConfig:
     """Send the messages sync (`POST /mobile/5/messages`) the SDKs send on each sync."""
     honour_new_base_url: bool = True
     """False models `withApiUri(...)`: `New-Base-URL` and the base-URL reset are ignored."""
+    observer: Observer | None = field(default=None, compare=False, repr=False)
+    """Told of every acknowledgement a target gave (`simulator.outcomes`): `observer(kind, n)`."""
     app_code_hash: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -185,6 +188,12 @@ class DeviceCore:
             st.base_url = new_base_url.rstrip("/")
             if self.ios:
                 self._due["resync"] = self.now()
+
+    def _acked(self, kind: str, n: int = 1) -> None:
+        """A 2xx answer carried ``n`` of ``kind`` (see `simulator.outcomes`)."""
+        observer = self.config.observer
+        if observer is not None and n:
+            observer(kind, n)
 
     # -- Android helpers ---------------------------------------------------------------------
 

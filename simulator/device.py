@@ -285,6 +285,7 @@ class VirtualDevice(SyncFlows):
             self._personalize_failed(exc, flags["forceDepersonalize"])
             self._schedule_retry(exc, "_personalize", (body, flags), attempt)
             raise
+        self._acked("personalizations")
         user = data if isinstance(data, dict) else {}
         self._store_user(user)
         self.state.user_dirty = None
@@ -337,6 +338,7 @@ class VirtualDevice(SyncFlows):
         except SimulatorError as exc:
             self._schedule_retry(exc, "_depersonalize_other", (reg_id,), attempt)
             raise
+        self._acked("depersonalizations")
         if not self.ios:
             self.state.set(Flag.DEPERSONALIZE_PENDING, False)
             self.state.token += 1
@@ -362,6 +364,7 @@ class VirtualDevice(SyncFlows):
         except SimulatorError as exc:
             self._user_patch_failed(exc)
             raise
+        self._acked("user_updates")
         self._user_patched()
         return self.user
 
@@ -445,6 +448,7 @@ class VirtualDevice(SyncFlows):
             except SimulatorError as exc:
                 self._no_registration(exc)
                 raise
+            self._acked("events")
             return
         if self.ios:
             self._registered()

@@ -80,6 +80,7 @@ class SyncFlows(DeviceCore):
             raise
         st.reg_id = str(data["pushRegId"])
         st.token_acked = st.token
+        self._acked("installs")
         desired = merge(st.installation, st.installation_dirty)
         desired.update({k: body[k] for k in ("isPrimary", "regEnabled") if k in body})
         desired.update({k: data[k] for k in ("isPrimary", "regEnabled") if isinstance(data.get(k), bool)})
@@ -205,6 +206,7 @@ class SyncFlows(DeviceCore):
             self._user_patch_failed(exc)
             self._schedule_retry(exc, "_sync_user", (), attempt)
             raise
+        self._acked("user_updates")
         self._user_patched()
 
     def _user_patched(self) -> None:
@@ -251,6 +253,7 @@ class SyncFlows(DeviceCore):
                 st.user_dirty = None
             self._schedule_retry(exc, "_repersonalize", (), attempt)
             raise
+        self._acked("repersonalizations")
         st.set(Flag.REPERSONALIZE, False)
 
     # -- depersonalize -------------------------------------------------------------------------
@@ -276,6 +279,7 @@ class SyncFlows(DeviceCore):
             self._depersonalize_failed(exc)
             self._schedule_retry(exc, "_send_depersonalize", (), attempt)
             raise
+        self._acked("depersonalizations")
         st.set(Flag.DEPERSONALIZE_PENDING, False)
         if not self.ios:
             st.token += 1  # the SDK deletes and re-issues the cloud token
@@ -323,6 +327,7 @@ class SyncFlows(DeviceCore):
             self._no_registration(exc)
             self._schedule_retry(exc, "_report_sessions", (), attempt)
             raise
+        self._acked("launches", sum(1 for session in st.sessions if not session[2]))
         if self.ios:
             st.sessions = ss.ios_reported(st.sessions, now_ms) or None
         else:
@@ -342,6 +347,7 @@ class SyncFlows(DeviceCore):
         except SimulatorError as exc:
             self._no_registration(exc)
             raise
+        self._acked("events", sent)
         remaining = st.events[sent:] if self.ios else []
         st.events = remaining or None
 

@@ -6,11 +6,9 @@ installations, App Launch events by the 30 s rule, custom events.
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,13 +20,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-# The venv's editable install predates server_stub/__init__.py and maps server_stub as a namespace
-# package; the repository root first on sys.path finds the real package. (Reinstalling the project
-# editable, or pytest `pythonpath = ["."]`, makes this unnecessary.)
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-sys.modules.pop("server_stub", None)
-
-from server_stub import create_app  # noqa: E402
+from server_stub import create_app
 
 CODE = "LIFECYCLE-APP"
 

@@ -1,0 +1,60 @@
+"""What a target acknowledged, and what a device still holds that no target has acknowledged.
+
+A device reports each acknowledgement to the observer of its app (``AppConfig(observer=...)``)
+the moment a 2xx answer carried it: ``observer(kind, n)``. Counting there, not where a persona
+*asks* for something, is what makes a run's figures honest: a refused personalize, a lost
+session report or a batch of events that never got an answer counts nothing.
+
+The kinds, and what one of them is:
+
+- ``installs``: a registration created (``POST /mobile/1/appinstance`` answered with a pushRegId);
+- ``launches``: a session start the device had not had acknowledged before, in a session report
+  (as a start, or as the key of a bound): one App Launch on the server;
+- ``personalizations``, ``repersonalizations``, ``depersonalizations``: a personalize,
+  repersonalize or depersonalize (own or another installation's) answered 2xx;
+- ``user_updates``: a user PATCH answered 2xx;
+- ``events``: custom events carried by a 2xx (a batch counts each event; the server may still
+  reject some of them, which it lists as rejected events).
+
+:func:`pending` reads a device's state for what it holds unacknowledged: session starts not
+reported, batched events not sent, a depersonalize not acknowledged, user changes not saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .state import DeviceState, Flag
+
+__all__ = ["ACK_KINDS", "PENDING_KINDS", "Observer", "pending"]
+
+ACK_KINDS = (
+    "installs",
+    "launches",
+    "personalizations",
+    "repersonalizations",
+    "depersonalizations",
+    "user_updates",
+    "events",
+)
+PENDING_KINDS = ("launches", "events", "depersonalizations", "user_updates")
+
+Observer = Callable[[str, int], None]
+"""``observer(kind, n)``: ``n`` acknowledgements of ``kind`` (one of :data:`ACK_KINDS`)."""
+
+
+def pending(state: DeviceState) -> dict[str, int]:
+    """What this device holds that the target has not acknowledged (zero counts left out)."""
+    out: dict[str, int] = {}
+    if state.has(Flag.UNINSTALLED):
+        return out  # the app's data went with it
+    starts = sum(1 for session in state.sessions or () if not session[2])
+    if starts:
+        out["launches"] = starts
+    if state.events:
+        out["events"] = len(state.events)
+    if state.has(Flag.DEPERSONALIZE_PENDING):
+        out["depersonalizations"] = 1
+    if state.user_dirty:
+        out["user_updates"] = 1
+    return out
