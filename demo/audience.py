@@ -1,11 +1,15 @@
 """The audience: persons and their devices, drawn from ``(seed, options, person number)`` alone.
 
 A person has a locale (and so a country, a timezone, a phone number plan and platform shares),
-a locale-consistent name from faker, an email derived from it and a mobile number valid for the
-country. A share of persons never log in (anonymous installs). Most have one device; some have a
-phone and a tablet, a few a third device. Each device gets a catalogue phone (or tablet) whose locale and
-timezone match its person (the catalogue seed is searched), an app version that follows an
-adoption curve, a notification opt-in drawn per platform, and its own session rate.
+a locale-consistent name from faker, an email derived from it and a phone number. By default the
+contacts are obviously synthetic (``demo/contacts.py``): the email is at a reserved example domain,
+the phone lies in a range the country's regulator reserves for fiction, and a person of a country
+without one has no phone; ``realistic_contacts`` gives realistic mail hosts and mobile numbers valid
+for the country instead (the other draws are the same in both modes). A share of persons never
+log in (anonymous installs). Most have one device; some have a phone and a tablet, a few a third
+device. Each device gets a catalogue phone (or tablet) whose locale and timezone match its person
+(the catalogue seed is searched), an app version that follows an adoption curve, a notification
+opt-in drawn per platform, and its own session rate.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import random
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -24,6 +29,7 @@ from simulator import _catalog_data as catalog
 from simulator.catalog import profile_for
 from simulator.wire.dialect import Platform
 
+from .contacts import reserved_email, reserved_phone
 from .verticals import Vertical
 
 __all__ = [
@@ -51,6 +57,7 @@ class Country:
     platforms: tuple[float, float, float]
     """Shares of android, ios, huawei (rounded public mobile OS shares)."""
     domains: tuple[str, ...]
+    """Realistic mail hosts (``realistic_contacts`` only)."""
 
 
 _ANY = "0123456789"
@@ -82,7 +89,8 @@ LOCALES: dict[str, Country] = {
     "ja_JP": Country("JP", "81", ("70", "80", "90"), 8, _ANY, (32, 68, 0),
                      ("gmail.com", "docomo.ne.jp", "yahoo.co.jp")),
 }  # fmt: skip
-"""The catalogue's locales with their country's mobile numbering plan, platform shares and mail hosts."""
+"""The catalogue's locales with their country's mobile numbering plan, platform shares and mail hosts
+(the numbering plan and hosts are used with ``realistic_contacts`` only)."""
 
 OPT_IN: dict[str, float] = {"ios": 0.56, "android": 0.81, "huawei": 0.78}
 """Notification opt-in rates per platform (iOS asks; Android 13+ asks too, older versions do not)."""
@@ -132,7 +140,10 @@ class AudienceOptions:
     locales: dict[str, float]
     anonymous_share: float = 0.35
     devices_per_person: tuple[float, float, float] = (0.8, 0.16, 0.04)
+    realistic_contacts: bool = False
+    """Realistic mail hosts and valid national mobile numbers instead of reserved domains and fiction ranges."""
     release: Release = field(init=False)
+    phone_ranks: _PhoneRanks = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         rows = catalog.APP_VERSIONS
@@ -144,6 +155,32 @@ class AudienceOptions:
             tuple((r[0], sdk, r[3]) for r, sdk in zip(rows[1:], sdks[1:], strict=True)),
         )
         object.__setattr__(self, "release", release)
+        object.__setattr__(self, "phone_ranks", _PhoneRanks(self))
+
+
+class _PhoneRanks:
+    """Each logged-in person's rank among the logged-in persons of its country before it.
+
+    The ``k``-th phone holder of a country gets its ``k``-th reserved number. The ranks depend on
+    the earlier persons' locales and logins, two cheap draws each, scanned once and remembered.
+    """
+
+    def __init__(self, options: AudienceOptions) -> None:
+        self.options = options
+        self.ranks: list[int | None] = []
+        self.counts: Counter[str] = Counter()
+
+    def rank(self, index: int) -> int | None:
+        """None for an anonymous person (it never sends its identity)."""
+        while len(self.ranks) <= index:
+            _, locale, anonymous = _head(self.options, len(self.ranks))
+            if anonymous:
+                self.ranks.append(None)
+            else:
+                country = LOCALES[locale].code
+                self.ranks.append(self.counts[country])
+                self.counts[country] += 1
+        return self.ranks[index]
 
 
 @dataclass(slots=True)
@@ -205,7 +242,7 @@ def _ascii(text: str) -> str:
 
 
 def phone_number(country: Country, rng: random.Random, seed: int, person: int) -> str:
-    """A mobile number of the country in international format, unique per (seed, person)."""
+    """A mobile number valid for the country (``realistic_contacts``), unique per (seed, person)."""
     digits = country.subscriber - 1
     space = 10**digits
     unique = (_unit("phone", seed) + person * 7_919_017) % space  # a bijection on person < space
@@ -244,26 +281,36 @@ def _catalogue_seed(
     return candidate, profile.timezone  # pragma: no cover - every locale has a share of a few percent
 
 
+def _head(options: AudienceOptions, index: int) -> tuple[random.Random, str, bool]:
+    """The person's generator after its first two draws: the locale and whether it stays anonymous."""
+    rng = random.Random(f"mobsim-demo:{options.seed}:{options.vertical.name}:{index}")
+    locale = _pick(rng, options.locales)
+    return rng, locale, rng.random() < options.anonymous_share
+
+
 def person_plan(options: AudienceOptions, index: int) -> PersonPlan:
     """Person ``index`` of the audience with its devices; the same arguments, the same plan."""
     seed, vertical = options.seed, options.vertical
-    rng = random.Random(f"mobsim-demo:{seed}:{vertical.name}:{index}")
-    locale = _pick(rng, options.locales)
+    rng, locale, anonymous = _head(options, index)
     country = LOCALES[locale]
-    anonymous = rng.random() < options.anonymous_share
     count = 1 if anonymous else rng.choices((1, 2, 3), options.devices_per_person)[0]
     first, last, gender, a_first, a_last = _names(locale, _unit("name", seed, index) >> 20)
     style = rng.randrange(4)
     local_part = (f"{a_first}.{a_last}", f"{a_first}{a_last}", f"{a_first[0]}{a_last}", f"{a_last}.{a_first}")[style]
-    email = f"{local_part}{index}@{rng.choice(country.domains)}"
+    mail_host = rng.choice(country.domains)
     today = datetime.fromtimestamp(options.end, UTC).date()
     age_days = int(rng.triangular(18, 75, 34) * 365.25)
     birthday = date.fromordinal(today.toordinal() - age_days)
-    identity = {
-        "externalUserId": f"{vertical.name}-{seed}-{index:07d}",
-        "emails": [email],
-        "phones": [phone_number(country, rng, seed, index)],
-    }
+    national = phone_number(country, rng, seed, index)  # drawn in both modes: the rest of the plan is the same
+    identity: dict[str, Any] = {"externalUserId": f"{vertical.name}-{seed}-{index:07d}"}
+    if options.realistic_contacts:
+        identity.update(emails=[f"{local_part}{index}@{mail_host}"], phones=[national])
+    else:
+        identity["emails"] = [reserved_email(local_part, seed, index)]
+        rank = options.phone_ranks.rank(index)
+        phone = None if rank is None else reserved_phone(country.code, seed, rank)
+        if phone is not None:
+            identity["phones"] = [phone]
     attributes: dict[str, Any] = {
         "firstName": first,
         "lastName": last,

@@ -55,6 +55,8 @@ class DemoConfig:
     """ISO date or time the window ends (default: today's midnight UTC, fixed when the run starts)."""
     app_code: str = PLACEHOLDER_CODE
     """The code the recorded requests carry (a replay swaps it)."""
+    realistic_contacts: bool = False
+    """Realistic emails and phone numbers (default: reserved example domains and fiction ranges)."""
 
     def resolved(self) -> DemoConfig:
         """The same options with ``until`` fixed, so that a resume uses the run's window."""
@@ -71,7 +73,14 @@ class DemoConfig:
         if until.tzinfo is None:
             until = until.replace(tzinfo=UTC)
         start, end = window(self.days, until)
-        return AudienceOptions(self.seed, start, end, vertical(self.vertical), parse_locales(self.locales))
+        return AudienceOptions(
+            self.seed,
+            start,
+            end,
+            vertical(self.vertical),
+            parse_locales(self.locales),
+            realistic_contacts=self.realistic_contacts,
+        )
 
     def fingerprint(self) -> str:
         text = json.dumps({"format": FORMAT, **asdict(self)}, sort_keys=True)

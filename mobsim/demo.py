@@ -5,6 +5,14 @@ registration ids, shape what the SDKs send next) and every request is recorded. 
 writes them (no network at all); ``--target URL --app-code CODE`` sends each one to the target
 as it is made, with the target's own registration ids mapped in (see ``demo/run.py``). Either
 resumes after an interruption when run again with the same options.
+
+A ``--target`` follows :mod:`mobsim.targets` (off loopback: ``--allow-remote-target``, at most 50
+requests per second unless ``--max-rps`` says otherwise, ``0`` for no cap) and gets one preflight
+request before any traffic. Exit codes (:mod:`mobsim.exitcodes`): 0 the file was written, or every
+request was sent and answered with the status the reference server gave; 1 a request could not be
+sent (the run stops; run it again to resume), some answers differ from the reference server's (the
+summary lists them), or nothing was sent; 2 bad options, an unconfirmed remote target, a failed
+preflight or a checkpoint of other options; 130 interrupted (Ctrl-C or SIGTERM), resumable.
 """
 
 from __future__ import annotations
@@ -20,37 +28,10 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .targets import DEFAULT_REMOTE_MAX_RPS, TargetError, check_target, is_loopback, mask_code
+from . import exitcodes
+from .targets import Target, TargetError, add_target_arguments, mask_code, preflight, target_from_args
 
-__all__ = ["add_target_arguments", "confirm_target", "register"]
-
-
-def add_target_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--allow-remote-target", action="store_true", help="confirm that you may send traffic to a non-loopback target"
-    )
-    parser.add_argument(
-        "--max-rps",
-        type=float,
-        default=None,
-        help=f"cap on requests per second (default: none on loopback, {DEFAULT_REMOTE_MAX_RPS:g} elsewhere)",
-    )
-
-
-def confirm_target(target: str, app_code: str | None, allow_remote: bool, max_rps: float | None) -> tuple[str, float]:
-    """The checked target URL and its request-rate cap (0: none), or ``TargetError``."""
-    url = check_target(target)
-    if not app_code:
-        raise TargetError("--target needs --app-code: the application code of that backend")
-    remote = not is_loopback(url)
-    if remote and not allow_remote:
-        raise TargetError(
-            f"{url} is not on loopback: add --allow-remote-target to confirm you may send it traffic "
-            f"(it is then capped at --max-rps, default {DEFAULT_REMOTE_MAX_RPS:g})"
-        )
-    if max_rps is not None and max_rps <= 0:
-        raise TargetError("--max-rps must be positive")
-    return url, max_rps if max_rps is not None else (DEFAULT_REMOTE_MAX_RPS if remote else 0.0)
+__all__ = ["interruptible", "register"]
 
 
 @contextlib.contextmanager
@@ -102,15 +83,15 @@ def demo_command(args: argparse.Namespace) -> int:
             raise TargetError("give either --target URL --app-code CODE or --out FILE.jsonl")
         if args.devices < 1 or args.days < 1:
             raise TargetError("--devices and --days must be at least 1")
-        target, max_rps = (None, 0.0)
-        if args.target is not None:
-            target, max_rps = confirm_target(args.target, args.app_code, args.allow_remote_target, args.max_rps)
+        target: Target | None = target_from_args(args)
         from demo.audience import parse_locales
 
         parse_locales(args.locale)
+        if target is not None:
+            preflight(target.url, target.app_code)
     except (TargetError, ValueError) as exc:
-        console.print(f"[red]mobsim demo: {exc}[/]")
-        return 2
+        console.print(f"mobsim demo: {exc}", style="red", markup=False, soft_wrap=True)
+        return exitcodes.USAGE
     config = DemoConfig(
         devices=args.devices,
         days=args.days,
@@ -119,6 +100,7 @@ def demo_command(args: argparse.Namespace) -> int:
         locales=args.locale,
         until=args.until,
         app_code=args.app_code if args.out and args.app_code else "mobsim-demo-app",
+        realistic_contacts=args.realistic_contacts,
     )
     bar = _progress(console)
     task = bar.add_task("devices", total=args.devices, rate="")
@@ -133,30 +115,50 @@ def demo_command(args: argparse.Namespace) -> int:
         rate = f"{counters['requests'] / elapsed:,.0f} req/s" if elapsed > 0 else ""
         bar.update(task, advance=devices, rate=rate)
 
-    where = str(args.out) if args.out else f"{target} (app code {mask_code(args.app_code)})"
-    console.print(
-        f"mobsim demo: {args.devices:,} devices, {args.days} days, vertical {args.vertical}, seed {args.seed} → {where}"
-    )
+    where = str(args.out) if target is None else f"{target.url} (app code {mask_code(target.app_code)}, {target.cap()})"
+    audience = f"{args.devices:,} devices, {args.days} days, vertical {args.vertical}, seed {args.seed}"
+    console.print(f"mobsim demo: {audience} → {where}", markup=False, soft_wrap=True)
     try:
         with interruptible() as stop, bar:
             hooks = Hooks(start, advance)
-            if args.out:
+            if target is None:
                 outcome = generate_to_file(config, Path(args.out), should_stop=lambda: stop[0], progress=hooks)
             else:
                 import httpx
 
-                assert target is not None
                 checkpoint = Path(args.checkpoint or f".mobsim-demo-{args.seed}-{args.vertical}.checkpoint")
                 with httpx.Client(timeout=30.0) as client:
                     outcome = generate_to_target(
-                        config, client, target, args.app_code, checkpoint,
-                        max_rps=max_rps, should_stop=lambda: stop[0], progress=hooks,
+                        config, client, target.url, target.app_code, checkpoint,
+                        max_rps=target.max_rps, should_stop=lambda: stop[0], progress=hooks,
                     )  # fmt: skip
-    except (ValueError, ConnectionError) as exc:
-        console.print(f"[red]mobsim demo: {exc}[/]")
-        return 2
-    _summary(console, outcome, args, target)
-    return 130 if outcome.interrupted else 0
+    except KeyboardInterrupt:
+        console.print(
+            "mobsim demo: aborted; run the same command again to resume", style="yellow", markup=False, soft_wrap=True
+        )
+        return exitcodes.INTERRUPTED
+    except ConnectionError as exc:
+        console.print(
+            f"mobsim demo: a request failed, the run stopped: {exc}", style="red", markup=False, soft_wrap=True
+        )
+        console.print("Run the same command again to resume after the last answered request.", markup=False)
+        return exitcodes.FAILED
+    except ValueError as exc:
+        console.print(f"mobsim demo: {exc}", style="red", markup=False, soft_wrap=True)
+        return exitcodes.USAGE
+    _summary(console, outcome, args, target.url if target else None)
+    if outcome.interrupted:
+        return exitcodes.INTERRUPTED
+    if target is not None and outcome.replay.get("unexpected"):
+        console.print(
+            "mobsim demo: the target answered some requests unlike the reference server (above)",
+            style="red", markup=False,
+        )  # fmt: skip
+        return exitcodes.FAILED
+    if target is not None and outcome.requests == 0 and not outcome.resumed:
+        console.print("mobsim demo: no request was sent", style="red", markup=False, soft_wrap=True)
+        return exitcodes.FAILED
+    return exitcodes.PASSED
 
 
 def _summary(console: Console, outcome: Any, args: argparse.Namespace, target: str | None) -> None:
@@ -173,6 +175,8 @@ def _summary(console: Console, outcome: Any, args: argparse.Namespace, target: s
         f"{tally.persons - tally.identified:,} anonymous installs); {counts['personalizations']:,} personalizations, "
         f"{counts['logouts']:,} logouts"
     )
+    synthetic = "synthetic (example.com/.net/.org, phone numbers from ranges reserved for fiction)"
+    console.print(f"  contacts       {'realistic' if outcome.config.realistic_contacts else synthetic}")
     devices = ", ".join(f"{k} {v:,}" for k, v in sorted(tally.devices.items()))
     kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(tally.kinds.items()))
     console.print(f"  devices        {sum(tally.devices.values()):,}: {devices} ({kinds}); "
@@ -215,7 +219,11 @@ def register(commands: Any) -> None:
         "demo",
         help="a realistic audience with weeks of history, to a target or a JSONL file",
         description="Persons on their phones and tablets with attributes, tags and weeks of app sessions, events "
-        "and funnels, sent to a target or written as the SDK requests to a JSONL file.",
+        "and funnels, sent to a target (--target URL --app-code CODE, after one preflight request) or written as "
+        "the SDK requests to a JSONL file (--out FILE, where --app-code is the code to record). "
+        "Exit codes: 0 done (every answer as the reference server gave it); 1 a request failed or an answer differs "
+        "from the reference server's; 2 bad options, an unconfirmed remote target or a failed preflight; "
+        "130 interrupted (run again to resume).",
     )
     parser.add_argument("--devices", type=int, default=1000, help="devices in the audience (default 1000)")
     parser.add_argument("--days", type=int, default=30, help="days of history before --until (default 30)")
@@ -223,9 +231,14 @@ def register(commands: Any) -> None:
     parser.add_argument("--vertical", default="retail", choices=["retail", "media", "banking", "travel"])
     parser.add_argument("--locale", help="locales and shares, e.g. de_DE or de_DE=70,en_GB=30 (default: a world mix)")
     parser.add_argument("--until", help="when the window ends, ISO date or time in UTC (default: today 00:00 UTC)")
-    parser.add_argument("--target", metavar="URL", help="a backend to send the traffic to")
-    parser.add_argument("--app-code", metavar="CODE", help="its application code (with --out: the code to record)")
+    parser.add_argument(
+        "--realistic-contacts",
+        action="store_true",
+        help="realistic email hosts and valid national phone numbers, which may be real people's (default: "
+        "emails at example.com/.net/.org and numbers from ranges reserved for fiction; no phone where a country "
+        "has none)",
+    )
+    add_target_arguments(parser)
     parser.add_argument("--out", metavar="FILE.jsonl", help="write the SDK requests to this file instead")
     parser.add_argument("--checkpoint", metavar="FILE", help="with --target: where progress is kept for a resume")
-    add_target_arguments(parser)
     parser.set_defaults(handler=demo_command)

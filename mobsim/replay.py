@@ -4,6 +4,14 @@ The app code and its hash header are replaced, the recorded push registration id
 those the target assigns, and the event definitions in the file's header are created on a target
 that has the inspection API. ``FILE.replay-checkpoint`` keeps the progress: run the same command
 again after an interruption and it goes on from the next request.
+
+The target follows :mod:`mobsim.targets` (off loopback: ``--allow-remote-target``, at most 50
+requests per second unless ``--max-rps`` says otherwise, ``0`` for no cap) and gets one preflight
+request before the first request of the file. Exit codes (:mod:`mobsim.exitcodes`): 0 every request
+was sent and answered with the status it had in the recording; 1 a request could not be sent (the
+replay stops; run it again to resume), some answers differ from the recording (they are listed), or
+the file holds no request; 2 bad options, a missing or foreign file, an unconfirmed remote target, a
+failed preflight or a checkpoint of another replay; 130 interrupted (Ctrl-C or SIGTERM), resumable.
 """
 
 from __future__ import annotations
@@ -16,8 +24,9 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .demo import add_target_arguments, confirm_target, interruptible
-from .targets import TargetError, mask_code
+from . import exitcodes
+from .demo import interruptible
+from .targets import TargetError, add_target_arguments, mask_code, preflight, target_from_args
 
 __all__ = ["register"]
 
@@ -25,21 +34,27 @@ __all__ = ["register"]
 def replay_command(args: argparse.Namespace) -> int:
     import httpx
 
-    from demo.run import replay_file
+    from demo.run import read_header, replay_file
 
     console = Console()
     if not console.is_terminal:
         console = Console(width=120)
     path = Path(args.file)
     try:
+        target = target_from_args(args)
+        if target is None:  # argparse requires --target: a caller that built args by hand
+            raise TargetError("give --target URL --app-code CODE")
         if not path.is_file():
             raise TargetError(f"{path} does not exist")
-        target, max_rps = confirm_target(args.target, args.app_code, args.allow_remote_target, args.max_rps)
-    except TargetError as exc:
-        console.print(f"[red]mobsim replay: {exc}[/]")
-        return 2
+        read_header(path)
+        preflight(target.url, target.app_code)
+    except (TargetError, ValueError) as exc:
+        console.print(f"mobsim replay: {exc}", style="red", markup=False, soft_wrap=True)
+        return exitcodes.USAGE
     checkpoint = Path(args.checkpoint or f"{path}.replay-checkpoint")
-    console.print(f"mobsim replay: {path} → {target} (app code {mask_code(args.app_code)})")
+    console.print(
+        f"mobsim replay: {path} → {target.url} (app code {mask_code(target.app_code)}, {target.cap()})", markup=False
+    )
     bar = Progress(
         TextColumn("[bold]replay"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not console.is_terminal,
@@ -57,14 +72,36 @@ def replay_command(args: argparse.Namespace) -> int:
     try:
         with interruptible() as stop, bar, httpx.Client(timeout=30.0) as client:
             result = replay_file(
-                path, client, target, args.app_code, checkpoint,
-                max_rps=max_rps, should_stop=lambda: stop[0], progress=progress,
+                path, client, target.url, target.app_code, checkpoint,
+                max_rps=target.max_rps, should_stop=lambda: stop[0], progress=progress,
             )  # fmt: skip
-    except (ValueError, ConnectionError) as exc:
-        console.print(f"[red]mobsim replay: {exc}[/]")
-        return 2
+    except KeyboardInterrupt:
+        console.print(
+            "mobsim replay: aborted; run the same command again to resume", style="yellow", markup=False, soft_wrap=True
+        )
+        return exitcodes.INTERRUPTED
+    except ConnectionError as exc:
+        console.print(
+            f"mobsim replay: a request failed, the replay stopped: {exc}", style="red", markup=False, soft_wrap=True
+        )
+        console.print("Run the same command again to resume after the last answered request.", markup=False)
+        return exitcodes.FAILED
+    except ValueError as exc:
+        console.print(f"mobsim replay: {exc}", style="red", markup=False, soft_wrap=True)
+        return exitcodes.USAGE
     _report(console, result)
-    return 130 if result["interrupted"] else 0
+    if result["interrupted"]:
+        return exitcodes.INTERRUPTED
+    if result["unexpected"]:
+        console.print("mobsim replay: the target answered some requests unlike the recording (above)",
+                      style="red", markup=False)  # fmt: skip
+        return exitcodes.FAILED
+    if result["sent"] == 0 and not result["resumed"]:
+        console.print(
+            f"mobsim replay: {path} holds no request: nothing was sent", style="red", markup=False, soft_wrap=True
+        )
+        return exitcodes.FAILED
+    return exitcodes.PASSED
 
 
 def _report(console: Console, result: dict[str, Any]) -> None:
@@ -84,11 +121,12 @@ def register(commands: Any) -> None:
         "replay",
         help="send a mobsim demo --out file to a backend",
         description="Send the SDK requests of a mobsim demo JSONL file to a backend, mapping app code and "
-        "push registration ids; resumes after an interruption.",
+        "push registration ids, after one preflight request; resumes after an interruption. "
+        "Exit codes: 0 every answer as in the recording; 1 a request failed, an answer differs from the recording, "
+        "or the file holds no request; 2 bad options or file, an unconfirmed remote target or a failed preflight; "
+        "130 interrupted (run again to resume).",
     )
     parser.add_argument("file", metavar="FILE", help="a file written by mobsim demo --out")
-    parser.add_argument("--target", metavar="URL", required=True, help="the backend")
-    parser.add_argument("--app-code", metavar="CODE", required=True, help="its application code")
+    add_target_arguments(parser, required=True)
     parser.add_argument("--checkpoint", metavar="FILE", help="progress file (default FILE.replay-checkpoint)")
-    add_target_arguments(parser)
     parser.set_defaults(handler=replay_command)

@@ -229,6 +229,15 @@ def _epoch(text: str) -> float | None:
         return None
 
 
+PREFLIGHT_AGENT = "mobsim-preflight/"
+"""The User-Agent prefix of the one request ``mobsim run``, ``check``, ``demo`` and ``replay`` send
+before any load; strict mode does not judge it as an app's SDK."""
+
+
+def _ignore(status: int, answer: bytes) -> None:
+    return None
+
+
 class ViolationRecorder:
     """Violations per installation, and what it takes to judge the next request."""
 
@@ -284,6 +293,8 @@ class ViolationRecorder:
     def _observe(
         self, method: str, path: str, query_string: str, hdrs: dict[str, str], body: bytes
     ) -> Callable[[int, bytes], None]:
+        if hdrs.get("user-agent", "").startswith(PREFLIGHT_AGENT):
+            return _ignore  # mobsim's preflight probe (mobsim/targets.py), not an SDK
         override = hdrs.get("x-http-method-override", "")
         ep = _route(method, path, override)
         parts = path.split("/")

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from brokenkit import Mutate, Req, error
+from brokenkit import Mutate, Req, error, rename_code
 
 from conformance import CATALOGUE, Scope, Verdict, run_checks
 from conformance.report import print_report, write_json, write_junit
@@ -104,11 +104,23 @@ def test_the_cli_refuses_a_remote_target_without_confirmation(capsys: pytest.Cap
 
 
 @pytest.mark.slow
-def test_the_cli_exits_non_zero_when_a_check_fails(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_exits_non_zero_when_a_check_fails(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import server_stub.serve
     from server_stub.serve import BackgroundServer, ServeConfig
 
-    with BackgroundServer(ServeConfig(port=0, app_codes=["REAL"])) as server:
+    with BackgroundServer(ServeConfig(port=0, app_codes=["REAL"])) as server:  # a wrong code: the preflight says so
         code = main(["check", "--target", server.url, "--app-code", "WRONG", "--only", "REG-001", "--only", "AUTH"])
     out = capsys.readouterr().out
+    assert code == 2
+    assert "rejects the app code WRONG (401 INVALID_APPLICATION_CODE)" in out and "REG-001" not in out
+
+    real = server_stub.serve.create_app  # type: ignore[attr-defined]
+    broken = rename_code("INVALID_APPLICATION_CODE", "FORBIDDEN", 403)
+    monkeypatch.setattr(server_stub.serve, "create_app", lambda **kw: Mutate(real(**kw), response=broken))
+    with BackgroundServer(ServeConfig(port=0, app_codes=["REAL"])) as server:
+        code = main(["check", "--target", server.url, "--app-code", "REAL", "--only", "REG-001", "--only", "AUTH"])
+    out = capsys.readouterr().out
     assert code == 1
-    assert "REG-001" in out and "INVALID_APPLICATION_CODE" in out
+    assert "AUTH-001" in out and "FORBIDDEN" in out

@@ -105,8 +105,9 @@ def test_funnel_conversion_falls_and_is_close_to_what_was_asked(tmp_path: Path) 
     assert dict(sent) == dict(run.outcome.tally.events)
 
 
-def _options(locales: str, anonymous: float = 0.35) -> AudienceOptions:
-    return AudienceOptions(7, 1_714_521_600.0, 1_717_200_000.0, vertical("media"), parse_locales(locales), anonymous)
+def _options(locales: str, anonymous: float = 0.35, *, realistic_contacts: bool = False) -> AudienceOptions:
+    return AudienceOptions(7, 1_714_521_600.0, 1_717_200_000.0, vertical("media"), parse_locales(locales), anonymous,
+                           realistic_contacts=realistic_contacts)  # fmt: skip
 
 
 def test_platform_shares_follow_the_country() -> None:
@@ -140,7 +141,8 @@ def test_devices_per_person_anonymous_share_and_opt_in() -> None:
 
 
 def test_persons_are_locale_consistent_with_valid_unique_phones_and_emails() -> None:
-    options = _options("hr_HR,ja_JP,pt_BR,de_DE")
+    # Realistic contacts: every person has a national number (the default's fiction ranges are in test_demo_contacts).
+    options = _options("hr_HR,ja_JP,pt_BR,de_DE", realistic_contacts=True)
     plans = [person_plan(options, i) for i in range(400)]
     phones = [normalize_phone(p.identity["phones"][0]) for p in plans]
     assert len(set(phones)) == len(phones)
