@@ -1,9 +1,17 @@
-"""``mobsim run``: a realistic load test in one command, with a summary and pass/fail gates.
+"""``mobsim run``: a load test in one command, with a verdict a CI can trust.
 
-It starts the bundled reference server on loopback (unless ``--target`` names another backend),
-runs the Locust scenarios in ``scenarios/`` headless in a child process (Locust patches the
-standard library for gevent, which must not touch this process), then reads the JSON summary the
-Locust master wrote, prints it, writes the reports and applies the gates.
+1. Every option is checked before any load: the option table of the scenarios
+   (``scenarios/_options.py``, shared with ``locust -f scenarios``), the thresholds and the stats
+   names they name, the target policy (``mobsim/targets.py``) and one preflight request.
+2. Without ``--target`` the bundled reference server starts on loopback.
+3. The installed base is registered before the measured window (``python -m scenarios._setup``,
+   one process per Locust worker), unless the state file already holds it.
+4. Locust runs the scenarios headless in a child process group (it patches the standard library
+   for gevent, which must not touch this process); progress is read from its CSV files.
+5. The summary joins Locust's stats, what each Locust process counted as acknowledged and pending,
+   and what the server stored; the thresholds give the verdict and the exit code
+   (``mobsim/exitcodes.py``). Ctrl-C or SIGTERM ends the load the way the run time does (reports
+   included) and exits 130.
 """
 
 from __future__ import annotations
@@ -16,42 +24,43 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-
 import scenarios
+from scenarios._options import OPTIONS, add_run_options, plan_shape, validate
+from scenarios._population import state_header
 
-from .targets import DEFAULT_REMOTE_MAX_RPS, TargetError, check_target, is_loopback, mask_code, parse_timespan
+from . import __version__
+from .exitcodes import FAILED, INTERRUPTED, PASSED, TOOL_FAILED, USAGE
+from .output import Output
+from .run_live import progress_line, read_live
+from .run_report import SCHEMA_VERSION, print_summary, reconcile, stored_counts, traffic_mix
+from .targets import TargetError, add_target_arguments, mask_code, parse_timespan, preflight, target_from_args
+from .thresholds import (
+    Threshold,
+    check_endpoints,
+    evaluate,
+    from_max_fail_ratio,
+    from_p95_ms,
+    parse_threshold,
+    write_junit,
+)
 
-__all__ = ["Gate", "add_run_arguments", "evaluate_gates", "register", "run_command"]
+__all__ = ["add_run_arguments", "register", "run_command"]
 
 SCENARIOS_DIR = Path(scenarios.__file__).resolve().parent
-
-
-@dataclass(frozen=True)
-class Gate:
-    metric: str
-    limit: float
-    endpoint: str | None = None
-
-    def describe(self) -> str:
-        where = self.endpoint or "overall"
-        return f"{self.metric} {where} ≤ {self.limit:g}"
-
-
-def _p95_gate(text: str) -> Gate:
-    name, sep, value = text.rpartition("=")
-    try:
-        limit = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--p95-ms {text!r}: write 500 or 'POST /mobile/1/appinstance=300'") from None
-    return Gate("p95_ms", limit, name.strip() if sep else None)
+STOP_TIMEOUT = 5
+"""Seconds Locust gives sessions in progress when the run ends (or is interrupted)."""
+_GROWING = ("rps", "requests")
+"""Metrics that only grow during a run: ``--abort-on-fail`` never aborts on them."""
+_ABORT_AFTER = 10.0
+"""``--abort-on-fail`` judges after this many seconds of load (k6's ``delayAbortEval``)."""
 
 
 def _ratio(text: str) -> float:
@@ -69,106 +78,182 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
     locust.add_argument("-u", "--users", type=int, default=None, help="peak concurrent users (default 50)")
     locust.add_argument("-r", "--spawn-rate", type=float, default=10.0, help="users started per second (default 10)")
     locust.add_argument("-t", "--run-time", default="30s", help="how long to run: 30s, 2m, 1h30m (default 30s)")
-    locust.add_argument("--csv", metavar="PREFIX", help="CSV stats prefix (default mobsim-report/stats)")
-    locust.add_argument("--html", metavar="FILE", help="HTML report (default mobsim-report/report.html)")
+    locust.add_argument("--csv", metavar="PREFIX", help="CSV stats prefix (default <out-dir>/stats)")
+    locust.add_argument("--html", metavar="FILE", help="HTML report (default <out-dir>/report.html)")
     locust.add_argument("--tags", nargs="*", metavar="TAG", help="only these personas (browser, login, shopper...)")
     locust.add_argument("--exclude-tags", nargs="*", metavar="TAG", help="not these personas")
     locust.add_argument("--processes", type=int, default=None, help="Locust workers on this machine (-1: one per core)")
     locust.add_argument("--loglevel", default="WARNING", help="Locust's log level (default WARNING)")
-
+    locust.add_argument(
+        "locust_args",
+        nargs="*",
+        metavar="-- LOCUST OPTION",
+        help="after --, Locust options mobsim run does not declare, passed as they are (e.g. -- --otel)",
+    )
     target = run.add_argument_group("target")
-    target.add_argument("--target", metavar="URL", help="a backend to drive instead of the bundled server")
-    target.add_argument("--app-code", metavar="CODE", help="its application code (needed with --target)")
-    target.add_argument(
-        "--allow-remote-target",
-        action="store_true",
-        help="confirm that you may send load to a target that is not on loopback",
-    )
-    target.add_argument(
-        "--max-rps",
-        type=float,
-        default=None,
-        help=f"cap on requests per second (default: none on loopback, {DEFAULT_REMOTE_MAX_RPS:g} elsewhere)",
-    )
+    add_target_arguments(target)
+    groups = {"target": target, "audience and load model": run.add_argument_group("audience and load model")}
+    add_run_options(groups)
 
-    audience = run.add_argument_group("audience and load model")
-    audience.add_argument("--population", type=int, default=2000, help="devices in the population (default 2000)")
-    audience.add_argument("--seed", type=int, default=1, help="population seed (default 1)")
-    audience.add_argument("--personas", help="persona weights, e.g. browser=30,shopper=20")
-    audience.add_argument("--platforms", help="platform shares, e.g. android=55,ios=38,huawei=7")
-    audience.add_argument("--arrival-rate", type=float, default=0.0, help="open model: app sessions per second")
-    audience.add_argument("--shape", default="constant", choices=["constant", "ramp", "day", "spike"])
-    audience.add_argument("--ramp-time", type=float, help="ramp: seconds to full load")
-    audience.add_argument("--day-length", type=float, help="day: seconds one compressed day lasts")
-    audience.add_argument("--spike-at", type=float, help="spike: seconds until the push campaign")
-    audience.add_argument("--spike-share", type=float, help="spike: share of the population that opens the app")
-    audience.add_argument("--think-time", type=float, default=1.0, help="scale of think times in sessions (0: none)")
-    audience.add_argument("--state-file", help="resume the population from this file and save it back")
-
-    report = run.add_argument_group("reports and gates")
+    report = run.add_argument_group("reports and verdict")
     report.add_argument("--out-dir", default="mobsim-report", help="where reports go (default mobsim-report)")
     report.add_argument("--json", metavar="FILE", help="JSON summary (default <out-dir>/summary.json)")
-    report.add_argument("--max-fail-ratio", type=_ratio, help="fail the run above this share of failed requests")
+    report.add_argument("--junit", metavar="FILE", help="JUnit XML with one test case per threshold")
+    report.add_argument(
+        "--threshold",
+        type=parse_threshold,
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="k6-style: 'p95<300', 'POST /mobile/1/appinstance: p99<500', 'fail_ratio<0.01', 'rps>100'; repeatable",
+    )
+    report.add_argument("--max-fail-ratio", type=_ratio, help="shorthand for --threshold 'fail_ratio<=R'")
     report.add_argument(
         "--p95-ms",
-        type=_p95_gate,
+        type=from_p95_ms,
         action="append",
         default=[],
         metavar="[ENDPOINT=]MS",
-        help="fail the run when the p95 (overall, or of one endpoint's stats name) exceeds MS; repeatable",
+        help="shorthand for --threshold 'p95<=MS' (overall, or of one endpoint's stats name); repeatable",
+    )
+    report.add_argument(
+        "--abort-on-fail",
+        action="store_true",
+        help=f"stop the load as soon as a latency or failure threshold fails (judged after {_ABORT_AFTER:g} s)",
     )
 
 
-def evaluate_gates(summary: dict[str, Any], max_fail_ratio: float | None, gates: list[Gate]) -> list[str]:
-    """The failed gates, each as a sentence (empty when the run passes)."""
-    failed = []
-    totals = summary["totals"]
-    if max_fail_ratio is not None and totals["fail_ratio"] > max_fail_ratio:
-        failed.append(f"fail ratio {totals['fail_ratio']:.4f} > {max_fail_ratio:g}")
-    for gate in gates:
-        if gate.endpoint is None:
-            value = totals["p95"]
+# -- checks before load ----------------------------------------------------------------------------
+
+
+def _known_names(stats_by_platform: bool) -> list[str]:
+    from simulator.wire.endpoints import ENDPOINTS
+
+    names = sorted({e.stats_name for e in ENDPOINTS})
+    if stats_by_platform:
+        names = [f"{name} ({platform})" for name in names for platform in ("ios", "android", "huawei")]
+    return names
+
+
+def _thresholds(args: argparse.Namespace) -> list[Threshold]:
+    found: list[Threshold] = list(args.threshold)
+    if args.max_fail_ratio is not None:
+        found.append(from_max_fail_ratio(args.max_fail_ratio))
+    found += args.p95_ms
+    return found
+
+
+def _processes(value: int | None) -> int:
+    """How many Locust worker processes: 0 or 1 for none (a local runner)."""
+    if value is None or value in (0, 1):
+        return 1
+    if value == -1:
+        return os.cpu_count() or 1
+    if value < -1 or value > 256:
+        raise TargetError(f"--processes {value}: give a number of workers from 1 to 256, or -1 for one per core")
+    return value
+
+
+@dataclass
+class Plan:
+    """What the checks before load decided."""
+
+    seconds: int
+    users: int
+    workers: int
+    thresholds: list[Threshold]
+    target_url: str | None
+    app_code: str
+    max_rps: float
+    shape_text: str
+    ramp_time: float
+    day_length: float
+    spike_at: float
+    problems: list[str] = field(default_factory=list)
+
+
+def _check(args: argparse.Namespace) -> Plan:
+    """Every check that can run before load; ``TargetError`` with all problems found."""
+    problems: list[str] = []
+    seconds = 0
+    try:
+        seconds = parse_timespan(args.run_time)
+        if seconds < 1:
+            problems.append(f"--run-time {args.run_time!r}: the run needs at least 1 second")
+    except TargetError as exc:
+        problems.append(str(exc))
+    if args.users is None:
+        args.users = max(50, int(args.arrival_rate * 40)) if args.arrival_rate > 0 else 50
+    if args.users < 1:
+        problems.append(f"--users {args.users}: at least 1")
+    if not args.spawn_rate > 0:
+        problems.append(f"--spawn-rate {args.spawn_rate:g}: must be above 0")
+    workers = 1
+    try:
+        workers = _processes(args.processes)
+    except TargetError as exc:
+        problems.append(str(exc))
+    problems += validate(args, tags=args.tags, exclude_tags=args.exclude_tags)
+    thresholds = _thresholds(args)
+    problems += check_endpoints(thresholds, _known_names(args.stats_by_platform))
+    if args.abort_on_fail and not thresholds:
+        problems.append("--abort-on-fail needs a threshold (--threshold, --max-fail-ratio or --p95-ms)")
+    if args.state_file and Path(args.state_file).is_file():
+        try:
+            seed, size = state_header(Path(args.state_file))
+        except ValueError as exc:
+            problems.append(str(exc))
         else:
-            rows = [e for e in summary["endpoints"] if e["name"] == gate.endpoint]
-            if not rows:
-                names = sorted({e["name"] for e in summary["endpoints"]})
-                failed.append(f"no stats for {gate.endpoint!r}; names seen: {names}")
-                continue
-            value = max(row["p95"] for row in rows)
-        if value > gate.limit:
-            failed.append(f"p95 {gate.endpoint or 'overall'} {value:g} ms > {gate.limit:g} ms")
-    return failed
+            if (seed, size) != (args.seed, args.population):
+                problems.append(
+                    f"--state-file {args.state_file} holds population seed {seed} of {size} devices; this run has "
+                    f"--seed {args.seed} --population {args.population}: use those, or a new state file"
+                )
+    target = None
+    try:
+        target = target_from_args(args)
+    except TargetError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise TargetError("\n".join(problems))
+    shape = plan_shape(args, seconds, args.users)
+    return Plan(
+        seconds, args.users, workers, thresholds,
+        target.url if target else None, target.app_code if target else "", target.max_rps if target else 0.0,
+        shape.text, shape.ramp_time, shape.day_length, shape.spike_at,
+    )  # fmt: skip
 
 
-def _locust_argv(args: argparse.Namespace, host: str, app_code: str, summary_path: Path, max_rps: float) -> list[str]:
-    out = Path(args.out_dir)
-    argv = [
-        sys.executable, "-m", "locust", "-f", str(SCENARIOS_DIR), "--headless", "--only-summary",
-        "--host", host, "--app-code", app_code,
-        "--users", str(args.users), "--spawn-rate", str(args.spawn_rate), "--run-time", args.run_time,
-        "--csv", args.csv or str(out / "stats"), "--html", args.html or str(out / "report.html"),
-        "--loglevel", args.loglevel, "--summary-file", str(summary_path),
-        "--population", str(args.population), "--seed", str(args.seed),
-        "--arrival-rate", str(args.arrival_rate), "--shape", args.shape, "--think-time", str(args.think_time),
-        "--max-rps", str(max_rps), "--stop-timeout", "5",
-    ]  # fmt: skip
-    optional = {
-        "--personas": args.personas, "--platforms": args.platforms, "--ramp-time": args.ramp_time,
-        "--day-length": args.day_length, "--spike-at": args.spike_at, "--spike-share": args.spike_share,
-        "--state-file": args.state_file, "--processes": args.processes,
-    }  # fmt: skip
-    for flag, value in optional.items():
-        if value is not None:
-            argv += [flag, str(value)]
-    if args.processes not in (None, 0, 1):
-        # The master and its forked workers talk on loopback, on a port nobody else holds.
-        port = str(_free_port())
-        argv += ["--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--master-port", port]
-    if args.tags:
-        argv += ["--tags", *args.tags]
-    if args.exclude_tags:
-        argv += ["--exclude-tags", *args.exclude_tags]
-    return argv
+# -- interruption ------------------------------------------------------------------------------------
+
+
+class Interrupt:
+    """Ctrl-C and SIGTERM: the first asks the run to stop gracefully, a second one forces it."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.at: float | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> Interrupt:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        self.at = self.at or time.monotonic()
+
+    @property
+    def requested(self) -> bool:
+        return self.count > 0
+
+
+# -- processes ------------------------------------------------------------------------------------
 
 
 def _free_port() -> int:
@@ -176,10 +261,6 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _terminated(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop Locust and the server
 
 
 def _group_alive(pgid: int) -> bool:
@@ -192,10 +273,9 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _stop(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
-    """End Locust and the workers it forked (they share its process group). Workers outlive the
-    master by a few seconds when it ends normally (they save their population slice): wait for
-    them, then terminate whatever is left."""
+def _end_group(process: subprocess.Popen[Any], grace: float = 20.0) -> None:
+    """End a child and the processes it forked (they share its process group): wait for them
+    (Locust workers outlive the master by a moment, writing their counts), then terminate."""
     if process.poll() is not None:
         deadline = time.monotonic() + grace
         while _group_alive(process.pid) and time.monotonic() < deadline:
@@ -212,153 +292,360 @@ def _stop(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
         process.wait()
 
 
-def _print_summary(console: Console, summary: dict[str, Any], target: str, code: str) -> None:
-    table = Table(title=f"mobsim run against {target} (app {mask_code(code)})", title_justify="left")
-    table.add_column("sent as")
-    table.add_column("endpoint", no_wrap=True)
-    for column in ("requests", "fails", "req/s", "p50 ms", "p95 ms", "p99 ms"):
-        table.add_column(column, justify="right")
-    for row in summary["endpoints"]:
-        table.add_row(
-            row["method"], row["name"], str(row["requests"]), str(row["failures"]), f"{row['rps']:.1f}",
-            f"{row['p50']:g}", f"{row['p95']:g}", f"{row['p99']:g}",
-        )  # fmt: skip
-    t = summary["totals"]
-    table.add_section()
-    table.add_row(
-        "", "all", str(t["requests"]), str(t["failures"]), f"{t['rps']:.1f}", f"{t['p50']:g}", f"{t['p95']:g}",
-        f"{t['p99']:g}",
-    )  # fmt: skip
-    console.print(table)
-    s = summary["sessions"]
-    console.print(
-        f"app sessions {s['sessions']}, App Launches {s['launches']} (quick returns {s['quick_returns']}), "
-        f"personalizations {s['personalizations']}, logouts {s['depersonalizations']}, "
-        f"custom events {s['events']}, new installs {s['new_installs']}, uninstalls {s['uninstalls']}, "
-        f"devices touched {summary['devices_touched']}"
-    )
-    if summary["business_errors"]:
-        console.print(f"expected business errors (not failures): {summary['business_errors']}")
-    if s.get("aborted"):
-        console.print(f"[yellow]sessions cut short by an unexpected answer: {s['aborted']}[/]")
-    if "arrivals" in summary:
-        a = summary["arrivals"]
-        console.print(
-            f"open model: target {a['target_rate']:g} sessions/s, achieved {a['achieved_rate']:.2f}/s, "
-            f"scheduled {a['scheduled']}, started {a['started']}, [bold]dropped {a['dropped']}[/] "
-            "(could not start on time)"
+def _child_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "LOCUST_SKIP_MONKEY_PATCH"}  # Locust needs gevent's patch
+
+
+def _option_argv(args: argparse.Namespace, overrides: dict[str, Any]) -> list[str]:
+    """Every option of the shared table with this run's value, so both sides agree on it."""
+    argv: list[str] = []
+    for option in OPTIONS:
+        value = overrides.get(option.dest, getattr(args, option.dest, None))
+        if option.flag:
+            argv += [f"--{option.name}"] if value else []
+        elif value is not None and value != "":
+            argv += [f"--{option.name}", str(value)]
+    return argv
+
+
+# -- the installed base ----------------------------------------------------------------------------
+
+
+def _install_base(
+    args: argparse.Namespace, plan: Plan, host: str, app_code: str, state: Path, out: Output, interrupt: Interrupt
+) -> dict[str, Any] | None:
+    """Run the set-up processes; their merged result, or None when interrupted."""
+    common = _option_argv(args, {"app_code": app_code, "state_file": str(state), "max_rps": plan.max_rps})
+    processes = []
+    for index in range(plan.workers):
+        argv = [sys.executable, "-m", "scenarios._setup", "--host", host, "--slice", f"{index}/{plan.workers}", *common]
+        processes.append(
+            subprocess.Popen(
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=_child_env(),
+                start_new_session=True,
+            )
         )
-    for error in summary["errors"][:5]:
-        console.print(f"[red]{error['occurrences']}× {error['method']} {error['name']}: {error['error']}[/]")
-    for problem in summary.get("exceptions", [])[:3]:
-        console.print(f"[red]{problem['count']}× exception in a task: {problem['msg']}[/]")
+    progress: dict[int, tuple[int, int]] = {}
+    results: dict[int, dict[str, Any]] = {}
+    errors: dict[int, str] = {}
+
+    def read(k: int, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            with contextlib.suppress(ValueError):
+                data = json.loads(line)
+                if "progress" in data:
+                    progress[k] = (int(data["progress"][0]), int(data["progress"][1]))
+                if "result" in data:
+                    results[k] = data["result"]
+        assert process.stderr is not None
+        errors[k] = process.stderr.read()[-2000:]
+
+    readers = [threading.Thread(target=read, args=(k, p), daemon=True) for k, p in enumerate(processes)]
+    for reader in readers:
+        reader.start()
+    last = 0.0
+    started = time.monotonic()
+    try:
+        while any(p.poll() is None for p in processes):
+            if interrupt.requested:
+                return None
+            now = time.monotonic()
+            if now - last >= (1.0 if out.terminal else 5.0):
+                last = now
+                done = sum(d for d, _ in progress.values())
+                total = sum(t for _, t in progress.values())
+                if total:
+                    out.line(f"[mobsim run] installing the base: {done}/{total} devices ({now - started:.0f} s)")
+            time.sleep(0.2)
+        for reader in readers:
+            reader.join(timeout=5)
+    finally:
+        for process in processes:
+            _end_group(process, grace=0.0)
+    failed = [k for k, p in enumerate(processes) if p.returncode != 0 or k not in results]
+    if failed:
+        raise RuntimeError(f"the installed-base set-up failed: {errors.get(failed[0], '').strip()[-1500:]}")
+    counted = ("devices", "registered", "personalized", "failed", "requests", "resumed")
+    merged: dict[str, Any] = dict.fromkeys(counted, 0)
+    merged.update(seconds=round(time.monotonic() - started, 3), errors={})
+    for result in results.values():
+        for key in counted:
+            merged[key] += int(result.get(key, 0))
+        for code, n in result.get("errors", {}).items():
+            merged["errors"][code] = merged["errors"].get(code, 0) + n
+    return merged
 
 
-def _wait(process: subprocess.Popen[bytes], seconds: int, console: Console) -> int:
-    with Progress(
-        TextColumn("[bold]load test[/]"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
-        TimeRemainingColumn(), console=console, transient=True,
-    ) as progress:  # fmt: skip
-        task = progress.add_task("run", total=seconds)
-        started = time.monotonic()
-        while process.poll() is None:
-            progress.update(task, completed=min(seconds, time.monotonic() - started))
-            time.sleep(0.25)
-    return process.returncode
+# -- the load ---------------------------------------------------------------------------------------
+
+
+def _locust_argv(args: argparse.Namespace, plan: Plan, host: str, app_code: str, paths: dict[str, Path]) -> list[str]:
+    argv = [
+        sys.executable, "-m", "locust", "-f", str(SCENARIOS_DIR), "--headless", "--only-summary",
+        "--host", host, "--users", str(plan.users), "--spawn-rate", str(args.spawn_rate), "--run-time",
+        f"{plan.seconds}s", "--csv", str(paths["csv"]), "--html", str(paths["html"]), "--loglevel", args.loglevel,
+        "--stop-timeout", str(STOP_TIMEOUT),
+    ]  # fmt: skip
+    overrides: dict[str, Any] = {
+        "app_code": app_code,
+        "summary_file": str(paths["summary"]),
+        "max_rps": plan.max_rps,
+        "ramp_time": plan.ramp_time,
+        "day_length": plan.day_length,
+        "spike_at": plan.spike_at,
+        "state_file": str(paths["state"]),
+        "installed_base": "no",  # installed (or deliberately not) before Locust starts
+    }
+    argv += _option_argv(args, overrides)
+    if plan.workers > 1:
+        # The master and its forked workers talk on loopback, on a port nobody else holds.
+        port = str(_free_port())
+        argv += ["--processes", str(plan.workers), "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+                 "--master-port", port]  # fmt: skip
+    if args.tags:
+        argv += ["--tags", *args.tags]
+    if args.exclude_tags:
+        argv += ["--exclude-tags", *args.exclude_tags]
+    return argv + list(args.locust_args or ())
+
+
+def _abort_due(plan: Plan, live: dict[str, Any] | None) -> list[str]:
+    if live is None or not live["totals"]["requests"]:
+        return []
+    judged = [t for t in plan.thresholds if t.metric not in _GROWING]
+    return [r.line() for r in evaluate(judged, live) if not r.passed and r.observed is not None]
+
+
+def _drive(
+    process: subprocess.Popen[bytes],
+    plan: Plan,
+    args: argparse.Namespace,
+    paths: dict[str, Path],
+    out: Output,
+    interrupt: Interrupt,
+) -> tuple[int, list[str]]:
+    """Wait for Locust, with progress; ask it to stop on Ctrl-C or a failed threshold (SIGUSR1:
+    it then ends as at the end of its run time). Its exit code and the abort reasons."""
+    started = time.monotonic()
+    last_line = last_judge = 0.0
+    stop_sent: float | None = None
+    aborted: list[str] = []
+    line_every = 2.0 if out.terminal else 5.0
+    while process.poll() is None:
+        now = time.monotonic()
+        if (interrupt.requested or aborted) and stop_sent is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGUSR1)
+            stop_sent = now
+            out.line("[mobsim run] stopping: sessions in progress get a few seconds, then the reports are written")
+        if stop_sent is not None and (interrupt.count > 1 or now - stop_sent > STOP_TIMEOUT + 20):
+            _end_group(process, grace=0.0)
+            break
+        if now - last_line >= line_every:
+            last_line = now
+            out.line(progress_line(now - started, plan.seconds, read_live(paths["csv"])))
+        if args.abort_on_fail and not aborted and now - started >= _ABORT_AFTER and now - last_judge >= 2.0:
+            last_judge = now
+            aborted = _abort_due(plan, read_live(paths["csv"]))
+        time.sleep(0.2)
+    return process.wait(), aborted
+
+
+# -- the command ------------------------------------------------------------------------------------
 
 
 def run_command(args: argparse.Namespace) -> int:
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=140)
+    out = Output()
+    began = time.monotonic()
     try:
-        seconds = parse_timespan(args.run_time)
-        if args.users is None:
-            args.users = max(50, int(args.arrival_rate * 40)) if args.arrival_rate > 0 else 50
-        if args.users < 1 or args.population < 1:
-            raise TargetError("--users and --population must be at least 1")
-        target = check_target(args.target) if args.target else None
-        if target is not None and not args.app_code:
-            raise TargetError("--target needs --app-code: the application code of that backend")
-        if target is not None and not is_loopback(target) and not args.allow_remote_target:
-            raise TargetError(
-                f"{target} is not on loopback: add --allow-remote-target to confirm you may load it "
-                f"(it is then capped at --max-rps, default {DEFAULT_REMOTE_MAX_RPS:g})"
-            )
+        plan = _check(args)
+        if plan.target_url is not None:
+            preflight(plan.target_url, plan.app_code)
     except TargetError as exc:
-        console.print(f"[red]mobsim run: {exc}[/]")
-        return 2
-    max_rps = args.max_rps if args.max_rps is not None else (
-        DEFAULT_REMOTE_MAX_RPS if target is not None and not is_loopback(target) else 0.0
-    )  # fmt: skip
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    summary_path = out / ".locust-summary.json"
-    summary_path.unlink(missing_ok=True)
+        for line in str(exc).splitlines():
+            out.line(f"mobsim run: {line}", "bad")
+        out.line(f"nothing was sent (checked in {time.monotonic() - began:.1f} s)")
+        return USAGE
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".mobsim-run-", dir=out_dir))
+    paths = {
+        "summary": scratch / "locust-summary.json",
+        "csv": Path(args.csv) if args.csv else out_dir / "stats",
+        "html": Path(args.html) if args.html else out_dir / "report.html",
+        "log": out_dir / "locust.log",
+        "json": Path(args.json) if args.json else out_dir / "summary.json",
+        "state": Path(args.state_file) if args.state_file else scratch / "installed-base.state",
+    }
+    with Interrupt() as interrupt:
+        try:
+            return _run(args, plan, paths, out, interrupt)
+        finally:
+            for leftover in scratch.glob("*"):
+                leftover.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                scratch.rmdir()
+
+
+def _run(args: argparse.Namespace, plan: Plan, paths: dict[str, Path], out: Output, interrupt: Interrupt) -> int:
+    started_at = datetime.now(UTC)
     server = None
-    if target is None:
+    if plan.target_url is None:
         from server_stub.serve import BackgroundServer, ServeConfig
 
-        server = BackgroundServer(ServeConfig(port=0)).start()
-        target, app_code = server.url, server.app_code
-        console.print(f"bundled reference server on {target} (in memory)")
+        db = Path(str(paths["state"]) + ".db") if args.state_file else None
+        server = BackgroundServer(ServeConfig(port=0, db=db)).start()
+        host, app_code = server.url, server.app_code
+        kept = f"on {db}, beside the state file" if db else "in memory"
+        out.line(f"bundled reference server on {host} ({kept})")
     else:
-        app_code = args.app_code
+        host, app_code = plan.target_url, plan.app_code
+        cap = f"at most {plan.max_rps:g} requests/s" if plan.max_rps else "no request-rate cap"
+        out.line(f"target {host} (app {mask_code(app_code)}), {cap}")
     try:
-        argv = _locust_argv(args, target, app_code, summary_path, max_rps)
-        console.print(f"running {args.users} users for {seconds} s against {target} (app {mask_code(app_code)})")
-        signal.signal(signal.SIGTERM, _terminated)
-        log_path = out / "locust.log"
-        with log_path.open("wb") as log:
-            env = {
-                k: v for k, v in os.environ.items() if k != "LOCUST_SKIP_MONKEY_PATCH"
-            }  # Locust needs gevent's patch
-            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        out.line(
+            f"running {plan.users} users for {plan.seconds} s ({plan.shape_text}); population {args.population} "
+            f"devices, seed {args.seed}, {plan.workers} Locust process{'es' if plan.workers > 1 else ''}"
+        )
+        setup: dict[str, Any] | None = None
+        if args.installed_base == "yes":
             try:
-                code = _wait(process, seconds, console)
+                setup = _install_base(args, plan, host, app_code, paths["state"], out, interrupt)
+            except RuntimeError as exc:
+                out.line(f"mobsim run: {exc}", "bad")
+                return TOOL_FAILED
+            if setup is None:
+                out.line("interrupted during the installed-base set-up: no load was sent", "warn")
+                return INTERRUPTED
+            out.line(
+                f"installed base: {setup['registered']} devices registered ({setup['personalized']} logged in, "
+                f"{setup['failed']} failed) in {setup['seconds']:.1f} s"
+            )
+        before = stored_counts(host, app_code)
+        load_started = datetime.now(UTC)
+        with paths["log"].open("wb") as log:
+            argv = _locust_argv(args, plan, host, app_code, paths)
+            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                       env=_child_env())  # fmt: skip
+            try:
+                code, aborted = _drive(process, plan, args, paths, out, interrupt)
             finally:
-                _stop(process)
-        stats = server.profiles.store.db.execute("SELECT count(*) FROM installations").fetchone()[0] if server else None
+                _end_group(process)
+        after = stored_counts(host, app_code) if before is not None else None
     finally:
         if server is not None:
             server.stop()
-    if not summary_path.exists():
-        tail = log_path.read_text(errors="replace")[-3000:]
-        console.print(f"[red]mobsim run: Locust exited with {code} and wrote no summary. {log_path} ends with:[/]")
-        console.print(tail, markup=False, highlight=False)
-        return 3
-    summary = json.loads(summary_path.read_text())
-    summary_path.unlink()
-    failed = evaluate_gates(summary, args.max_fail_ratio, args.p95_ms)
-    summary["gates"] = {
-        "max_fail_ratio": args.max_fail_ratio,
-        "p95_ms": [gate.describe() for gate in args.p95_ms],
-        "failed": failed,
-        "passed": not failed,
+    if not paths["summary"].exists():
+        tail = paths["log"].read_text(errors="replace")[-3000:]
+        out.line(f"mobsim run: Locust exited with {code} and wrote no summary; {paths['log']} ends with:", "bad")
+        out.line(tail)
+        return INTERRUPTED if interrupt.requested else TOOL_FAILED
+    locust_summary = json.loads(paths["summary"].read_text())
+    summary = _summary(args, plan, locust_summary, paths, setup, before, after, host, app_code, server is not None)
+    summary["started_at"] = started_at.isoformat()
+    summary["load_started_at"] = load_started.isoformat()
+    summary["ended_at"] = datetime.now(UTC).isoformat()
+    results = evaluate(plan.thresholds, summary)
+    code = _verdict(summary, results, aborted, interrupt.requested)
+    paths["json"].parent.mkdir(parents=True, exist_ok=True)
+    paths["json"].write_text(json.dumps(summary, indent=2))
+    if args.junit:
+        write_junit(results, args.junit, duration_s=summary.get("duration_s", 0.0))
+    print_summary(out, summary, results)
+    out.line(
+        f"reports: {paths['html']}, {paths['csv']}_*.csv, {paths['json']}" + (f", {args.junit}" if args.junit else "")
+    )
+    verdict = summary["verdict"]
+    out.line(f"verdict: {verdict['result']} (exit {code}): {verdict['reason']}", "ok" if code == PASSED else "bad")
+    return code
+
+
+def _summary(
+    args: argparse.Namespace,
+    plan: Plan,
+    locust: dict[str, Any],
+    paths: dict[str, Path],
+    setup: dict[str, Any] | None,
+    before: dict[str, int] | None,
+    after: dict[str, int] | None,
+    host: str,
+    app_code: str,
+    bundled: bool,
+) -> dict[str, Any]:
+    from scenarios._runtime import arrivals_summary, merge_parts
+
+    parts = [json.loads(p.read_text()) for p in sorted(paths["summary"].parent.glob(paths["summary"].name + ".part-*"))]
+    summary = dict(locust)
+    if parts:  # each process's own final counts: exact, where the master's merge of reports may lag
+        merged = merge_parts(parts)
+        arrivals = merged.pop("arrivals")
+        has_arrivals = merged.pop("has_arrivals")
+        summary.update({k: v for k, v in merged.items() if k != "installed_base"})
+        if has_arrivals and args.arrival_rate > 0:
+            summary["arrivals"] = arrivals_summary(arrivals, args.arrival_rate)
+        summary["resumed_devices"] = sum(int(p.get("resumed", 0)) for p in parts)
+    summary["installed_base"] = setup
+    summary["reconciliation"] = reconcile(summary.get("acknowledged", {}), summary.get("pending", {}), before, after)
+    summary["traffic_mix"] = traffic_mix(summary["endpoints"])
+    options = {o.dest: getattr(args, o.dest, None) for o in OPTIONS if not o.locust_only and not o.secret}
+    options.update(users=plan.users, spawn_rate=args.spawn_rate, run_time_s=plan.seconds, processes=plan.workers,
+                   tags=args.tags, exclude_tags=args.exclude_tags, shape_plan=plan.shape_text,
+                   ramp_time=plan.ramp_time, day_length=plan.day_length, spike_at=plan.spike_at,
+                   max_rps=plan.max_rps, locust_args=list(args.locust_args or ()))  # fmt: skip
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "mobsim_version": __version__,
+        "options": options,
+        "target": {"url": host, "bundled": bundled, "app_code": mask_code(app_code)},
+        **summary,
     }
-    summary["target"] = {"url": target, "bundled": server is not None, "app_code": mask_code(app_code)}
-    if stats is not None:
-        summary["target"]["installations_on_server"] = stats
-    json_path = Path(args.json) if args.json else out / "summary.json"
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(summary, indent=2))
-    _print_summary(console, summary, target, app_code)
-    console.print(f"reports: {args.html or out / 'report.html'}, {args.csv or out / 'stats'}_*.csv, {json_path}")
-    if failed:
-        for line in failed:
-            console.print(f"[red]gate failed: {line}[/]")
-        return 1
-    if args.max_fail_ratio is not None or args.p95_ms:
-        console.print("[green]all gates passed[/]")
-    return 0
+
+
+def _verdict(summary: dict[str, Any], results: list[Any], aborted: list[str], interrupted: bool) -> int:
+    totals = summary["totals"]
+    summary["thresholds"] = [
+        {"expression": r.threshold.expression, "source": r.threshold.source, "metric": r.threshold.metric,
+         "endpoint": r.threshold.endpoint, "op": r.threshold.op, "limit": r.threshold.limit,
+         "observed": r.observed, "passed": r.passed, "line": r.line()}
+        for r in results
+    ]  # fmt: skip
+    failed = [r for r in results if not r.passed]
+    if interrupted:
+        code, reason = INTERRUPTED, "interrupted (Ctrl-C or SIGTERM): the figures cover the load until then"
+    elif totals["requests"] == 0:
+        code, reason = FAILED, "no request was sent"
+    elif aborted:
+        code, reason = FAILED, "aborted on a failed threshold (--abort-on-fail): " + "; ".join(aborted)
+    elif results:
+        code = FAILED if failed else PASSED
+        reason = (
+            f"{len(failed)} of {len(results)} thresholds failed" if failed else f"all {len(results)} thresholds passed"
+        )
+    elif totals["failures"]:
+        code, reason = FAILED, f"{totals['failures']} of {totals['requests']} requests failed (no threshold given)"
+    elif summary.get("exceptions"):
+        code, reason = FAILED, f"{sum(e['count'] for e in summary['exceptions'])} exceptions in sessions"
+    else:
+        code, reason = PASSED, f"all {totals['requests']} requests succeeded (no threshold given)"
+    result = {PASSED: "passed", FAILED: "failed", INTERRUPTED: "interrupted"}.get(code, "failed")
+    summary["verdict"] = {"result": result, "exit_code": code, "reason": reason}
+    return code
 
 
 def register(commands: Any) -> None:
     run = commands.add_parser(
         "run",
-        help="run a realistic load test (against the bundled server unless --target) and summarise it",
+        help="run a realistic load test (against the bundled server unless --target) and give a verdict",
         description="Run the Locust scenarios headless against the bundled reference server (default) or a "
-        "backend given with --target, print a summary, write HTML, CSV and JSON reports, and apply gates.",
+        "backend given with --target, print a summary, write HTML, CSV, JSON (and JUnit) reports, and give a "
+        "verdict. Exit codes: 0 passed; 1 a threshold failed, or with no threshold any request failed or none "
+        "was sent; 2 bad options, an unconfirmed remote target or a failed preflight; 3 Locust failed; "
+        "130 interrupted.",
     )
     add_run_arguments(run)
     run.set_defaults(handler=run_command)

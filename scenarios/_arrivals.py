@@ -34,6 +34,8 @@ class Arrivals:
         self.started = 0
         self.dropped = 0
         self.began: float | None = None
+        self.ended: float | None = None
+        """When scheduling stopped: the achieved rate is measured over ``[began, ended]``."""
         self._greenlet: gevent.Greenlet[..., None] | None = None
 
     def start(self) -> None:
@@ -42,6 +44,8 @@ class Arrivals:
             self._greenlet = gevent.spawn(self._schedule)
 
     def stop(self) -> None:
+        if self.began is not None and self.ended is None:
+            self.ended = self.clock()
         if self._greenlet is not None:
             self._greenlet.kill(block=False)
             self._greenlet = None
@@ -83,7 +87,8 @@ class Arrivals:
                 self.dropped += 1
 
     def snapshot(self) -> dict[str, float]:
-        elapsed = (self.clock() - self.began) if self.began is not None else 0.0
+        end = self.ended if self.ended is not None else self.clock()
+        elapsed = (end - self.began) if self.began is not None else 0.0
         return {
             "scheduled": self.scheduled,
             "started": self.started,

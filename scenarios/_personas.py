@@ -20,6 +20,7 @@ from typing import Any
 from faker import Faker
 
 from simulator import ApiError, SimulatorError, VirtualDevice
+from simulator.outcomes import ACK_KINDS
 from simulator.state import Flag
 
 from ._population import Population
@@ -31,6 +32,7 @@ __all__ = [
     "Tally",
     "business_outcome",
     "no_expectations",
+    "person_attributes",
     "run_session",
 ]
 
@@ -76,23 +78,41 @@ class Tally:
     """What the sessions did, beside the request stats: summed across workers for the summary."""
 
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTERS, 0))
+    """What the sessions *did* (asked their devices for): sessions run, logins attempted..."""
     business_errors: dict[str, int] = field(default_factory=dict)
+    acknowledged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACK_KINDS, 0))
+    """What the target acknowledged (a 2xx that carried it): the devices' observer feeds it."""
+    personas: dict[str, int] = field(default_factory=dict)
+    """Sessions run per persona."""
 
     def add(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
+
+    def ack(self, kind: str, n: int = 1) -> None:
+        """The observer of the run's devices (`simulator.outcomes`)."""
+        self.acknowledged[kind] = self.acknowledged.get(kind, 0) + n
 
     def business(self, code: str) -> None:
         self.business_errors[code] = self.business_errors.get(code, 0) + 1
 
     def snapshot(self) -> dict[str, Any]:
         """Cumulative counts (a worker reports them to the master, which keeps the latest)."""
-        return {"counts": dict(self.counts), "business_errors": dict(self.business_errors)}
+        return {
+            "counts": dict(self.counts),
+            "business_errors": dict(self.business_errors),
+            "acknowledged": dict(self.acknowledged),
+            "personas": dict(self.personas),
+        }
 
     def merge(self, part: dict[str, Any]) -> None:
         for name, n in part.get("counts", {}).items():
             self.add(name, n)
         for code, n in part.get("business_errors", {}).items():
             self.business_errors[code] = self.business_errors.get(code, 0) + n
+        for kind, n in part.get("acknowledged", {}).items():
+            self.ack(kind, n)
+        for persona, n in part.get("personas", {}).items():
+            self.personas[persona] = self.personas.get(persona, 0) + n
 
 
 @dataclass
@@ -115,7 +135,7 @@ class Session:
 _faker = Faker()
 
 
-def _attributes(population: Population, index: int) -> dict[str, Any]:
+def person_attributes(population: Population, index: int) -> dict[str, Any]:
     first, last, tier = _person_names(population.seed, population.person_of(index))
     return {"firstName": first, "lastName": last, "customAttributes": {"loyaltyTier": tier}}
 
@@ -159,7 +179,9 @@ def _personalized(device: VirtualDevice) -> bool:
 def _login(s: Session, *, primary: bool = False) -> None:
     if _personalized(s.device) or s.device.state.has(Flag.DEPERSONALIZE_PENDING):
         return
-    s.device.personalize(s.population.identity(s.index), _attributes(s.population, s.index), set_as_primary=primary)
+    s.device.personalize(
+        s.population.identity(s.index), person_attributes(s.population, s.index), set_as_primary=primary
+    )
     s.tally.add("personalizations")
 
 
@@ -268,6 +290,7 @@ PERSONA_SESSIONS: dict[str, Callable[[Session], None]] = {
 
 def run_session(persona: str, s: Session) -> bool:
     """One session; False when it ended early on an unexpected error (already reported)."""
+    s.tally.personas[persona] = s.tally.personas.get(persona, 0) + 1
     try:
         PERSONA_SESSIONS[persona](s)
     except (ApiError, SimulatorError):

@@ -17,9 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulator import AppConfig, Clock, RealClock, Transport, VirtualDevice
+from simulator import AppConfig, Clock, DeviceState, RealClock, Transport, VirtualDevice
+from simulator.outcomes import pending
 
-__all__ = ["DEFAULT_PERSONAS", "DEFAULT_PLATFORMS", "PERSONAS", "Population", "Slice", "Touched", "parse_weights"]
+__all__ = [
+    "DEFAULT_PERSONAS",
+    "DEFAULT_PLATFORMS",
+    "PERSONAS",
+    "Population",
+    "Slice",
+    "Touched",
+    "load_state",
+    "parse_weights",
+    "slice_state_path",
+    "state_header",
+]
 
 PERSONAS = ("browser", "login", "multidevice", "shopper", "churner", "newinstall")
 DEFAULT_PERSONAS: dict[str, float] = {
@@ -28,8 +40,9 @@ DEFAULT_PERSONAS: dict[str, float] = {
     "multidevice": 10,
     "shopper": 20,
     "churner": 5,
-    "newinstall": 10,
 }
+"""The default weights; new installs (the ``newinstall`` persona) are a share of sessions on top,
+``--new-installs``."""
 DEFAULT_PLATFORMS: dict[str, float] = {"android": 55, "ios": 38, "huawei": 7}
 _MAGIC = b"MOBSIMPOP1\n"
 
@@ -210,6 +223,29 @@ class Population:
         self._parked[index] = device.park()
         self._free[self.persona_of(index)].append(index)
 
+    def store(self, index: int, blob: bytes) -> None:
+        """Keep a device's parked state without touching the free lists (the set-up phase)."""
+        self._parked[index] = blob
+
+    def uninstalled(self) -> Iterator[int]:
+        """This slice's devices with no parked state, but the ``newinstall`` persona's (they
+        install afresh each session): what the installed-base set-up registers."""
+        parked = self._parked
+        for index in self.slice.indices(self.size):
+            if parked[index] is None and self.persona_of(index) != "newinstall":
+                yield index
+
+    def pending(self, kinds: tuple[str, ...]) -> dict[str, int]:
+        """What the devices driven in this run hold unacknowledged (`simulator.outcomes.pending`)."""
+        totals = dict.fromkeys(kinds, 0)
+        parked = self._parked
+        for index in self.touched:
+            blob = parked[index]
+            if blob is not None:
+                for kind, n in pending(DeviceState.unpack(blob)).items():
+                    totals[kind] = totals.get(kind, 0) + n
+        return totals
+
     def release(self, index: int) -> None:
         """Give a device back without keeping its state (after a failure mid-session)."""
         self._free[self.persona_of(index)].append(index)
@@ -236,9 +272,7 @@ class Population:
     def load(self, path: Path) -> int:
         """Take the devices this slice owns from a saved file; returns how many."""
         data = path.read_bytes()
-        if not data.startswith(_MAGIC):
-            raise ValueError(f"{path} is not a mobsim population file")
-        seed, size = struct.unpack_from(">QQ", data, len(_MAGIC))
+        seed, size = _header(path, data)
         if (seed, size) != (self.seed, self.size):
             raise ValueError(
                 f"{path} holds population seed {seed} of {size} devices; this run has seed {self.seed} "
@@ -253,3 +287,31 @@ class Population:
                 count += 1
             offset += length
         return count
+
+
+def slice_state_path(path: Path, slice_: Slice) -> Path:
+    """Where a slice keeps its part of a state file: the file itself for a whole population,
+    ``FILE.<index>of<count>`` for one worker's slice."""
+    return path if slice_.count == 1 else path.with_name(f"{path.name}.{slice_.index}of{slice_.count}")
+
+
+def load_state(population: Population, path: Path) -> int:
+    """Load what ``population``'s slice owns from a state file and its slice files; how many."""
+    loaded = 0
+    for candidate in sorted({path, *path.parent.glob(path.name + ".*of*")}):
+        if candidate.is_file() and not candidate.name.endswith(".tmp"):
+            loaded += population.load(candidate)
+    return loaded
+
+
+def _header(path: Path, data: bytes) -> tuple[int, int]:
+    if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 16:
+        raise ValueError(f"{path} is not a mobsim population state file: give another --state-file")
+    seed, size = struct.unpack_from(">QQ", data, len(_MAGIC))
+    return int(seed), int(size)
+
+
+def state_header(path: Path) -> tuple[int, int]:
+    """The (seed, population size) a state file was saved with, read from its first bytes."""
+    with path.open("rb") as handle:
+        return _header(path, handle.read(len(_MAGIC) + 16))

@@ -1,5 +1,6 @@
 """The per-process side of a run under Locust: the Locust transport, the rate cap, the population
-slice, the session tally, the open-model arrivals, and the summary the master writes."""
+slice, the installed-base set-up, the session tally, the open-model arrivals, and the summary the
+master writes (with each process's own final counts in a part file beside it)."""
 
 from __future__ import annotations
 
@@ -19,13 +20,19 @@ from locust.env import Environment
 from locust.exception import CatchResponseError
 
 from simulator import AppConfig, Outgoing, Reply
+from simulator.outcomes import PENDING_KINDS
 
 from ._arrivals import Arrivals
 from ._curves import curve, spike_level
+from ._installed_base import SetupResult, establish
+from ._options import persona_weights, plan_shape
 from ._personas import Tally
-from ._population import DEFAULT_PLATFORMS, PERSONAS, Population, Slice, parse_weights
+from ._population import DEFAULT_PLATFORMS, Population, Slice, load_state, parse_weights, slice_state_path
 
-__all__ = ["LocustTransport", "RateLimiter", "RunState", "summary"]
+__all__ = ["LocustTransport", "RateLimiter", "RunState", "remote_default_rps", "summary"]
+
+REMOTE_DEFAULT_RPS = 50.0
+"""``--max-rps`` when it is not given and the host is not on loopback (as ``mobsim run``)."""
 
 log = logging.getLogger("mobsim.scenarios")
 
@@ -242,6 +249,22 @@ def _message_id(content: bytes) -> str:
     return content[start : content.find(b'"', start)].decode("utf-8", "replace")
 
 
+def remote_default_rps(host: str, max_rps: float | None) -> float:
+    """The request cap in force: the one given (0: none), else none on loopback and
+    :data:`REMOTE_DEFAULT_RPS` elsewhere, the policy of ``mobsim run``."""
+    if max_rps is not None:
+        return max_rps
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    name = urlsplit(host).hostname or ""
+    try:
+        loopback = name == "localhost" or ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        loopback = False
+    return 0.0 if loopback else REMOTE_DEFAULT_RPS
+
+
 class RunState:
     """One process's share of the run, built at test start from the parsed options."""
 
@@ -254,41 +277,63 @@ class RunState:
         index = getattr(runner, "worker_index", 0) if runner is not None else 0
         count = int(getattr(opts, "expect_workers", 1) or 1) if getattr(opts, "worker", False) else 1
         self.slice = Slice(max(0, index), max(1, count)) if count > index >= 0 else Slice()
+        self.tally = Tally()
+        self.host = (environment.host or "").rstrip("/")
         self.population = Population(
             opts.population,
             opts.seed,
-            AppConfig(opts.app_code, base_url=(environment.host or "").rstrip("/")),
+            AppConfig(opts.app_code, base_url=self.host, observer=self.tally.ack),
             slice_=self.slice,
-            personas=parse_weights(opts.personas, PERSONAS, "--personas"),
+            personas=persona_weights(opts),
             platforms=parse_weights(opts.platforms, tuple(DEFAULT_PLATFORMS), "--platforms"),
         )
-        self.tally = Tally()
         self.think = max(0.0, opts.think_time)
-        self.limiter = RateLimiter(opts.max_rps / self.slice.count) if opts.max_rps > 0 else None
+        self.max_rps = remote_default_rps(self.host, opts.max_rps)
+        self.limiter = RateLimiter(self.max_rps / self.slice.count) if self.max_rps > 0 else None
         self.stats_by_platform = opts.stats_by_platform
         self.state_path = self._state_path(opts.state_file)
-        if opts.state_file:
-            self.resumed = self._load(Path(opts.state_file))
+        self.resumed = self._load(Path(opts.state_file)) if opts.state_file else 0
+        self.setup: SetupResult | None = None
+        self.install_base = opts.installed_base == "yes"
+        self.shape = plan_shape(opts, getattr(opts, "run_time", None), int(getattr(opts, "num_users", 0) or 0))
         self.arrivals: Arrivals | None = None
         if opts.arrival_rate > 0:
             self.arrivals = Arrivals(self._rate_function(opts), tolerance=opts.arrival_tolerance)
 
     def _state_path(self, state_file: str) -> Path | None:
-        if not state_file:
-            return None
-        path = Path(state_file)
-        if self.slice.count == 1:
-            return path
-        return path.with_name(f"{path.name}.{self.slice.index}of{self.slice.count}")
+        return slice_state_path(Path(state_file), self.slice) if state_file else None
 
     def _load(self, path: Path) -> int:
-        loaded = 0
-        for candidate in sorted({path, *path.parent.glob(path.name + ".*of*")}):
-            if candidate.is_file() and not candidate.name.endswith(".tmp"):
-                loaded += self.population.load(candidate)
+        loaded = load_state(self.population, path)
         if loaded:
             log.info("resumed %d parked devices from %s", loaded, path)
         return loaded
+
+    def establish_base(self) -> None:
+        """The installed base of this slice, before the first user starts (``--installed-base``)."""
+        if not self.install_base or self.setup is not None:
+            return
+        total = sum(1 for _ in self.population.uninstalled())
+        if not total:
+            self.setup = SetupResult()
+            return
+        log.warning("installing %d devices before the load starts (--installed-base yes)", total)
+        last = [time.monotonic()]
+
+        def progress(done: int, of: int) -> None:
+            if time.monotonic() - last[0] >= 5 or done == of:
+                last[0] = time.monotonic()
+                log.warning("installed base: %d of %d devices", done, of)
+
+        from ._setup import GeventTransport
+
+        self.setup = establish(
+            self.population,
+            rate=self.max_rps / self.slice.count,
+            progress=progress,
+            transport_factory=GeventTransport,
+        )
+        log.warning("installed base: %s", self.setup.as_dict())
 
     def save(self) -> None:
         if self.state_path is not None:
@@ -300,34 +345,78 @@ class RunState:
         if opts.shape == "spike":
             # The campaign's extra sessions, spread over about a minute (the curve's 15 s time constant).
             peak = base + opts.spike_share * opts.population / self.slice.count / 15.0
-            return lambda t: spike_level(t, opts.spike_at, base, peak, width=60.0)
-        shape = shape_curve(opts)
+            at = self.shape.spike_at
+            return lambda t: spike_level(t, at, base, peak, width=60.0)
+        shape = shape_curve(opts, self.shape)
         return lambda t: base * max(0.05, shape.level(t))
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, *, final: bool = False) -> dict[str, Any]:
         data = self.tally.snapshot()
         data["devices_touched"] = len(self.population.touched)
         if self.arrivals is not None:
             data["arrivals"] = self.arrivals.snapshot()
+        if final:
+            data["pending"] = self.population.pending(PENDING_KINDS)
+            data["slice"] = [self.slice.index, self.slice.count]
+            data["resumed"] = self.resumed
+            if self.setup is not None:
+                data["installed_base"] = self.setup.as_dict()
         return data
 
 
-def shape_curve(opts: Any) -> Any:
+def shape_curve(opts: Any, plan: Any = None) -> Any:
+    plan = plan or plan_shape(opts, getattr(opts, "run_time", None), 0)
     return curve(
         opts.shape,
-        ramp=opts.ramp_time,
-        period=opts.day_length,
+        ramp=plan.ramp_time,
+        period=plan.day_length,
         start_hour=opts.day_start_hour,
-        at=opts.spike_at,
+        at=plan.spike_at,
     )
 
 
-def _percentiles(entry: Any) -> dict[str, float]:
-    return {f"p{p}": float(entry.get_response_time_percentile(p / 100)) for p in (50, 95, 99)}
+_PERCENTILES = (50, 90, 95, 99)
+
+
+def _latencies(entry: Any) -> dict[str, float]:
+    out = {f"p{p}": float(entry.get_response_time_percentile(p / 100)) for p in _PERCENTILES}
+    out["avg_ms"] = float(entry.avg_response_time)
+    out["max_ms"] = float(entry.max_response_time or 0)
+    return out
+
+
+def merge_parts(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The mobsim counters of several processes, summed."""
+    tally = Tally()
+    touched = 0
+    pending: dict[str, int] = {}
+    arrivals = {"scheduled": 0, "started": 0, "dropped": 0, "seconds": 0.0}
+    setup: dict[str, Any] = {}
+    for part in parts:
+        tally.merge(part)
+        touched += int(part.get("devices_touched", 0))
+        for kind, n in part.get("pending", {}).items():
+            pending[kind] = pending.get(kind, 0) + n
+        for key, value in part.get("arrivals", {}).items():
+            arrivals[key] = max(arrivals[key], value) if key == "seconds" else arrivals[key] + value
+        for key, value in part.get("installed_base", {}).items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                setup[key] = max(setup.get(key, 0), value) if key == "seconds" else setup.get(key, 0) + value
+    return {
+        "sessions": tally.counts,
+        "personas": tally.personas,
+        "business_errors": tally.business_errors,
+        "acknowledged": tally.acknowledged,
+        "pending": pending,
+        "devices_touched": touched,
+        "arrivals": arrivals,
+        "installed_base": setup or None,
+        "has_arrivals": any("arrivals" in part for part in parts),
+    }
 
 
 def summary(environment: Environment, parts: list[dict[str, Any]], started: float) -> dict[str, Any]:
-    """The run's summary: Locust's stats per endpoint and in total, and mobsim's session counts."""
+    """The run's summary: Locust's stats per endpoint and in total, and mobsim's counters."""
     stats = environment.stats
     opts = environment.parsed_options
     endpoints = []
@@ -339,34 +428,26 @@ def summary(environment: Environment, parts: list[dict[str, Any]], started: floa
                 "requests": entry.num_requests,
                 "failures": entry.num_failures,
                 "rps": entry.total_rps,
-                "avg_ms": entry.avg_response_time,
-                **_percentiles(entry),
+                **_latencies(entry),
             }
         )
     total = stats.total
-    tally = Tally()
-    touched = 0
-    arrivals = {"scheduled": 0, "started": 0, "dropped": 0, "seconds": 0.0}
-    for part in parts:
-        tally.merge(part)
-        touched += int(part.get("devices_touched", 0))
-        for key, value in part.get("arrivals", {}).items():
-            arrivals[key] = max(arrivals[key], value) if key == "seconds" else arrivals[key] + value
+    merged = merge_parts(parts)
+    arrivals = merged.pop("arrivals")
+    merged.pop("has_arrivals")
     result: dict[str, Any] = {
         "duration_s": round(time.time() - started, 3),
+        "started": started,
         "host": environment.host,
         "totals": {
             "requests": total.num_requests,
             "failures": total.num_failures,
             "fail_ratio": total.fail_ratio,
             "rps": total.total_rps,
-            "avg_ms": total.avg_response_time,
-            **_percentiles(total),
+            **_latencies(total),
         },
         "endpoints": endpoints,
-        "sessions": tally.counts,
-        "business_errors": tally.business_errors,
-        "devices_touched": touched,
+        **merged,
         "errors": [
             {"name": e.name, "method": e.method, "error": str(e.error), "occurrences": e.occurrences}
             for e in stats.errors.values()
@@ -378,10 +459,15 @@ def summary(environment: Environment, parts: list[dict[str, Any]], started: floa
             {"count": e["count"], "msg": e["msg"], "traceback": e["traceback"]} for e in runner.exceptions.values()
         ]
     if opts is not None and opts.arrival_rate > 0:
-        seconds = arrivals["seconds"] or 1.0
-        result["arrivals"] = {
-            **arrivals,
-            "target_rate": opts.arrival_rate,
-            "achieved_rate": arrivals["started"] / seconds,
-        }
+        result["arrivals"] = arrivals_summary(arrivals, opts.arrival_rate)
     return result
+
+
+def arrivals_summary(arrivals: dict[str, Any], target_rate: float) -> dict[str, Any]:
+    """The open model's figures; the achieved rate is over the window arrivals were scheduled in."""
+    seconds = arrivals.get("seconds") or 0.0
+    return {
+        **arrivals,
+        "target_rate": target_rate,
+        "achieved_rate": arrivals["started"] / seconds if seconds > 0 else 0.0,
+    }

@@ -16,10 +16,14 @@ model; ``--shape`` picks the load curve. mobsim's options are listed by ``locust
 # Locust first: it monkey-patches the standard library for gevent.
 import locust  # isort: skip
 import gc
+import json
 import logging
 import random
+import signal
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import gevent
@@ -28,9 +32,8 @@ from locust import FastHttpUser, LoadTestShape, events, run_single_user, tag, ta
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from scenarios._options import add_options
+from scenarios._options import add_options, persona_weights, validate
 from scenarios._personas import EVENT_DEFINITIONS, Session, run_session
-from scenarios._population import parse_weights
 from scenarios._runtime import LocustTransport, RunState, shape_curve, summary
 from simulator import VirtualDevice
 
@@ -52,17 +55,42 @@ def _run(environment: Environment) -> RunState:
 
 @events.init.add_listener
 def _init(environment: Environment, **_: Any) -> None:
-    """Weigh the persona tasks that survived ``--tags`` by ``--personas``."""
+    """Check mobsim's options before anything starts, weigh the persona tasks that survived
+    ``--tags`` by ``--personas`` (new installs included), and let SIGUSR1 end the run the way its
+    run time does (``mobsim run`` sends it on Ctrl-C: reports are written, workers give their
+    final counts)."""
     opts = environment.parsed_options
     if opts is None or not hasattr(opts, "personas"):
         return
-    weights = parse_weights(opts.personas, tuple(MobileAudience.personas), "--personas")
+    problems = validate(opts, tags=opts.tags, exclude_tags=opts.exclude_tags)
+    if problems:
+        for problem in problems:
+            sys.stderr.write(f"mobsim: {problem}\n")
+        sys.exit(2)
+    runner = environment.runner
+    if runner is not None and not isinstance(runner, WorkerRunner):
+        gevent.signal_handler(signal.SIGUSR1, runner.quit)
+    weights = persona_weights(opts)
     present = {fn.__name__: fn for fn in MobileAudience.tasks if callable(fn)}
+    copies = _thousandths({name: weights.get(name, 0.0) for name in present})
     weighted: list[Any] = []
     for name, fn in present.items():
-        weighted += [fn] * max(0, round(weights.get(name, 0)))
+        weighted += [fn] * copies[name]
     if weighted:
         MobileAudience.tasks = weighted
+
+
+def _thousandths(weights: dict[str, float]) -> dict[str, int]:
+    """Task copies per persona, 1000 in all (largest remainders), so a 3% share is 30 entries."""
+    total = sum(weights.values())
+    if total <= 0:
+        return dict.fromkeys(weights, 0)
+    quotas = {name: 1000 * w / total for name, w in weights.items()}
+    copies = {name: int(q) for name, q in quotas.items()}
+    by_remainder = sorted(quotas, key=lambda name: -(quotas[name] - copies[name]))
+    for name in by_remainder[: 1000 - sum(copies.values())]:
+        copies[name] += 1
+    return copies
 
 
 @events.test_start.add_listener
@@ -72,6 +100,7 @@ def _test_start(environment: Environment, **_: Any) -> None:
         _create_definitions(environment)
         return
     run = _run(environment)
+    run.establish_base()
     _tune_gc()
     if run.arrivals is not None:
         run.arrivals.start()
@@ -156,16 +185,22 @@ def _worker_report(client_id: str, data: dict[str, Any]) -> None:
 
 @events.quitting.add_listener
 def _quitting(environment: Environment, **_: Any) -> None:
+    """The master (or the only process) writes the summary; every process that drove devices
+    writes its own final counts beside it (``FILE.part-<index>of<count>``), which the master's
+    summary may miss the last seconds of."""
     opts = environment.parsed_options
-    if opts is None or not getattr(opts, "summary_file", "") or isinstance(environment.runner, WorkerRunner):
+    if opts is None or not getattr(opts, "summary_file", ""):
         return
-    parts = list(_STATE["parts"].values())
     run: RunState | None = _STATE["run"]
     if run is not None:
+        final = run.snapshot(final=True)
+        name = f"{opts.summary_file}.part-{run.slice.index}of{run.slice.count}"
+        Path(name).write_text(json.dumps(final))
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    parts = list(_STATE["parts"].values())
+    if run is not None:
         parts.append(run.snapshot())
-    import json
-    from pathlib import Path
-
     result = summary(environment, parts, _STATE["started"])
     Path(opts.summary_file).write_text(json.dumps(result, indent=2))
 
@@ -282,7 +317,7 @@ class MobsimShape(LoadTestShape):
         spawn_rate = float(opts.spawn_rate or 1)
         if opts.arrival_rate > 0 or opts.shape == "constant":
             return users, spawn_rate
-        level = shape_curve(opts).level(elapsed)
+        level = shape_curve(opts).level(elapsed)  # relative to --run-time (scenarios._options.plan_shape)
         return max(1, round(users * level)), spawn_rate
 
 

@@ -17,6 +17,7 @@ from scenarios._personas import Session, business_outcome
 from server_stub.serve import BackgroundServer, ServeConfig
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-")
+TASKS = list(audience.MobileAudience.tasks)  # init weighs the class's task list in place
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +28,11 @@ def server() -> Iterator[BackgroundServer]:
 
 def make_env(server: BackgroundServer, *extra: str) -> tuple[Environment, list[dict[str, Any]]]:
     audience._STATE.update(run=None, parts={})
+    audience.MobileAudience.tasks = list(TASKS)
     audience.MobileAudience.host = server.url  # the runner sets it when it spawns users
     opts = parse_options(
         ["-f", "scenarios", "--host", server.url, "--app-code", "LOCUST-TEST", "--think-time", "0",
-         "--population", "400", *extra]
+         "--population", "400", "--installed-base", "no", *extra]
     )  # fmt: skip
     env = Environment(
         user_classes=[audience.MobileAudience], host=server.url, events=locust.events, parsed_options=opts
@@ -62,9 +64,27 @@ def test_sessions_report_every_request_under_its_endpoint_template(server: Backg
 
 
 def test_personas_weights_and_tags_shape_the_task_list(server: BackgroundServer) -> None:
+    # In thousandths: shopper 3 and login 1, and new installs 3% of sessions on top: the newinstall
+    # weight is 4 * 0.03 / 0.97 = 0.1237, so 3/4.1237 = 727.5 -> 728, 1/4.1237 = 242.5 -> 242, 30.
     make_env(server, "--personas", "shopper=3,login=1")
     names = [fn.__name__ for fn in audience.MobileAudience.tasks]
-    assert names.count("shopper") == 3 and names.count("login") == 1 and len(names) == 4
+    assert (names.count("shopper"), names.count("login"), names.count("newinstall")) == (728, 242, 30)
+    make_env(server, "--personas", "shopper=3,login=1", "--new-installs", "0")
+    names = [fn.__name__ for fn in audience.MobileAudience.tasks]
+    assert (names.count("shopper"), names.count("login"), names.count("newinstall")) == (750, 250, 0)
+    make_env(server, "--personas", "shopper=3,login=1,newinstall=1")  # an explicit weight is kept as given
+    names = [fn.__name__ for fn in audience.MobileAudience.tasks]
+    assert (names.count("shopper"), names.count("login"), names.count("newinstall")) == (600, 200, 200)
+
+
+def test_the_installed_base_is_registered_at_test_start_outside_the_stats(server: BackgroundServer) -> None:
+    _env, seen = make_env(server, "--installed-base", "yes", "--population", "60", "--seed", "31")
+    run = audience._STATE["run"]
+    assert seen == []  # the set-up's requests are not the run's
+    assert run.setup is not None and run.setup.registered == run.setup.devices > 0 and run.setup.failed == 0
+    parked = dict(run.population.parked())
+    assert len(parked) == run.setup.devices == sum(1 for i in range(60) if run.population.persona_of(i) != "newinstall")
+    assert len(run.population.touched) == 0
 
 
 def test_an_unexpected_error_is_a_failure_an_expected_one_is_a_business_outcome(server: BackgroundServer) -> None:

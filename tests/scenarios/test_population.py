@@ -95,7 +95,7 @@ def test_state_round_trips_through_a_file_and_reslices(tmp_path: Path) -> None:
         Population(31, 9, APP).load(path)
     bogus = tmp_path / "bogus.bin"
     bogus.write_bytes(b"hello")
-    with pytest.raises(ValueError, match="not a mobsim population file"):
+    with pytest.raises(ValueError, match="not a mobsim population state file"):
         whole.load(bogus)
 
 

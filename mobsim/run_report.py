@@ -1,0 +1,190 @@
+"""What ``mobsim run`` reports: the reconciliation, the traffic mix, ``summary.json`` and the console.
+
+The counts are what the target acknowledged (a 2xx that carried them, counted by the devices:
+``simulator.outcomes``), next to what was still pending in the devices when the run ended and, on a
+target with mobsim's inspection API (the bundled server included), what the server stored during
+the run: the difference of its event counts after and before the measured window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from .output import Output
+from .thresholds import Result
+
+__all__ = ["SCHEMA_VERSION", "print_summary", "reconcile", "stored_counts", "traffic_mix"]
+
+SCHEMA_VERSION = 1
+"""``summary.json``'s schema; raised whenever a key changes meaning or goes away."""
+
+STANDARD_EVENTS = ("Install", "Uninstall", "Personalize", "Depersonalize", "AppLaunch")
+_STORED_AS = {
+    "installs": "Install",
+    "launches": "AppLaunch",
+    "personalizations": "Personalize",
+    "depersonalizations": "Depersonalize",
+}
+_LABELS = {
+    "installs": "installs (registrations)",
+    "launches": "App Launches",
+    "personalizations": "personalizations",
+    "depersonalizations": "logouts (depersonalize)",
+    "events": "custom events",
+    "user_updates": "user updates",
+}
+
+
+def stored_counts(url: str, app_code: str, *, timeout: float = 10.0) -> dict[str, int] | None:
+    """The event counts of the app's account on a target with the inspection API (standard events
+    by name, custom events summed as ``custom``, rejected ones as ``rejected``), or None when the
+    target has no inspection API or does not list this app."""
+    try:
+        with httpx.Client(base_url=url, timeout=timeout) as client:
+            apps = client.get("/inspect/applications")
+            if apps.status_code != 200:
+                return None
+            listed = apps.json()
+            rows = listed.get("applications", listed) if isinstance(listed, dict) else listed
+            account = next((a.get("account") for a in rows if isinstance(a, dict) and a.get("code") == app_code), None)
+            if account is None:
+                return None
+            answer = client.get("/inspect/event-counts", params={"account": account})
+            if answer.status_code != 200:
+                return None
+            data = answer.json()
+    except (httpx.HTTPError, ValueError, AttributeError, TypeError):
+        return None
+    counts = data.get("counts", {}) if isinstance(data, dict) else {}
+    out = {name: int(counts.get(name, 0)) for name in STANDARD_EVENTS}
+    out["custom"] = sum(int(n) for name, n in counts.items() if name not in STANDARD_EVENTS)
+    out["rejected"] = int(data.get("rejected", 0))
+    return out
+
+
+def reconcile(
+    acknowledged: Mapping[str, int],
+    pending: Mapping[str, int],
+    before: Mapping[str, int] | None,
+    after: Mapping[str, int] | None,
+) -> dict[str, Any]:
+    """One row per kind: acknowledged, pending in devices, stored by the server, the difference."""
+    stored_known = before is not None and after is not None
+    rows = []
+    for kind in ("installs", "launches", "personalizations", "depersonalizations", "events", "user_updates"):
+        acked = int(acknowledged.get(kind, 0))
+        if kind == "personalizations":
+            acked += int(acknowledged.get("repersonalizations", 0))
+        row: dict[str, Any] = {
+            "kind": kind,
+            "label": _LABELS[kind],
+            "acknowledged": acked,
+            "pending": int(pending.get(kind, 0)),
+            "stored": None,
+            "difference": None,
+        }
+        if stored_known and kind != "user_updates":
+            assert before is not None and after is not None
+            name = _STORED_AS.get(kind, "custom")
+            stored = after.get(name, 0) - before.get(name, 0)
+            row["stored"] = stored
+            row["difference"] = stored - acked
+            if kind == "events":
+                row["rejected"] = after.get("rejected", 0) - before.get("rejected", 0)
+                row["difference"] = stored + row["rejected"] - acked
+        rows.append(row)
+    agree = stored_known and all(r["difference"] in (None, 0) for r in rows)
+    return {"stored_available": stored_known, "rows": rows, "agree": agree}
+
+
+def traffic_mix(endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Requests per endpoint stats name (wire methods merged), largest share first."""
+    by_name: dict[str, int] = {}
+    for row in endpoints:
+        by_name[row["name"]] = by_name.get(row["name"], 0) + int(row["requests"])
+    total = sum(by_name.values()) or 1
+    return [
+        {"name": name, "requests": n, "share": round(n / total, 4)}
+        for name, n in sorted(by_name.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def _ms(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def print_summary(out: Output, summary: dict[str, Any], results: list[Result]) -> None:
+    target = summary["target"]
+    rows = [
+        [row["method"], row["name"], str(row["requests"]), str(row["failures"]), f"{row['rps']:.1f}",
+         _ms(row["p50"]), _ms(row["p95"]), _ms(row["p99"])]
+        for row in summary["endpoints"]
+    ]  # fmt: skip
+    t = summary["totals"]
+    rows.append(["", "all", str(t["requests"]), str(t["failures"]), f"{t['rps']:.1f}", _ms(t["p50"]),
+                 _ms(t["p95"]), _ms(t["p99"])])  # fmt: skip
+    out.table(
+        f"mobsim run against {target['url']} (app {target['app_code']})",
+        ["sent as", "endpoint", "requests", "fails", "req/s", "p50 ms", "p95 ms", "p99 ms"],
+        rows,
+        right=6,
+    )
+    mix = summary["traffic_mix"]
+    if mix:
+        out.line("traffic mix: " + ", ".join(f"{m['name']} {m['share']:.1%}" for m in mix))
+    s = summary["sessions"]
+    personas = ", ".join(f"{k} {v}" for k, v in sorted(summary.get("personas", {}).items()))
+    out.line(f"app sessions {s.get('sessions', 0)} ({personas or 'none'}); quick returns {s.get('quick_returns', 0)}, "
+             f"uninstalls {s.get('uninstalls', 0)}, devices driven {summary['devices_touched']}")  # fmt: skip
+    base = summary.get("installed_base")
+    if base:
+        out.line(
+            f"installed base: {base.get('registered', 0)} devices registered before the run "
+            f"({base.get('personalized', 0)} logged in, {base.get('failed', 0)} failed) "
+            f"in {base.get('seconds', 0):.1f} s; {base.get('resumed', 0)} resumed from the state file"
+        )
+    rec = summary["reconciliation"]
+    columns = ["what", "acknowledged", "pending in devices"]
+    if rec["stored_available"]:
+        columns += ["stored by the server", "difference"]
+    table = []
+    for row in rec["rows"]:
+        cells = [row["label"], str(row["acknowledged"]), str(row["pending"])]
+        if rec["stored_available"]:
+            stored = "-" if row["stored"] is None else str(row["stored"])
+            if row.get("rejected"):
+                stored += f" (+{row['rejected']} rejected)"
+            cells += [stored, "-" if row["difference"] is None else f"{row['difference']:+d}"]
+        table.append(cells)
+    out.table("what the target acknowledged", columns, table, right=len(columns) - 1)
+    if rec["stored_available"]:
+        if rec["agree"]:
+            out.line("the server stored exactly what it acknowledged", "ok")
+        else:
+            out.line(
+                "the server's counts differ from what it acknowledged: requests cut short at the end of the run "
+                "(stored, answer never read) or answers that were lost",
+                "warn",
+            )
+    else:
+        out.line("the target has no inspection API: stored counts are not available")
+    if summary["business_errors"]:
+        out.line(f"expected business errors (not failures): {summary['business_errors']}")
+    if summary["sessions"].get("aborted"):
+        out.line(f"sessions cut short by an unexpected answer: {summary['sessions']['aborted']}", "warn")
+    if "arrivals" in summary:
+        a = summary["arrivals"]
+        out.line(
+            f"open model: target {a['target_rate']:g} sessions/s, achieved {a['achieved_rate']:.2f}/s over "
+            f"{a['seconds']:.1f} s, scheduled {a['scheduled']}, started {a['started']}, dropped {a['dropped']} "
+            "(could not start on time)"
+        )
+    for error in summary["errors"][:5]:
+        out.line(f"{error['occurrences']}x {error['method']} {error['name']}: {error['error']}", "bad")
+    for problem in summary.get("exceptions", [])[:3]:
+        out.line(f"{problem['count']}x exception in a session: {problem['msg']}", "bad")
+    for result in results:
+        out.line(result.line(), "ok" if result.passed else "bad")
