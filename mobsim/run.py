@@ -322,6 +322,7 @@ def _install_base(
         processes.append(
             subprocess.Popen(
                 argv,
+                stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -360,7 +361,7 @@ def _install_base(
                 done = sum(d for d, _ in progress.values())
                 total = sum(t for _, t in progress.values())
                 if total:
-                    out.line(f"[mobsim run] installing the base: {done}/{total} devices ({now - started:.0f} s)")
+                    out.progress(f"[mobsim run] installing the base: {done}/{total} devices ({now - started:.0f} s)")
             time.sleep(0.2)
         for reader in readers:
             reader.join(timeout=5)
@@ -435,7 +436,7 @@ def _drive(
     last_line = last_judge = 0.0
     stop_sent: float | None = None
     aborted: list[str] = []
-    line_every = 2.0 if out.terminal else 5.0
+    line_every = 0.5 if out.terminal else 5.0
     while process.poll() is None:
         now = time.monotonic()
         if (interrupt.requested or aborted) and stop_sent is None:
@@ -448,7 +449,7 @@ def _drive(
             break
         if now - last_line >= line_every:
             last_line = now
-            out.line(progress_line(now - started, plan.seconds, read_live(paths["csv"])))
+            out.progress(progress_line(now - started, plan.seconds, read_live(paths["csv"])))
         if args.abort_on_fail and not aborted and now - started >= _ABORT_AFTER and now - last_judge >= 2.0:
             last_judge = now
             aborted = _abort_due(plan, read_live(paths["csv"]))
@@ -530,8 +531,10 @@ def _run(args: argparse.Namespace, plan: Plan, paths: dict[str, Path], out: Outp
         load_started = datetime.now(UTC)
         with paths["log"].open("wb") as log:
             argv = _locust_argv(args, plan, host, app_code, paths)
-            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                       env=_child_env())  # fmt: skip
+            # stdin from /dev/null: Locust reads keys from a terminal, and a reader outside the
+            # terminal's foreground group is stopped by SIGTTIN (the run would hang).
+            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True, env=_child_env())  # fmt: skip
             try:
                 code, aborted = _drive(process, plan, args, paths, out, interrupt)
             finally:
@@ -577,7 +580,7 @@ def _summary(
     app_code: str,
     bundled: bool,
 ) -> dict[str, Any]:
-    from scenarios._runtime import arrivals_summary, merge_parts
+    from scenarios._counts import arrivals_summary, merge_parts
 
     parts = [json.loads(p.read_text()) for p in sorted(paths["summary"].parent.glob(paths["summary"].name + ".part-*"))]
     summary = dict(locust)

@@ -147,9 +147,9 @@ def print_summary(out: Output, summary: dict[str, Any], results: list[Result]) -
             f"in {base.get('seconds', 0):.1f} s; {base.get('resumed', 0)} resumed from the state file"
         )
     rec = summary["reconciliation"]
-    columns = ["what", "acknowledged", "pending in devices"]
+    columns = ["what", "acknowledged", "pending"]
     if rec["stored_available"]:
-        columns += ["stored by the server", "difference"]
+        columns += ["stored", "difference"]
     table = []
     for row in rec["rows"]:
         cells = [row["label"], str(row["acknowledged"]), str(row["pending"])]
@@ -159,7 +159,12 @@ def print_summary(out: Output, summary: dict[str, Any], results: list[Result]) -
                 stored += f" (+{row['rejected']} rejected)"
             cells += [stored, "-" if row["difference"] is None else f"{row['difference']:+d}"]
         table.append(cells)
-    out.table("what the target acknowledged", columns, table, right=len(columns) - 1)
+    out.table(
+        "what the target acknowledged, what was still pending in the devices, what the server stored",
+        columns,
+        table,
+        right=len(columns) - 1,
+    )
     if rec["stored_available"]:
         if rec["agree"]:
             out.line("the server stored exactly what it acknowledged", "ok")

@@ -23,6 +23,7 @@ from simulator import AppConfig, Outgoing, Reply
 from simulator.outcomes import PENDING_KINDS
 
 from ._arrivals import Arrivals
+from ._counts import arrivals_summary, merge_parts
 from ._curves import curve, spike_level
 from ._installed_base import SetupResult, establish
 from ._options import persona_weights, plan_shape
@@ -385,36 +386,6 @@ def _latencies(entry: Any) -> dict[str, float]:
     return out
 
 
-def merge_parts(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """The mobsim counters of several processes, summed."""
-    tally = Tally()
-    touched = 0
-    pending: dict[str, int] = {}
-    arrivals = {"scheduled": 0, "started": 0, "dropped": 0, "seconds": 0.0}
-    setup: dict[str, Any] = {}
-    for part in parts:
-        tally.merge(part)
-        touched += int(part.get("devices_touched", 0))
-        for kind, n in part.get("pending", {}).items():
-            pending[kind] = pending.get(kind, 0) + n
-        for key, value in part.get("arrivals", {}).items():
-            arrivals[key] = max(arrivals[key], value) if key == "seconds" else arrivals[key] + value
-        for key, value in part.get("installed_base", {}).items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                setup[key] = max(setup.get(key, 0), value) if key == "seconds" else setup.get(key, 0) + value
-    return {
-        "sessions": tally.counts,
-        "personas": tally.personas,
-        "business_errors": tally.business_errors,
-        "acknowledged": tally.acknowledged,
-        "pending": pending,
-        "devices_touched": touched,
-        "arrivals": arrivals,
-        "installed_base": setup or None,
-        "has_arrivals": any("arrivals" in part for part in parts),
-    }
-
-
 def summary(environment: Environment, parts: list[dict[str, Any]], started: float) -> dict[str, Any]:
     """The run's summary: Locust's stats per endpoint and in total, and mobsim's counters."""
     stats = environment.stats
@@ -461,13 +432,3 @@ def summary(environment: Environment, parts: list[dict[str, Any]], started: floa
     if opts is not None and opts.arrival_rate > 0:
         result["arrivals"] = arrivals_summary(arrivals, opts.arrival_rate)
     return result
-
-
-def arrivals_summary(arrivals: dict[str, Any], target_rate: float) -> dict[str, Any]:
-    """The open model's figures; the achieved rate is over the window arrivals were scheduled in."""
-    seconds = arrivals.get("seconds") or 0.0
-    return {
-        **arrivals,
-        "target_rate": target_rate,
-        "achieved_rate": arrivals["started"] / seconds if seconds > 0 else 0.0,
-    }
