@@ -29,6 +29,7 @@ __all__ = [
     "Touched",
     "load_state",
     "parse_weights",
+    "prune_state_files",
     "slice_state_path",
     "state_header",
 ]
@@ -315,3 +316,13 @@ def state_header(path: Path) -> tuple[int, int]:
     """The (seed, population size) a state file was saved with, read from its first bytes."""
     with path.open("rb") as handle:
         return _header(path, handle.read(len(_MAGIC) + 16))
+
+
+def prune_state_files(path: Path, slice_: Slice) -> None:
+    """After ``slice_`` saved its part: remove the parts of other slicings, which :func:`load_state`
+    would otherwise read after it (a whole population supersedes every slice file; a slice of N
+    supersedes the slices of any other count). The whole file stays: the slices override it."""
+    for candidate in path.parent.glob(path.name + ".*of*"):
+        count = candidate.name.rsplit("of", 1)[-1]
+        if slice_.count == 1 or count != str(slice_.count):
+            candidate.unlink(missing_ok=True)

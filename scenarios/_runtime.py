@@ -28,7 +28,15 @@ from ._curves import curve, spike_level
 from ._installed_base import SetupResult, establish
 from ._options import persona_weights, plan_shape
 from ._personas import Tally
-from ._population import DEFAULT_PLATFORMS, Population, Slice, load_state, parse_weights, slice_state_path
+from ._population import (
+    DEFAULT_PLATFORMS,
+    Population,
+    Slice,
+    load_state,
+    parse_weights,
+    prune_state_files,
+    slice_state_path,
+)
 
 __all__ = ["LocustTransport", "RateLimiter", "RunState", "remote_default_rps", "summary"]
 
@@ -295,6 +303,8 @@ class RunState:
         self.state_path = self._state_path(opts.state_file)
         self.resumed = self._load(Path(opts.state_file)) if opts.state_file else 0
         self.setup: SetupResult | None = None
+        self.stopping = False
+        """The run is ending: sessions in progress skip their think times, no new one starts."""
         self.install_base = opts.installed_base == "yes"
         self.shape = plan_shape(opts, getattr(opts, "run_time", None), int(getattr(opts, "num_users", 0) or 0))
         self.arrivals: Arrivals | None = None
@@ -302,7 +312,8 @@ class RunState:
             self.arrivals = Arrivals(self._rate_function(opts), tolerance=opts.arrival_tolerance)
 
     def _state_path(self, state_file: str) -> Path | None:
-        return slice_state_path(Path(state_file), self.slice) if state_file else None
+        self._whole = Path(state_file)
+        return slice_state_path(self._whole, self.slice) if state_file else None
 
     def _load(self, path: Path) -> int:
         loaded = load_state(self.population, path)
@@ -339,6 +350,7 @@ class RunState:
     def save(self) -> None:
         if self.state_path is not None:
             saved = self.population.save(self.state_path)
+            prune_state_files(self.state_path if self.slice.count == 1 else self._whole, self.slice)
             log.info("saved %d parked devices to %s", saved, self.state_path)
 
     def _rate_function(self, opts: Any) -> Any:

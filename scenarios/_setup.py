@@ -87,7 +87,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from ._installed_base import establish
     from ._options import persona_weights
-    from ._population import DEFAULT_PLATFORMS, Population, Slice, load_state, parse_weights, slice_state_path
+    from ._population import (
+        DEFAULT_PLATFORMS,
+        Population,
+        Slice,
+        load_state,
+        parse_weights,
+        prune_state_files,
+        slice_state_path,
+    )
 
     opts = _parser().parse_args(argv)
     index, _, count = opts.slice.partition("/")
@@ -118,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         transport_factory=GeventTransport,
     )
     saved = population.save(slice_state_path(path, part))
+    prune_state_files(path, part)
     _emit({"result": {**result.as_dict(), "resumed": resumed}, "saved": saved})
     return 0
 

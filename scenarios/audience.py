@@ -153,9 +153,14 @@ def _create_definitions(environment: Environment) -> None:
 
 @events.test_stopping.add_listener
 def _test_stopping(environment: Environment, **_: Any) -> None:
-    """No new sessions once the run is ending; tickets already late count as dropped."""
+    """No new sessions once the run is ending (tickets already late count as dropped), and the
+    sessions in progress skip their remaining think times: they end within Locust's stop timeout
+    instead of being killed in the middle of a request (whose answer would then go unread)."""
     run: RunState | None = _STATE["run"]
-    if run is not None and run.arrivals is not None:
+    if run is None:
+        return
+    run.stopping = True
+    if run.arrivals is not None:
         run.arrivals.drain_late()
         run.arrivals.stop()
 
@@ -224,8 +229,10 @@ class MobileAudience(FastHttpUser):
         self.transport = LocustTransport(self.client, self.mobsim.limiter)
 
     def _pause(self, device: VirtualDevice) -> Callable[[float], None]:
+        run = self.mobsim
+
         def pause(seconds: float) -> None:
-            end = time.time() + seconds
+            end = time.time() + (0.0 if run.stopping else seconds)
             while True:
                 device.run_due()
                 now = time.time()
@@ -238,11 +245,16 @@ class MobileAudience(FastHttpUser):
 
     def session(self, persona: str) -> None:
         run = self.mobsim
+        if run.stopping:
+            gevent.sleep(1.0)  # the run is ending: no new session
+            return
         if run.arrivals is not None:
             if not run.arrivals.take(timeout=_IDLE_WAIT):
                 return
         elif run.think > 0:  # think time 0: Locust's own wait between tasks is the only yield needed
             gevent.sleep(run.think * self.rng.uniform(0.5, 2.0))
+        if run.stopping:
+            return
         got = run.population.checkout(persona, self.transport)
         if got is None:
             run.tally.add("unavailable")

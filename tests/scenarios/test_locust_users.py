@@ -115,3 +115,20 @@ def test_mobsim_options_are_shown_in_the_web_ui_with_the_app_code_secret() -> No
     assert extra["population"]["default_value"] == 123
     assert extra["app_code"]["is_secret"] is True
     assert {"personas", "arrival_rate", "shape", "think_time", "state_file"} <= set(extra)
+
+
+def test_once_the_run_is_stopping_no_session_starts_and_pauses_end_at_once(server: BackgroundServer) -> None:
+    import time
+
+    env, seen = make_env(server, "--think-time", "5")
+    user = audience.MobileAudience(env)
+    run = audience._STATE["run"]
+    env.events.test_stopping.fire(environment=env)
+    assert run.stopping is True
+    started = time.monotonic()
+    user.browser()  # a session would send requests; a stopping run starts none
+    assert seen == [] and run.tally.counts["sessions"] == 0
+    got = run.population.checkout("browser", user.transport)
+    assert got is not None
+    user._pause(got[1])(30.0)  # a think time of 30 s ends at once
+    assert time.monotonic() - started < 2.0

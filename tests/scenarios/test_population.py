@@ -110,3 +110,18 @@ def test_weights_parse_with_clear_errors() -> None:
     ):
         with pytest.raises(ValueError, match=message):
             parse_weights(bad, ("browser", "shopper"), "--personas")
+
+
+def test_saving_prunes_the_slice_files_of_other_slicings(tmp_path: Path) -> None:
+    from scenarios._population import load_state, prune_state_files, slice_state_path
+
+    path = tmp_path / "pop.bin"
+    whole = Population(8, 2, APP, personas={"login": 1})
+    for name in ("pop.bin", "pop.bin.0of2", "pop.bin.1of2", "pop.bin.0of3"):
+        whole.save(tmp_path / name)
+    prune_state_files(path, Slice(1, 2))  # a worker of two: the slicing of three goes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pop.bin", "pop.bin.0of2", "pop.bin.1of2"]
+    assert slice_state_path(path, Slice(1, 2)).name == "pop.bin.1of2" and slice_state_path(path, Slice()) == path
+    prune_state_files(path, Slice())  # the whole population: every slice file goes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pop.bin"]
+    assert load_state(Population(8, 2, APP, personas={"login": 1}), path) == 0  # nothing parked in it

@@ -191,7 +191,8 @@ def test_locust_failing_is_exit_3(tmp_path: Path) -> None:
     assert "Locust exited" in proc.stdout and summary is None
 
 
-def test_ctrl_c_stops_the_load_writes_every_report_and_exits_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_the_load_writes_every_report_and_exits_130(tmp_path: Path, signum: int) -> None:
     out = tmp_path / "report"
     process = subprocess.Popen(
         [sys.executable, "-m", "mobsim", "run", "--out-dir", str(out), "-t", "120s", *QUICK],
@@ -205,7 +206,7 @@ def test_ctrl_c_stops_the_load_writes_every_report_and_exits_130(tmp_path: Path)
             break
     time.sleep(2)
     interrupted = time.monotonic()
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     rest = process.stdout.read()
     code = process.wait(timeout=60)
     took = time.monotonic() - interrupted
