@@ -339,8 +339,7 @@ def sample_blobs(count: int) -> list[bytes]:
         from starlette.testclient import TestClient
     import random
 
-    from scenarios._personas import Session, Tally, no_expectations, run_session
-    from scenarios._population import Population
+    from scenarios import Population, Session, Tally, no_expectations, run_session
     from server_stub import create_app
     from simulator import AppConfig, VirtualClock
 
@@ -377,7 +376,7 @@ def _rss() -> int:
 
 def memory_child(samples_path: str, count: int) -> None:
     """In a fresh process: RSS growth of a Population of ``count`` devices, all parked."""
-    from scenarios._population import Population
+    from scenarios import Population
     from simulator import AppConfig
 
     samples = [bytes.fromhex(line) for line in Path(samples_path).read_text().split()]

@@ -25,7 +25,7 @@ from typing import Any
 
 from faker import Faker
 
-from simulator import _catalog_data as catalog
+from simulator import catalog
 from simulator.catalog import profile_for
 from simulator.wire.dialect import Platform
 

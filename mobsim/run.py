@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import scenarios
-from scenarios._options import OPTIONS, add_run_options, plan_shape, validate
-from scenarios._population import state_header
+from scenarios import OPTIONS, add_run_options, plan_shape, state_header, validate
 
 from . import __version__
 from .exitcodes import FAILED, INTERRUPTED, PASSED, TOOL_FAILED, USAGE
@@ -580,7 +579,7 @@ def _summary(
     app_code: str,
     bundled: bool,
 ) -> dict[str, Any]:
-    from scenarios._counts import arrivals_summary, merge_parts
+    from scenarios import arrivals_summary, merge_parts
 
     parts = [json.loads(p.read_text()) for p in sorted(paths["summary"].parent.glob(paths["summary"].name + ".part-*"))]
     summary = dict(locust)

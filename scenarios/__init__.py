@@ -1,1 +1,93 @@
-"""Locust user classes, personas, populations and load shapes."""
+"""The load scenarios: a Locust locustfile directory, and the pieces of a run that need no Locust.
+
+``locust -f scenarios`` loads ``audience.py`` (the users, the shape, the event listeners). Every
+other module starts with ``_`` because Locust loads each other ``.py`` file of the directory as a
+locustfile. What ``mobsim run``, the benches and the tests use is exported here; importing this
+package never imports Locust or gevent (``_runtime`` and ``_setup``, which do, are for the Locust
+processes).
+"""
+
+from ._counts import arrivals_summary, merge_parts
+from ._curves import DAY_PROFILE, Curve, curve, day_level, ramp_level, spike_level
+from ._installed_base import INSTALL_WINDOW_DAYS, SetupResult, establish, logs_in_at_install
+from ._options import (
+    DEFAULT_NEW_INSTALLS,
+    OPTIONS,
+    SHAPES,
+    Option,
+    ShapePlan,
+    add_options,
+    add_run_options,
+    new_install_share,
+    persona_weights,
+    plan_shape,
+    validate,
+)
+from ._personas import (
+    EVENT_DEFINITIONS,
+    PERSONA_SESSIONS,
+    Session,
+    Tally,
+    business_outcome,
+    no_expectations,
+    person_attributes,
+    run_session,
+)
+from ._population import (
+    DEFAULT_PERSONAS,
+    DEFAULT_PLATFORMS,
+    PERSONAS,
+    Population,
+    Slice,
+    Touched,
+    load_state,
+    parse_weights,
+    prune_state_files,
+    slice_state_path,
+    state_header,
+)
+
+__all__ = [
+    "DAY_PROFILE",
+    "DEFAULT_NEW_INSTALLS",
+    "DEFAULT_PERSONAS",
+    "DEFAULT_PLATFORMS",
+    "EVENT_DEFINITIONS",
+    "INSTALL_WINDOW_DAYS",
+    "OPTIONS",
+    "PERSONAS",
+    "PERSONA_SESSIONS",
+    "SHAPES",
+    "Curve",
+    "Option",
+    "Population",
+    "Session",
+    "SetupResult",
+    "ShapePlan",
+    "Slice",
+    "Tally",
+    "Touched",
+    "add_options",
+    "add_run_options",
+    "arrivals_summary",
+    "business_outcome",
+    "curve",
+    "day_level",
+    "establish",
+    "load_state",
+    "logs_in_at_install",
+    "merge_parts",
+    "new_install_share",
+    "no_expectations",
+    "parse_weights",
+    "person_attributes",
+    "persona_weights",
+    "plan_shape",
+    "prune_state_files",
+    "ramp_level",
+    "run_session",
+    "slice_state_path",
+    "spike_level",
+    "state_header",
+    "validate",
+]

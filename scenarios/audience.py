@@ -32,8 +32,7 @@ from locust import FastHttpUser, LoadTestShape, events, run_single_user, tag, ta
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from scenarios._options import add_options, persona_weights, validate
-from scenarios._personas import EVENT_DEFINITIONS, Session, run_session
+from scenarios import EVENT_DEFINITIONS, Session, add_options, persona_weights, run_session, validate
 from scenarios._runtime import LocustTransport, RunState, shape_curve, summary
 from simulator import VirtualDevice
 

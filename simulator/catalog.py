@@ -22,7 +22,12 @@ from faker import Faker
 from . import _catalog_data as data
 from .wire.dialect import Platform
 
-__all__ = ["Profile", "profile_for", "timezone_offset"]
+__all__ = ["APP_VERSIONS", "LOCALES", "Profile", "profile_for", "timezone_offset"]
+
+LOCALES = data.LOCALES
+"""Locales with their countries, timezones and carriers, and weights (``_catalog_data.LOCALES``)."""
+APP_VERSIONS = data.APP_VERSIONS
+"""The app builds and the SDK version each embeds, with adoption weights."""
 
 T = TypeVar("T")
 

@@ -16,8 +16,7 @@ import httpx
 import pytest
 
 from mobsim.cli import main
-from scenarios._personas import EVENT_DEFINITIONS, PERSONA_SESSIONS, Session, Tally, no_expectations, run_session
-from scenarios._population import Population
+from scenarios import EVENT_DEFINITIONS, PERSONA_SESSIONS, Population, Session, Tally, no_expectations, run_session
 from server_stub import create_app
 from server_stub.serve import BackgroundServer, ServeConfig
 from simulator import AppConfig, VirtualClock, VirtualDevice

@@ -139,19 +139,6 @@ def test_strict_mode_knows_the_preflight_probe() -> None:
     assert PREFLIGHT_USER_AGENT.startswith(PREFLIGHT_AGENT)
 
 
-def test_mobsim_run_never_loads_locust_or_gevent_in_its_own_process() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, mobsim.run, mobsim.run_report, mobsim.run_live, scenarios._counts, scenarios._options; "
-        "bad = sorted(m for m in ('locust', 'gevent', 'geventhttpclient') if m in sys.modules); "
-        "sys.exit(f'loaded {bad}' if bad else 0)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-
-
 @pytest.mark.parametrize("width", [60, 81, 82, 200])
 def test_a_terminal_gets_a_table_that_fits_or_stacked_lines_never_a_cut_cell(width: int) -> None:
     from rich.console import Console

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios._curves import DAY_PROFILE, curve, day_level, ramp_level, spike_level
+from scenarios import DAY_PROFILE, curve, day_level, ramp_level, spike_level
 
 
 def test_ramp_goes_from_zero_to_full_then_holds() -> None:

@@ -12,8 +12,7 @@ import pytest
 from locust.argument_parser import parse_options
 from locust.env import Environment
 
-from scenarios import audience
-from scenarios._personas import Session, business_outcome
+from scenarios import Session, audience, business_outcome
 from server_stub.serve import BackgroundServer, ServeConfig
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-")

@@ -10,10 +10,10 @@ import pytest
 from locust.argument_parser import parse_options
 
 from mobsim.cli import build_parser
-from scenarios import audience
-from scenarios._options import (
+from scenarios import (
     DEFAULT_NEW_INSTALLS,
     OPTIONS,
+    audience,
     new_install_share,
     persona_weights,
     plan_shape,

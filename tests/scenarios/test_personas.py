@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from scenarios._personas import EVENT_DEFINITIONS, PERSONA_SESSIONS, Session, Tally, no_expectations, run_session
-from scenarios._population import Population
+from scenarios import EVENT_DEFINITIONS, PERSONA_SESSIONS, Population, Session, Tally, no_expectations, run_session
 from server_stub import create_app
 from simulator import AppConfig, VirtualClock
 

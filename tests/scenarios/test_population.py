@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scenarios._population import DEFAULT_PERSONAS, Population, Slice, parse_weights
+from scenarios import DEFAULT_PERSONAS, Population, Slice, parse_weights
 from simulator import AppConfig, VirtualClock
 
 APP = AppConfig("CODE", base_url="http://testserver")
@@ -113,7 +113,7 @@ def test_weights_parse_with_clear_errors() -> None:
 
 
 def test_saving_prunes_the_slice_files_of_other_slicings(tmp_path: Path) -> None:
-    from scenarios._population import load_state, prune_state_files, slice_state_path
+    from scenarios import load_state, prune_state_files, slice_state_path
 
     path = tmp_path / "pop.bin"
     whole = Population(8, 2, APP, personas={"login": 1})

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from scenarios._population import Population, Slice
+from scenarios import Population, Slice
 from server_stub.serve import BackgroundServer, ServeConfig
 from simulator import AppConfig
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from scenarios._population import Population
+from scenarios import Population
 from simulator import AppConfig, VirtualClock
 
 APP = AppConfig("CODE", base_url="http://testserver")

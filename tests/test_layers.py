@@ -1,0 +1,61 @@
+"""The layout holds: no package imports another package's private (``_``) modules or names, and the
+Locust-free side of the scenarios stays free of Locust."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("simulator", "server_stub", "scenarios", "mobsim", "demo", "conformance")
+
+
+def _imports(path: Path) -> list[tuple[str, str]]:
+    """(module, name) of every absolute import in a file ('' as name for ``import x``)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: list[tuple[str, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found += [(node.module, alias.name) for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, "") for alias in node.names]
+    return found
+
+
+def _owner(path: Path) -> str:
+    """The package a file belongs to; tests/<package>/ count as that package's own tests."""
+    parts = path.relative_to(ROOT).parts
+    if parts[0] == "tests" and len(parts) > 2 and parts[1] in PACKAGES:
+        return parts[1]
+    if parts[0] == "tests" and len(parts) > 2 and parts[1] == "mobsim_cli":
+        return "mobsim"
+    return parts[0]
+
+
+FILES = sorted(p for top in (*PACKAGES, "bench", "tests") for p in (ROOT / top).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_private_module_or_name_of_another_package_is_imported(path: Path) -> None:
+    owner = _owner(path)
+    for module, name in _imports(path):
+        top = module.split(".")[0]
+        if top not in PACKAGES or top == owner:
+            continue
+        private = [part for part in module.split(".")[1:] if part.startswith("_")]
+        assert not private, f"{path.relative_to(ROOT)} imports {module} (private to {top})"
+        assert not (name.startswith("_") and name != "__version__"), f"{path.relative_to(ROOT)} imports {module}.{name}"
+
+
+def test_the_scenarios_package_and_mobsim_run_load_no_locust() -> None:
+    code = (
+        "import sys, scenarios, mobsim.run; "
+        "bad = sorted(m for m in ('locust', 'gevent', 'geventhttpclient') if m in sys.modules); "
+        "sys.exit(f'loaded {bad}' if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
