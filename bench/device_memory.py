@@ -1,8 +1,9 @@
 """Bytes per parked virtual device.
 
-Drives real `VirtualDevice`s through a short life over an in-memory transport (launch and
-registration, a session, a personalized user on a third of them, batched events left unsent on a
-tenth, background), parks each one to bytes, then measures with tracemalloc what a list of the
+Drives real `VirtualDevice`s through a short life against the reference server in this process
+(`server_stub.inprocess.InProcessServer` through `simulator.transport.InProcessTransport`: launch
+and registration, a session, a personalized user on a third of them, a batched event still stored
+on a tenth, background), parks each one to bytes, then measures with tracemalloc what a list of the
 parked blobs holds in memory: the record itself plus the bytes-object header and the list slot.
 
 Run from the repository root::
@@ -15,52 +16,34 @@ The aim (issue 3) is at most 512 bytes per parked device.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import tracemalloc
-import uuid
 
-from simulator import AppConfig, Outgoing, Platform, Reply, VirtualClock, VirtualDevice
+from server_stub.inprocess import InProcessServer
+from simulator import AppConfig, Platform, VirtualClock, VirtualDevice
+from simulator.transport import InProcessTransport
 
 PLATFORMS = (Platform.ANDROID, Platform.IOS, Platform.HUAWEI)
 CONFIG = AppConfig("BENCH-APP-CODE", sync_messages=False)
 
 
-class _Server:
-    """Answers like the reference server, without HTTP: a fresh pushRegId per create."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def send(self, request: Outgoing) -> Reply:
-        name = request.wire.endpoint.name
-        if name == "create_installation":
-            self.count += 1
-            body = {"pushRegId": str(uuid.UUID(int=self.count * 2654435761, version=4)), "regEnabled": True}
-            return Reply(200, {}, json.dumps(body).encode())
-        if name == "personalize":
-            identity = json.loads(request.content or b"{}")["userIdentity"]
-            return Reply(200, {}, json.dumps({**identity, "firstName": "Ana", "type": "CUSTOMER"}).encode())
-        if name == "custom_events":
-            return Reply(503, {"content-length": "2"}, b"{}")  # leave the batch stored
-        return Reply(200, {}, b"")
-
-
-def parked_blob(seed: int, server: _Server, clock: VirtualClock) -> bytes:
+def parked_blob(seed: int, server: InProcessTransport, clock: VirtualClock) -> bytes:
     device = VirtualDevice.create(PLATFORMS[seed % 3], CONFIG, seed=seed, transport=server, clock=clock)
     device.start()
     if seed % 3 == 0:
         device.personalize({"externalUserId": f"customer-{seed:08d}"}, {"firstName": "Ana"})
-    if seed % 10 == 0:
-        device.submit_event("purchase", {"amount": 12.5})
     device.advance(12)
     device.background()
+    if seed % 10 == 0:  # submitted as the app goes away: still in the batch when the process dies
+        device.submit_event("purchase", {"amount": 12.5})
     return device.park()
 
 
 def main(count: int) -> None:
-    server, clock = _Server(), VirtualClock()
+    clock = VirtualClock()
+    reference = InProcessServer(CONFIG.app_code, clock=clock)
+    server = InProcessTransport(reference)
     began = time.perf_counter()
     blobs = [parked_blob(seed, server, clock) for seed in range(count)]
     built = time.perf_counter() - began

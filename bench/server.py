@@ -198,8 +198,8 @@ def rss_bytes() -> int:
 
 def memory_probe(mode: str, count: int, path: str | None) -> None:
     """Run in a child: create ``count`` installations through the rules, print bytes per installation."""
+    from contract import models
     from server_stub import ProfileServer, Store, rules
-    from simulator.wire import models
 
     server = ProfileServer(Store(None if mode == "memory" else path))
     server.add_application(APP)

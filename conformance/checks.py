@@ -1,7 +1,7 @@
 """The catalogue: every rule a backend must honour for the SDKs to work, as data and a small body.
 
 A body drives virtual devices (the SDK's own traffic) and raw wire requests (built from
-``simulator.wire``) through a :class:`~conformance.probe.Probe`; it returns to pass, calls
+``contract``) through a :class:`~conformance.probe.Probe`; it returns to pass, calls
 ``p.fail``/``p.expect*`` to fail with the exchange that showed it, or raises ``CheckSkipped``.
 A device call that raises a ``SimulatorError`` fails the check with that error.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from simulator.wire import format_epoch
+from contract import format_epoch
 
 from .model import ANDROID_REF, IOS_REF, Check, Scope
 from .probe import Probe

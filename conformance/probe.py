@@ -11,14 +11,14 @@ from typing import Any, NoReturn
 
 import httpx
 
+from contract import Dialect, Platform, app_code_hash, endpoint
+from contract import headers as h
 from simulator import AppConfig, VirtualClock, VirtualDevice
 from simulator.catalog import profile_for
 from simulator.errors import TransportError
 from simulator.systemdata import system_data, user_agent
 from simulator.tokens import installation_id, push_token
-from simulator.transport import Outgoing, Reply
-from simulator.wire import Dialect, Platform, app_code_hash, endpoint
-from simulator.wire import headers as h
+from simulator.transport import HTTPXTransport, Outgoing, RecordingTransport, Reply
 
 from .model import CheckFailed, CheckSkipped, Exchange, trim
 
@@ -42,54 +42,40 @@ def _text(content: bytes | None) -> str:
 
 
 class Recorder:
-    """Carries requests over an `httpx.Client` (a `simulator.Transport` too) and keeps every exchange."""
+    """Carries requests over an `httpx.Client` and keeps every exchange: the devices' requests
+    through `simulator.transport.RecordingTransport` (it is their transport), raw wire requests
+    through :meth:`request`."""
 
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
         self.exchanges: list[Exchange] = []
+        self._devices = RecordingTransport(HTTPXTransport(client), self._record)
+
+    def _keep(self, method: str, url: str, headers: Mapping[str, str], content: bytes | None,
+              status: int | None, reply_headers: Mapping[str, str], body: str) -> Exchange:  # fmt: skip
+        exchange = Exchange(method, url, _mask_headers(headers), _text(content), status, dict(reply_headers), body)
+        self.exchanges.append(exchange)
+        return exchange
+
+    def _record(self, request: Outgoing, reply: Reply | None, error: TransportError | None) -> None:
+        if reply is None:
+            self._keep(request.method, request.url, request.headers, request.content, None, {},
+                       repr(error.__cause__ if error is not None and error.__cause__ else error))  # fmt: skip
+        else:
+            self._keep(request.method, request.url, request.headers, request.content, reply.status, reply.headers,
+                       _text(reply.content))  # fmt: skip
 
     def request(self, method: str, url: str, headers: Mapping[str, str], content: bytes | None) -> Exchange:
         try:
             response = self.client.request(method, url, headers=dict(headers), content=content)
         except httpx.RequestError as exc:
-            exchange = Exchange(method, url, _mask_headers(headers), _text(content), None, {}, repr(exc))
-            self.exchanges.append(exchange)
+            self._keep(method, url, headers, content, None, {}, repr(exc))
             raise TransportError(f"{method} {url}: {exc!r}") from exc
-        exchange = Exchange(
-            method,
-            url,
-            _mask_headers(headers),
-            _text(content),
-            response.status_code,
-            dict(response.headers),
-            _text(response.content),
-        )
-        self.exchanges.append(exchange)
-        return exchange
+        return self._keep(method, url, headers, content, response.status_code, response.headers,
+                          _text(response.content))  # fmt: skip
 
     def send(self, request: Outgoing) -> Reply:
-        try:
-            response = self.client.request(
-                request.method, request.url, headers=request.headers, content=request.content
-            )
-        except httpx.RequestError as exc:
-            self.exchanges.append(
-                Exchange(request.method, request.url, _mask_headers(request.headers), _text(request.content), None, {},
-                         repr(exc))
-            )  # fmt: skip
-            raise TransportError(f"{request.method} {request.url}: {exc!r}", request) from exc
-        self.exchanges.append(
-            Exchange(
-                request.method,
-                request.url,
-                _mask_headers(request.headers),
-                _text(request.content),
-                response.status_code,
-                dict(response.headers),
-                _text(response.content),
-            )
-        )
-        return Reply(response.status_code, response.headers, response.content)
+        return self._devices.send(request)
 
     @property
     def last(self) -> Exchange | None:

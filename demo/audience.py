@@ -25,9 +25,9 @@ from typing import Any
 
 from faker import Faker
 
+from contract.dialect import Platform
 from simulator import catalog
 from simulator.catalog import profile_for
-from simulator.wire.dialect import Platform
 
 from .contacts import reserved_email, reserved_phone
 from .verticals import Vertical

@@ -242,12 +242,11 @@ class History:
         live.blob = device.park()
 
     def _launch(self, device: VirtualDevice) -> None:
-        sessions = device.state.sessions
-        before = sessions[-1][0] if sessions else None
+        before = device.session_start
         device.foreground()
-        sessions = device.state.sessions
         self.tally.counts["sessions"] += 1
-        if sessions and sessions[-1][0] != before:
+        after = device.session_start
+        if after is not None and after != before:
             self.tally.counts["launches"] += 1
 
     def _maybe_login(self, live: _Live, device: VirtualDevice, rng: random.Random) -> None:

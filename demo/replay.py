@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from simulator.wire.formats import app_code_hash
+from contract.formats import app_code_hash
 
 from .recording import translate
 

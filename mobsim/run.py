@@ -126,7 +126,7 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
 
 
 def _known_names(stats_by_platform: bool) -> list[str]:
-    from simulator.wire.endpoints import ENDPOINTS
+    from contract.endpoints import ENDPOINTS
 
     names = sorted({e.stats_name for e in ENDPOINTS})
     if stats_by_platform:

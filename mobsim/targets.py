@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from simulator.wire.formats import app_code_hash
+from contract.formats import app_code_hash
 
 from . import __version__
 

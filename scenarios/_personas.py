@@ -21,7 +21,6 @@ from faker import Faker
 
 from simulator import ApiError, SimulatorError, VirtualDevice
 from simulator.outcomes import ACK_KINDS
-from simulator.state import Flag
 
 from ._population import Population
 
@@ -149,11 +148,9 @@ def _person_names(seed: int, person: int) -> tuple[str, str, str]:
 
 
 def _launch(s: Session) -> None:
-    sessions = s.device.state.sessions
-    before = sessions[-1][0] if sessions else None
+    before = s.device.session_start
     s.device.foreground()
-    sessions = s.device.state.sessions
-    after = sessions[-1][0] if sessions else None
+    after = s.device.session_start
     s.tally.add("sessions")
     if after is not None and after != before:
         s.tally.add("launches")
@@ -177,7 +174,7 @@ def _personalized(device: VirtualDevice) -> bool:
 
 
 def _login(s: Session, *, primary: bool = False) -> None:
-    if _personalized(s.device) or s.device.state.has(Flag.DEPERSONALIZE_PENDING):
+    if _personalized(s.device) or s.device.depersonalize_pending:
         return
     s.device.personalize(
         s.population.identity(s.index), person_attributes(s.population, s.index), set_as_primary=primary
@@ -247,7 +244,7 @@ def shopper(s: Session) -> None:
 
 def churner(s: Session) -> None:
     device = s.device
-    if device.state.has(Flag.UNINSTALLED):
+    if device.uninstalled:
         device.reinstall()
         s.tally.add("new_installs")
     _launch(s)
@@ -270,7 +267,7 @@ def churner(s: Session) -> None:
 
 def newinstall(s: Session) -> None:
     """Every session is a fresh install: a new registration, the first launch, a look around."""
-    if s.device.reg_id is not None or s.device.state.has(Flag.UNINSTALLED):
+    if s.device.reg_id is not None or s.device.uninstalled:
         s.device.reinstall()
     s.tally.add("new_installs")
     _launch(s)

@@ -261,7 +261,7 @@ class MobileAudience(FastHttpUser):
             return
         index, device = got
         if run.stats_by_platform:
-            self.transport.suffix = f" ({device.state.platform.value})"
+            self.transport.suffix = f" ({device.platform.value})"
         try:
             session = Session(
                 device,

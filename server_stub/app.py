@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 
-from simulator.wire import ErrorCode
+from contract import ErrorCode
 
 from .errors import ApiError
 from .fastpath import MobileFastPath
@@ -25,7 +25,7 @@ from .http import error_response
 from .inspect_api import inspect_router
 from .sdk_api import BODY_MODELS, fast_routes, sdk_router
 from .segments_api import segments_router
-from .server import ProfileServer, _utcnow
+from .server import ProfileServer, utcnow
 from .store import Store
 
 __all__ = ["create_app"]
@@ -94,7 +94,7 @@ def create_app(
     db: str | Path | None = None,
     memory: bool = False,
     app_codes: Iterable[str] = (),
-    clock: Callable[[], datetime] = _utcnow,
+    clock: Callable[[], datetime] = utcnow,
     server: ProfileServer | None = None,
     strict: bool = False,
 ) -> FastAPI:

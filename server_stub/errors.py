@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.wire import ErrorCode, status_for
+from contract import ErrorCode, status_for
 
 __all__ = ["ApiError"]
 

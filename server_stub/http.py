@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from simulator.wire import ErrorCode, error_body
+from contract import ErrorCode, error_body
 
 from .errors import ApiError
 

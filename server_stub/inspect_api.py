@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from simulator.wire import ErrorCode
+from contract import ErrorCode
 
 from . import inspection, rules
 from .errors import ApiError
@@ -39,7 +39,7 @@ router = APIRouter(prefix=PREFIX, tags=["Inspection"])
 
 @router.get("/applications", summary="List applications and their codes")
 async def list_applications(request: Request) -> Response:
-    return json_response({"applications": _server(request).applications()})
+    return json_response({"applications": await _server(request).applications_async()})
 
 
 @router.post("/applications", summary="Create an application: {name?, code?, account?}")
@@ -83,8 +83,7 @@ async def list_persons(
     server = _server(request)
     caller = server.admin(account)
     if identifier is not None:
-        person_id = await server.execute(caller, inspection.find_person, identifier, type)
-        return json_response(await server.execute(caller, inspection.person_detail, person_id))
+        return json_response(await server.execute(caller, inspection.person_by_identifier, identifier, type))
     return json_response(await server.execute(caller, inspection.list_persons, page=page, limit=limit))
 
 
@@ -118,25 +117,14 @@ async def list_installations(
 @router.get("/installations/{push_reg_id}", summary="One installation, any state, with its sessions")
 async def get_installation(request: Request, push_reg_id: str) -> Response:
     server = _server(request)
-    row = server.store.db.execute("SELECT * FROM installations WHERE reg_id=?", (push_reg_id,)).fetchone()
-    if row is None:
-        raise ApiError(ErrorCode.NOT_FOUND, f"no installation {push_reg_id!r}")
-    body = inspection.installation_detail(row)
-    body["sessions"] = inspection.sessions(server.store.db, "SELECT * FROM sessions WHERE reg_id=?", (push_reg_id,))
-    return json_response(body)
+    return json_response(await server.execute(server.admin(), inspection.installation, push_reg_id))
 
 
 @router.post("/installations/{push_reg_id}/uninstall", summary="Report the app uninstalled (push feedback)")
 async def uninstall(request: Request, push_reg_id: str) -> Response:
     server = _server(request)
-    row = server.store.db.execute(
-        "SELECT a.code, a.account FROM installations i JOIN applications a ON a.code=i.app_code WHERE i.reg_id=?",
-        (push_reg_id,),
-    ).fetchone()
-    if row is None:
-        raise ApiError(ErrorCode.NOT_FOUND, f"no installation {push_reg_id!r}")
-    caller = rules.Caller(app_code=row[0], account=row[1])
-    return json_response(await server.execute(caller, rules.uninstall, push_reg_id))
+    # one unit: the installation's application is looked up where the uninstall runs
+    return json_response(await server.execute(server.admin(), inspection.uninstall, push_reg_id))
 
 
 @router.get("/events", summary="Events, filtered by person, installation or definition")

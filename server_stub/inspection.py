@@ -6,10 +6,11 @@ import json
 import sqlite3
 from typing import Any
 
-from simulator.wire import ErrorCode, limits, parse_datetime
+from contract import ErrorCode, limits, parse_datetime
 
+from . import rules
 from .errors import ApiError
-from .rules import Context, person_json
+from .rules import Caller, Context, person_json
 from .rules.context import Installation
 from .rules.installations import installation_json
 
@@ -18,13 +19,16 @@ __all__ = [
     "ID_MAX",
     "event_counts",
     "find_person",
+    "installation",
     "installation_detail",
     "list_events",
     "list_installations",
     "list_persons",
+    "person_by_identifier",
     "person_detail",
     "sessions",
     "stats",
+    "uninstall",
 ]
 
 IDENTIFIER_TYPES = ("ID", "EXTERNAL_ID", "PHONE", "EMAIL", "PUSH")
@@ -45,6 +49,27 @@ def installation_detail(row: Any) -> dict[str, Any]:
         updated=row["updated"],
     )
     return body
+
+
+def installation(ctx: Context, reg_id: str) -> dict[str, Any]:
+    """One installation of any application and account, in any state, with its sessions."""
+    row = ctx.db.execute("SELECT * FROM installations WHERE reg_id=?", (reg_id,)).fetchone()
+    if row is None:
+        raise ApiError(ErrorCode.NOT_FOUND, f"no installation {reg_id!r}")
+    body = installation_detail(row)
+    body["sessions"] = sessions(ctx.db, "SELECT * FROM sessions WHERE reg_id=?", (reg_id,))
+    return body
+
+
+def uninstall(ctx: Context, reg_id: str) -> dict[str, Any]:
+    """The uninstall a push provider's feedback reports, on behalf of the installation's application."""
+    row = ctx.db.execute(
+        "SELECT a.code, a.account FROM installations i JOIN applications a ON a.code=i.app_code WHERE i.reg_id=?",
+        (reg_id,),
+    ).fetchone()
+    if row is None:
+        raise ApiError(ErrorCode.NOT_FOUND, f"no installation {reg_id!r}")
+    return rules.uninstall(Context(ctx.db, Caller(app_code=row[0], account=row[1]), ctx.clock), reg_id)
 
 
 def _page(page: int, limit: int) -> tuple[int, int]:
@@ -118,6 +143,11 @@ def find_person(ctx: Context, identifier: str, kind: str) -> int:
     if row is None or row[0] is None:
         raise ApiError(ErrorCode.NOT_FOUND, f"no person with {kind} {identifier!r}")
     return int(row[0])
+
+
+def person_by_identifier(ctx: Context, identifier: str, kind: str) -> dict[str, Any]:
+    """The person a People-style identifier names, found and shown in one transaction."""
+    return person_detail(ctx, find_person(ctx, identifier, kind))
 
 
 def list_persons(ctx: Context, *, page: int = 0, limit: int = 20) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Android PATCHes arrive as POST with ``X-HTTP-Method-Override: PATCH``; iOS sends a real PATCH.
 Query booleans are read in either spelling. Every route is described in the served OpenAPI with
-its body model from :mod:`simulator.wire.models`.
+its body model from :mod:`contract.models`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
-from simulator.wire import ErrorCode, endpoint, headers, models, parse_query_bool
+from contract import ErrorCode, endpoint, headers, models, parse_query_bool
 
 from . import rules
 from .errors import ApiError

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from simulator.wire import ErrorCode, format_datetime, parse_datetime
+from contract import ErrorCode, format_datetime, parse_datetime
 
 from .errors import ApiError
 from .rules import Context, person_json

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from simulator.wire import ErrorCode
+from contract import ErrorCode
 
 from .errors import ApiError
 from .http import json_response, read_json

@@ -12,13 +12,13 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
-from simulator.wire import ErrorCode, app_code_hash, format_datetime, headers
+from contract import ErrorCode, app_code_hash, format_datetime, headers
 
 from .errors import ApiError
 from .rules import Caller, Context
 from .store import Store
 
-__all__ = ["DEFAULT_ACCOUNT", "ProfileServer", "new_application_code"]
+__all__ = ["DEFAULT_ACCOUNT", "ProfileServer", "new_application_code", "utcnow"]
 
 DEFAULT_ACCOUNT = "default"
 T = TypeVar("T")
@@ -29,19 +29,21 @@ def new_application_code() -> str:
     return f"{secrets.token_hex(16)}-{uuid.uuid4()}"
 
 
-def _utcnow() -> datetime:
+def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
 class ProfileServer:
     """Everything a request handler needs, with no HTTP in it."""
 
-    def __init__(self, store: Store, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.clock = clock
-        self._accounts: dict[str, str] = {
-            row["code"]: row["account"] for row in store.db.execute("SELECT code, account FROM applications")
-        }
+        with store.transaction() as db:
+            rows = db.execute("SELECT code, account FROM applications").fetchall()
+        self._accounts: dict[str, str] = {row["code"]: row["account"] for row in rows}
+        """Application code → account, of committed applications only: :meth:`authenticate` reads
+        it outside any transaction, so it learns an application once its row has committed."""
 
     # applications -------------------------------------------------------------------------
     def add_application(
@@ -49,12 +51,16 @@ class ProfileServer:
     ) -> dict[str, Any]:
         """Register an application (idempotent for a known code)."""
         with self.store.transaction() as db:
-            return self._add_application(db, code, name, account)
+            app = self._add_application(db, code, name, account)
+        self._accounts[app["code"]] = app["account"]
+        return app
 
     async def add_application_async(
         self, code: str | None = None, *, name: str | None = None, account: str = DEFAULT_ACCOUNT
     ) -> dict[str, Any]:
-        return await self.store.atomic(lambda db: self._add_application(db, code, name, account))
+        app = await self.store.atomic(lambda db: self._add_application(db, code, name, account))
+        self._accounts[app["code"]] = app["account"]
+        return app
 
     def _add_application(self, db: Any, code: str | None, name: str | None, account: str) -> dict[str, Any]:
         code = new_application_code() if code is None else code
@@ -64,13 +70,12 @@ class ProfileServer:
                 ErrorCode.REQUEST_FORMAT_INVALID,
                 "an application code is 1 to 200 printable ASCII characters without spaces",
             )
-        if code not in self._accounts:
-            db.execute(
-                "INSERT INTO applications VALUES (?,?,?,?)",
-                (code, name or f"app-{code[:6]}", account, format_datetime(self.clock())),
-            )
+        # A known code keeps its row (and account); the caller learns the code once it has committed.
+        db.execute(
+            "INSERT INTO applications VALUES (?,?,?,?) ON CONFLICT (code) DO NOTHING",
+            (code, name or f"app-{code[:6]}", account, format_datetime(self.clock())),
+        )
         row = db.execute("SELECT * FROM applications WHERE code=?", (code,)).fetchone()
-        self._accounts[code] = row["account"]
         return self.application_json(row)
 
     @staticmethod
@@ -84,8 +89,17 @@ class ProfileServer:
         }
 
     def applications(self) -> list[dict[str, Any]]:
-        rows = self.store.db.execute("SELECT * FROM applications ORDER BY created, code").fetchall()
-        return [self.application_json(r) for r in rows]
+        """Every application (synchronous callers: start-up, tools)."""
+        with self.store.transaction() as db:
+            return self._applications(db)
+
+    async def applications_async(self) -> list[dict[str, Any]]:
+        return await self.store.atomic(self._applications)
+
+    @classmethod
+    def _applications(cls, db: Any) -> list[dict[str, Any]]:
+        rows = db.execute("SELECT * FROM applications ORDER BY created, code").fetchall()
+        return [cls.application_json(r) for r in rows]
 
     def account_of(self, code: str) -> str | None:
         return self._accounts.get(code)

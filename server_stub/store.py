@@ -7,6 +7,22 @@ below back that up even across processes sharing a file. Requests that arrive to
 committed: a client never sees a write, its own or another's, that could still be lost. The file runs in WAL mode with
 ``synchronous=NORMAL``: an acknowledged write survives a crash or restart of the server process
 (an operating-system crash may lose the last commits; README, "Choices").
+
+Every read and every write goes through the store's API: :meth:`Store.atomic` for request
+handlers on the event loop, :meth:`Store.transaction` for synchronous callers (start-up, tools,
+tests). Nothing else uses the connection (``tests/server_stub/test_store_layers.py`` checks every
+inspection route with a connection that refuses to be used outside these methods).
+
+Reads join the group-commit batch, as writes do. A read runs under its savepoint in the open
+batch (so it may see that batch's writes) and, like a write, is answered only once the batch has
+committed; if the commit fails, the read fails with it. An error answer (``NOT_FOUND``, a refused
+type...) waits for the commit too, since it may depend on another request's write in the batch.
+So no answer, read or write, success or error, shows a write that could still be lost. The
+alternative, a read in its own read transaction after the commits it must see, does not fit one
+connection: while a batch is open that connection sees the batch's uncommitted writes, a
+``:memory:`` database cannot have a second connection, and a read that waits for a commit can be
+overtaken by the next batch. Joining costs a savepoint, and the read is answered with the
+writes that arrived with it.
 """
 
 from __future__ import annotations
@@ -123,7 +139,17 @@ def dumps(value: Any) -> str:
 
 
 class Store:
-    """A SQLite connection with the schema, a re-entrant lock and one-transaction-per-call helpers."""
+    """A SQLite connection with the schema, a re-entrant lock and one-transaction-per-call helpers.
+
+    ``db`` is the connection. Only the store's methods use it while the server runs (tools may read
+    it, e.g. a PRAGMA, once nothing is running); everything else hands ``work`` to :meth:`atomic`
+    or opens :meth:`transaction`, and gets the connection there.
+    """
+
+    hold: asyncio.Event | None = None
+    """Test seam: while this is an :class:`asyncio.Event` that is not set, the open group-commit
+    batch does not commit (requests keep joining it and none is answered); it commits once the
+    event is set. ``None`` (the default) costs one attribute read per batch."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = str(path) if path is not None else ":memory:"
@@ -141,8 +167,13 @@ class Store:
         self.db.executescript(_SCHEMA)
         self._check_version()
         self._lock = threading.RLock()
-        self._depth = 0
+        self._idle = threading.Condition(self._lock)
+        """Notified when a batch has committed (a synchronous transaction waits for that)."""
+        self._owner: int | None = None
+        """The thread inside a unit of work (it holds the lock), else None."""
         self._batch: asyncio.Future[None] | None = None
+        self._batch_thread: int | None = None
+        self._held: asyncio.Task[None] | None = None
 
     def _check_version(self) -> None:
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -154,57 +185,91 @@ class Store:
                 "Start with a new --db file or --memory."
             )
 
+    def holds_connection(self) -> bool:
+        """Whether the calling thread is inside one of the store's units of work (the only place the
+        connection may be used; a test guard asks this)."""
+        return self._owner == threading.get_ident()
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit: committed when the block ends, rolled back when it raises."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
+        """One atomic unit for synchronous callers: committed when the block ends, rolled back when it raises.
+
+        Inside another unit of this thread (a transaction, or the work of :meth:`atomic`) it joins
+        that unit. Otherwise it first waits for an open group-commit batch to commit, so it never
+        sees a write that could still be lost; on the event loop that owns the batch it cannot
+        wait, and raises ``RuntimeError`` (use :meth:`atomic` there).
+        """
+        me = threading.get_ident()
+        with self._idle:
+            if self._owner == me:
+                yield self.db
+                return
+            while self._batch is not None:
+                if self._batch_thread == me:
+                    raise RuntimeError("a group-commit batch is open on this thread's event loop: use Store.atomic")
+                self._idle.wait()
+            self._owner = me
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
                 try:
                     yield self.db
-                finally:
-                    self._depth -= 1
-                return
-            self.db.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            else:
-                self.db.execute("COMMIT")
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+                try:
+                    self.db.execute("COMMIT")
+                except sqlite3.Error:
+                    if self.db.in_transaction:
+                        self.db.execute("ROLLBACK")
+                    raise
             finally:
-                self._depth = 0
+                self._owner = None
 
     async def atomic(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` atomically in the current group-commit batch; return once the batch committed.
 
-        ``work`` runs at once, under a savepoint: if it raises, only its own changes are undone and
-        the exception propagates without waiting. The batch commits on the next turn of the event
-        loop, after every request that was ready in this turn has run.
+        Reads and writes alike. ``work`` runs at once, under a savepoint: if it raises, only its own
+        changes are undone, and the exception propagates once the batch has committed (an error may
+        depend on another request's write in the batch). The batch commits on the next turn of the
+        event loop, after every request that was ready in this turn has run; if that commit fails,
+        every request of the batch gets the commit's error instead of its answer.
         """
         loop = asyncio.get_running_loop()
+        failure: Exception | None = None
         with self._lock:
-            if self._batch is None:
-                self.db.execute("BEGIN IMMEDIATE")
-                self._depth = 1
-                self._batch = loop.create_future()
-                loop.call_soon(self._commit_batch)
-            batch = self._batch
-            self.db.execute("SAVEPOINT request")
+            outer, self._owner = self._owner, threading.get_ident()
             try:
-                result = work(self.db)
-            except BaseException:
-                self.db.execute("ROLLBACK TO request")
-                self.db.execute("RELEASE request")
-                raise
-            self.db.execute("RELEASE request")
+                if self._batch is None:
+                    self.db.execute("BEGIN IMMEDIATE")
+                    self._batch = loop.create_future()
+                    self._batch_thread = self._owner
+                    loop.call_soon(self._commit_batch)
+                batch = self._batch
+                self.db.execute("SAVEPOINT request")
+                try:
+                    result = work(self.db)
+                except BaseException as exc:
+                    self.db.execute("ROLLBACK TO request")
+                    self.db.execute("RELEASE request")
+                    if not isinstance(exc, Exception):
+                        raise
+                    failure = exc
+                else:
+                    self.db.execute("RELEASE request")
+            finally:
+                self._owner = outer
         await asyncio.shield(batch)
+        if failure is not None:
+            raise failure
         return result
 
     def _commit_batch(self) -> None:
-        with self._lock:
+        hold = self.hold
+        if hold is not None and not hold.is_set():
+            self._held = asyncio.get_running_loop().create_task(self._commit_when(hold))
+            return
+        with self._idle:
+            self._owner = threading.get_ident()
             batch, self._batch = self._batch, None
             assert batch is not None
             try:
@@ -216,7 +281,12 @@ class Store:
             else:
                 batch.set_result(None)
             finally:
-                self._depth = 0
+                self._owner = self._batch_thread = None
+                self._idle.notify_all()
+
+    async def _commit_when(self, hold: asyncio.Event) -> None:
+        await hold.wait()
+        self._commit_batch()
 
     @staticmethod
     def clear(db: sqlite3.Connection) -> None:
@@ -229,4 +299,9 @@ class Store:
             self.clear(db)
 
     def close(self) -> None:
-        self.db.close()
+        with self._lock:
+            self._owner = threading.get_ident()
+            try:
+                self.db.close()
+            finally:
+                self._owner = None

@@ -14,7 +14,7 @@ import logging
 import threading
 import typing
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,15 +23,16 @@ from urllib.parse import parse_qsl
 from pydantic import BaseModel, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from simulator.retry import MAX_RETRIES, delay
-from simulator.wire import ENDPOINTS, Dialect, Endpoint, app_code_hash, headers, parse_datetime
-from simulator.wire.headers import user_agent_matches
+from contract import ENDPOINTS, Dialect, Endpoint, app_code_hash, endpoint, headers, parse_datetime
+from contract.headers import user_agent_matches
+from contract.retry import MAX_RETRIES, delay
+from contract.sessions import SESSION_TIMEOUT_MS
 
 __all__ = ["RULES", "Rule", "StrictMiddleware", "Violation", "ViolationRecorder"]
 
 log = logging.getLogger("mobsim.strict")
 
-SESSION_GAP = 30.0
+SESSION_GAP = SESSION_TIMEOUT_MS / 1000
 """Seconds between the end of a session and the next start (both SDKs); timestamps are whole seconds."""
 PER_INSTALLATION = 200
 """Violations kept per installation (the oldest are dropped, the counts stay exact)."""
@@ -245,9 +246,14 @@ class ViolationRecorder:
         self,
         clock: Callable[[], datetime],
         known_definition: Callable[[str, str], bool] | None = None,
+        definitions: Callable[[str], Awaitable[Collection[str] | None]] | None = None,
     ) -> None:
         self.clock = clock
         self.known_definition = known_definition or (lambda app_code, definition: True)
+        self.definitions = definitions
+        """The event definition keys (lower case) of an app code's account, or None when unknown:
+        `StrictMiddleware` awaits it before observing a custom-event batch (the server reads them
+        through its store, server_stub/strict_api.py) and passes them to :meth:`observe`."""
         self._lock = threading.Lock()
         self._installations: dict[str, _Installation] = {}
         self._aliases: dict[str, str] = {}
@@ -284,14 +290,31 @@ class ViolationRecorder:
         log.warning("strict: %s %s %s: %s (%s)", key, method, path, RULES[rule].title, seen)
 
     def observe(
-        self, method: str, path: str, query_string: str, hdrs: dict[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        hdrs: dict[str, str],
+        body: bytes,
+        *,
+        known: Collection[str] | None = None,
     ) -> Callable[[int, bytes], None]:
-        """Judge one request; returns what to call with the answer's status and body."""
+        """Judge one request; returns what to call with the answer's status and body.
+
+        ``known``: the definition keys (lower case) of the caller's account, when read beforehand
+        (:attr:`definitions`); else ``known_definition`` judges each custom event's definition.
+        """
         with self._lock:
-            return self._observe(method, path, query_string, hdrs, body)
+            return self._observe(method, path, query_string, hdrs, body, known)
 
     def _observe(
-        self, method: str, path: str, query_string: str, hdrs: dict[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        hdrs: dict[str, str],
+        body: bytes,
+        known: Collection[str] | None = None,
     ) -> Callable[[int, bytes], None]:
         if hdrs.get("user-agent", "").startswith(PREFLIGHT_AGENT):
             return _ignore  # mobsim's preflight probe (mobsim/targets.py), not an SDK
@@ -373,7 +396,13 @@ class ViolationRecorder:
             elif ep.name == "custom_events" and code is not None:
                 for event in data.get("events") or []:
                     definition = event.get("definitionId") if isinstance(event, dict) else None
-                    if isinstance(definition, str) and not self.known_definition(code, definition):
+                    if not isinstance(definition, str):
+                        continue
+                    if known is None:
+                        unknown_definition = not self.known_definition(code, definition)
+                    else:
+                        unknown_definition = definition.lower() not in known
+                    if unknown_definition:
                         flag("EVENT-UNKNOWN", f"definitionId {definition!r}")
         # retries
         signature = f"{method} {path}?{query_string} {hash(body)}"
@@ -462,6 +491,9 @@ class ViolationRecorder:
             state.failures[signature] = (now, attempts + 1)
 
 
+_CUSTOM_EVENTS = endpoint("custom_events").template.rsplit("{pushRegId}", 1)[-1]
+
+
 class StrictMiddleware:
     """Feeds every ``/mobile/`` request to the recorder; the answer goes out unchanged."""
 
@@ -482,8 +514,13 @@ class StrictMiddleware:
             more = bool(message.get("more_body"))
         body = b"".join(chunks)
         hdrs = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        known = None
+        if self.recorder.definitions is not None and scope["path"].endswith(_CUSTOM_EVENTS):
+            code = headers.parse_app_authorization(hdrs.get("authorization", ""))
+            if code is not None:
+                known = await self.recorder.definitions(code)
         answered = self.recorder.observe(scope["method"], scope["path"], scope["query_string"].decode("latin-1"),
-                                         hdrs, body)  # fmt: skip
+                                         hdrs, body, known=known)  # fmt: skip
         replayed = False
 
         async def replay() -> Message:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -59,20 +60,24 @@ def strict_router() -> APIRouter:
 
 def install_strict(app: FastAPI, server: ProfileServer) -> ViolationRecorder:
     """Put a violation recorder in front of ``app`` and serve its findings."""
-    known: set[tuple[str, str]] = set()
 
-    def known_definition(app_code: str, definition: str) -> bool:
+    async def definitions(app_code: str) -> frozenset[str] | None:
+        """The account's definition keys, read through the store (in the group-commit batch, so
+        none that could still be lost); None when they cannot be read: no EVENT-UNKNOWN then."""
         account = server.account_of(app_code)
-        if (account or "", definition.lower()) in known:
-            return True
-        row = server.store.db.execute(
-            "SELECT 1 FROM event_definitions WHERE account=? AND key=?", (account, definition.lower())
-        ).fetchone()
-        if row is not None:
-            known.add((account or "", definition.lower()))
-        return row is not None
+        if account is None:
+            return frozenset()
 
-    recorder = ViolationRecorder(server.clock, known_definition)
+        def keys(db: sqlite3.Connection) -> frozenset[str]:
+            rows = db.execute("SELECT key FROM event_definitions WHERE account=?", (account,))
+            return frozenset(row[0] for row in rows)
+
+        try:
+            return await server.store.atomic(keys)
+        except sqlite3.Error:
+            return None
+
+    recorder = ViolationRecorder(server.clock, definitions=definitions)
     app.state.strict = recorder
     app.include_router(strict_router())
     app.add_middleware(StrictMiddleware, recorder=recorder)

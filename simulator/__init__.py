@@ -1,10 +1,17 @@
 """Virtual devices that behave like the Infobip Mobile Messaging SDK on the wire.
 
 `VirtualDevice` is one install of an app (iOS, Android, or Android with Huawei push) whose
-requests a backend cannot tell from the real SDK's. `simulator.wire` is the shared wire contract.
+requests a backend cannot tell from the real SDK's. The wire contract both sides share is the
+top-level package `contract`; `simulator.wire` is kept as an alias of it (and `simulator.wire.<module>`
+of its modules) for code written against the old layout.
 """
 
-from . import wire
+import importlib as _importlib
+import sys as _sys
+
+import contract as wire
+from contract import Platform
+
 from .catalog import Profile, profile_for
 from .clock import Clock, RealClock, VirtualClock
 from .core import DEFAULT_BASE_URL, AppConfig
@@ -29,7 +36,6 @@ from .errors import (
 )
 from .state import DeviceState
 from .transport import HTTPXTransport, Outgoing, Reply, Transport
-from .wire import Platform
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -64,3 +70,7 @@ __all__ = [
     "profile_for",
     "wire",
 ]
+
+for _module in ("dialect", "endpoints", "errors", "formats", "headers", "limits", "models"):
+    _sys.modules.setdefault(f"{__name__}.wire.{_module}", _importlib.import_module(f"contract.{_module}"))
+_sys.modules.setdefault(f"{__name__}.wire", wire)

@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 
 from faker import Faker
 
+from contract.dialect import Platform
+
 from . import _catalog_data as data
-from .wire.dialect import Platform
 
 __all__ = ["APP_VERSIONS", "LOCALES", "Profile", "profile_for", "timezone_offset"]
 

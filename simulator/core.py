@@ -1,7 +1,7 @@
 """The device core: identity, headers, one request in the device's dialect, timers and retries.
 
 `DeviceCore` turns an endpoint name plus a body into the exact request its SDK sends (through
-`simulator.wire`), hands it to the injected transport, applies the response-side rules every call
+`contract`), hands it to the injected transport, applies the response-side rules every call
 shares (`New-Base-URL`, Android's base-URL reset, error decoding) and keeps the clock-driven
 timers. It never opens a socket.
 """
@@ -12,6 +12,11 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from contract import headers as h
+from contract.dialect import Dialect
+from contract.endpoints import endpoint
+from contract.formats import app_code_hash
 
 from . import retry
 from .catalog import Profile, profile_for
@@ -24,10 +29,6 @@ from .state import DeviceState, Flag
 from .systemdata import user_agent
 from .tokens import installation_id, push_token
 from .transport import Outgoing, Transport
-from .wire import headers as h
-from .wire.dialect import Dialect
-from .wire.endpoints import WireRequest, endpoint
-from .wire.formats import app_code_hash
 
 __all__ = ["DEFAULT_BASE_URL", "AppConfig", "DeviceCore"]
 
@@ -154,18 +155,15 @@ class DeviceCore:
     ) -> Any:
         """Send one Mobile API request; return the parsed body or raise a `SimulatorError`."""
         ep = endpoint(name)
-        # What `ep.build(...)` makes, without rebuilding the method, query and headers each time.
-        method, query, query_string, extra = ep.plan(self.dialect, flags)
-        template = ep.template
-        path = template.format(pushRegId=target or self.state.reg_id or "") if "{" in template else template
-        wire = WireRequest(ep, method, path, query, extra)
+        params = {"pushRegId": target or self.state.reg_id or ""} if "{" in ep.template else None
+        wire = ep.build(self.dialect, path_params=params, flags=flags, body=body)
         content = None
         if body is not None:
             content = encode_ios(body) if self.ios else encode_android(body, keep_nulls=ep.method == "PATCH")
         headers = self._headers(content is not None)
-        if extra:
-            headers.update(extra)
-        request = Outgoing(method, self.base_url + path + query_string, headers, content, wire)
+        if wire.headers:
+            headers.update(wire.headers)
+        request = Outgoing(wire.method, self.base_url + wire.target, headers, content, wire)
         reply = self.transport.send(request)
         self._base_url_rules(reply.status, reply.header(h.NEW_BASE_URL))
         data = decode_reply(request, reply, android=not self.ios, reads_body=ep.response is not None)

@@ -21,6 +21,9 @@ from typing import Any
 
 import httpx
 
+from contract import limits
+from contract.dialect import Platform
+
 from .clock import Clock, RealClock
 from .core import AppConfig
 from .errors import (
@@ -49,8 +52,6 @@ from .userdata import (
     to_wire_user,
     validate_user,
 )
-from .wire import limits
-from .wire.dialect import Platform
 
 __all__ = ["VirtualDevice"]
 
@@ -112,7 +113,19 @@ class VirtualDevice(SyncFlows):
 
     @property
     def depersonalize_pending(self) -> bool:
+        """A logout (depersonalize) the server has not acknowledged yet: the SDK holds user calls."""
         return self.state.has(Flag.DEPERSONALIZE_PENDING)
+
+    @property
+    def uninstalled(self) -> bool:
+        """The app is not installed (``uninstall()``); ``reinstall()`` brings it back."""
+        return self.state.has(Flag.UNINSTALLED)
+
+    @property
+    def session_start(self) -> float | None:
+        """When the SDK's current (or last) session started, epoch seconds; None before the first."""
+        sessions = self.state.sessions
+        return sessions[-1][0] / 1000 if sessions else None
 
     @property
     def tablet(self) -> bool:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .wire.errors import INVALID_PARAMETER_CODES
+from contract.errors import INVALID_PARAMETER_CODES
 
 if TYPE_CHECKING:
     from .transport import Outgoing, Reply

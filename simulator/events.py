@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from contract.formats import format_epoch
+
 from .userdata import wire_value
-from .wire.formats import format_epoch
 
 __all__ = ["ANDROID_BATCH_DELAY", "IOS_DEBOUNCE", "event_body", "stored_event"]
 

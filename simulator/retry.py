@@ -8,18 +8,12 @@ retried: a 5xx whose JSON body has no `serviceException` (code `-2`), and a 2xx 
 
 from __future__ import annotations
 
+from contract.errors import INVALID_PARAMETER_CODES
+from contract.retry import BACKOFF_MULTIPLIER, MAX_RETRIES, delay
+
 from .errors import ApiError, SimulatorError
-from .wire.errors import INVALID_PARAMETER_CODES
 
 __all__ = ["BACKOFF_MULTIPLIER", "MAX_RETRIES", "delay", "is_retryable"]
-
-MAX_RETRIES = 3
-BACKOFF_MULTIPLIER = 2
-
-
-def delay(attempt: int) -> float:
-    """Seconds to wait before retry number `attempt` (1-based)."""
-    return float(attempt * attempt * BACKOFF_MULTIPLIER)
 
 
 def is_retryable(error: SimulatorError) -> bool:
@@ -28,5 +22,8 @@ def is_retryable(error: SimulatorError) -> bool:
     if error.status >= 500:
         return error.code == "-2"
     if 200 <= error.status < 300:
-        return error.code.upper() not in INVALID_PARAMETER_CODES
+        # compared exactly, as `MAsyncTask.invalidParameterErrorCodes.contains(code)` does: a 2xx
+        # carrying `personalization_impossible` is retried (only NO_REGISTRATION's recovery
+        # ignores the case, in `handleNoRegistrationError`)
+        return error.code not in INVALID_PARAMETER_CODES
     return False

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .wire.formats import format_epoch
+from contract.formats import format_epoch
+from contract.sessions import SESSION_TIMEOUT_MS, ended, starts_new_session
 
 __all__ = [
     "HEARTBEAT",
@@ -32,14 +33,14 @@ __all__ = [
 ]
 
 HEARTBEAT = 5.0
-TIMEOUT_MS = 30_000
+TIMEOUT_MS = SESSION_TIMEOUT_MS
 _MIN_IOS_MS = 5_000
 
 
 def android_tick(sessions: list[list[int]], now_ms: int) -> bool:
     """Returns True when a new session started after a previous one (a report is due)."""
     current = sessions[-1] if sessions else None
-    if current is None or now_ms - current[1] > TIMEOUT_MS:
+    if current is None or starts_new_session(current[1], now_ms):
         sessions.append([now_ms, now_ms, 0])
         return current is not None
     current[1] = now_ms
@@ -69,7 +70,7 @@ def android_reported(sessions: list[list[int]]) -> None:
 
 
 def ios_tick(sessions: list[list[int]], now_ms: int) -> None:
-    live = [s for s in sessions if s[1] > now_ms - TIMEOUT_MS]
+    live = [s for s in sessions if not ended(s[1], now_ms)]
     for session in live:
         session[1] = max(session[1], now_ms)
     if not live:
@@ -80,7 +81,7 @@ def ios_report(sessions: list[list[int]], now_ms: int) -> tuple[list[str], dict[
     starts = [format_epoch(s / 1000) for s, _, reported in sessions if not reported]
     bounds: dict[str, str] = {}
     for start, end, _ in sessions:
-        if end <= now_ms - TIMEOUT_MS:
+        if ended(end, now_ms):
             key = format_epoch(start / 1000)
             bounds[key] = max(bounds.get(key, ""), format_epoch(end / 1000))
     if not starts and not bounds:
@@ -89,7 +90,7 @@ def ios_report(sessions: list[list[int]], now_ms: int) -> tuple[list[str], dict[
 
 
 def ios_reported(sessions: list[list[int]], now_ms: int) -> list[list[int]]:
-    kept = [s for s in sessions if s[1] > now_ms - TIMEOUT_MS]
+    kept = [s for s in sessions if not ended(s[1], now_ms)]
     for session in kept:
         session[2] = 1
     return kept
@@ -100,7 +101,7 @@ def current_session_start(sessions: list[list[int]] | None, now_ms: int, *, ios:
     if not sessions:
         return None
     current = sessions[-1]
-    if ios and current[1] <= now_ms - TIMEOUT_MS:
+    if ios and ended(current[1], now_ms):
         return None
     return current[0]
 

@@ -13,7 +13,7 @@ import json
 from operator import attrgetter
 from typing import Any
 
-from .wire.dialect import Platform
+from contract.dialect import Platform
 
 __all__ = ["DeviceState", "Flag"]
 

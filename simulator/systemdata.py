@@ -11,38 +11,13 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+from contract.codec import ANDROID_FIELD_ORDER, android_order
+from contract.dialect import Platform
+from contract.headers import android_user_agent, ios_user_agent
+
 from .catalog import Profile, timezone_offset
-from .wire.dialect import Platform
-from .wire.headers import android_user_agent, ios_user_agent
 
 __all__ = ["ANDROID_FIELD_ORDER", "android_order", "system_data", "system_hash", "user_agent"]
-
-ANDROID_FIELD_ORDER = (
-    "pushRegId",
-    "regEnabled",
-    "notificationsEnabled",
-    "sdkVersion",
-    "appVersion",
-    "os",
-    "osVersion",
-    "deviceManufacturer",
-    "deviceModel",
-    "deviceSecure",
-    "language",
-    "deviceTimezoneOffset",
-    "applicationUserId",
-    "deviceName",
-    "customAttributes",
-    "isPrimary",
-    "pushServiceType",
-    "pushServiceToken",
-)
-"""`AppInstance.java` field order: the order Gson writes installation bodies in."""
-_RANK = {name: rank for rank, name in enumerate(ANDROID_FIELD_ORDER)}
-
-
-def android_order(body: dict[str, Any]) -> dict[str, Any]:
-    return dict(sorted(body.items(), key=lambda item: _RANK.get(item[0], 99)))
 
 
 def system_data(profile: Profile, notifications_enabled: bool, now: float) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from .wire.dialect import Platform
+from contract.dialect import Platform
 
 __all__ = ["installation_id", "push_token"]
 

@@ -19,15 +19,25 @@ keys.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import httpx
 
-from .errors import TransportError
-from .wire.endpoints import WireRequest
+from contract.endpoints import WireRequest
 
-__all__ = ["HTTPXTransport", "Outgoing", "Reply", "Transport", "as_transport"]
+from .errors import TransportError
+
+__all__ = [
+    "Exchanged",
+    "HTTPXTransport",
+    "InProcessTransport",
+    "Outgoing",
+    "RecordingTransport",
+    "Reply",
+    "Transport",
+    "as_transport",
+]
 
 
 class Outgoing:
@@ -105,6 +115,56 @@ class HTTPXTransport:
 
     def close(self) -> None:
         self.client.close()
+
+
+class _RawServer(Protocol):
+    """What `server_stub.inprocess.InProcessServer` offers: one request, answered in this process."""
+
+    def request(
+        self, method: str, path: str, query: str = "", headers: dict[str, str] | None = None, body: bytes | None = None
+    ) -> tuple[int, Mapping[str, str], bytes]: ...
+
+
+class InProcessTransport:
+    """A device's requests to a server in this process (`server_stub.inprocess.InProcessServer`):
+    the scheme and host of the URL are dropped, the rest is handed over as it is, and the answer's
+    headers are lower-case (what `Reply.header` reads)."""
+
+    __slots__ = ("server",)
+
+    def __init__(self, server: _RawServer) -> None:
+        self.server = server
+
+    def send(self, request: Outgoing) -> Reply:
+        url = request.url
+        cut = url.find("/", url.find("://") + 3) if "://" in url else 0
+        path, _, query = (url[cut:] if cut >= 0 else "/").partition("?")
+        status, headers, content = self.server.request(request.method, path, query, request.headers, request.content)
+        return Reply(status, headers, content)
+
+
+Exchanged = Callable[[Outgoing, "Reply | None", "TransportError | None"], None]
+"""``record(request, reply, error)``: one exchange, with the reply or the transport error."""
+
+
+class RecordingTransport:
+    """Any transport, with every exchange handed to ``record`` as it happens (the reply, or the
+    `TransportError` that is then raised): conformance reports and demo files are built from it."""
+
+    __slots__ = ("inner", "record")
+
+    def __init__(self, inner: Transport, record: Exchanged) -> None:
+        self.inner = inner
+        self.record = record
+
+    def send(self, request: Outgoing) -> Reply:
+        try:
+            reply = self.inner.send(request)
+        except TransportError as exc:
+            self.record(request, None, exc)
+            raise
+        self.record(request, reply, None)
+        return reply
 
 
 def as_transport(value: Transport | httpx.Client | None) -> Transport:

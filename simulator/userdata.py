@@ -11,9 +11,10 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
+from contract import limits
+from contract.formats import format_date, format_datetime
+
 from .errors import ClientValidationError, UsageError
-from .wire import limits
-from .wire.formats import format_date, format_datetime
 
 __all__ = [
     "ATTRIBUTE_KEYS",

@@ -59,3 +59,29 @@ def test_the_scenarios_package_and_mobsim_run_load_no_locust() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "contract").rglob("*.py")), ids=lambda p: p.name)
+def test_the_contract_imports_nothing_else_of_the_project(path: Path) -> None:
+    for module, _ in _imports(path):
+        assert module.split(".")[0] not in PACKAGES, f"contract/{path.name} imports {module}"
+
+
+def test_importing_the_server_loads_no_device_catalogue_faker_or_httpx() -> None:
+    code = (
+        "import sys, server_stub, server_stub.app, server_stub.serve; "
+        "tops = {m.split('.')[0] for m in sys.modules}; "
+        "bad = sorted(tops & {'simulator', 'scenarios', 'demo', 'conformance', 'mobsim', 'faker', 'httpx', 'locust'}); "
+        "sys.exit(f'loaded {bad}' if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("top", ["scenarios", "demo", "mobsim", "conformance"])
+def test_drivers_read_devices_through_their_public_api_not_their_state_bits(top: str) -> None:
+    import re
+
+    for path in sorted((ROOT / top).rglob("*.py")):
+        text = path.read_text()
+        assert not re.search(r"device\.state\b|Flag\.(UNINSTALLED|DEPERSONALIZE_PENDING)", text), path.name

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from simulator.wire import ErrorCode, LimitViolation, limits
+from contract import ErrorCode, LimitViolation, limits
 
 from ..errors import ApiError
 from .context import Context

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from simulator.wire import ErrorCode, format_datetime
+from contract import ErrorCode, format_datetime
 
 from ..errors import ApiError
 from ..store import dumps

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.wire import ErrorCode, parse_datetime
-from simulator.wire.models import SYSTEM_DATA_FIELDS, CustomEvent, CustomEventsBody, SessionReport
+from contract import ErrorCode, parse_datetime
+from contract.models import SYSTEM_DATA_FIELDS, CustomEvent, CustomEventsBody, SessionReport
 
 from ..errors import ApiError
 from ..store import dumps

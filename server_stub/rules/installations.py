@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from simulator.wire import ErrorCode
-from simulator.wire.models import Installation as InstallationBody
+from contract import ErrorCode
+from contract.models import Installation as InstallationBody
 
 from ..errors import ApiError
 from ..store import dumps

@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from simulator.wire import ErrorCode, LimitViolation, limits
-from simulator.wire.models import PersonalizeBody, User, UserAttributes
+from contract import ErrorCode, LimitViolation, limits
+from contract.models import PersonalizeBody, User, UserAttributes
 
 from ..errors import ApiError
 from ..store import dumps

@@ -141,7 +141,7 @@ def _shift_starts() -> Callable[[Any], Any]:
     counter = itertools.count(1)
 
     def change(data: Any) -> Any:
-        from simulator.wire import format_epoch, parse_datetime
+        from contract import format_epoch, parse_datetime
 
         if isinstance(data, dict) and data.get("sessionStarts"):
             n = next(counter)

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contract import Platform, app_code_hash, format_epoch
 from mobsim.cli import main
 from scenarios import EVENT_DEFINITIONS, PERSONA_SESSIONS, Population, Session, Tally, no_expectations, run_session
 from server_stub import create_app
@@ -22,7 +23,6 @@ from server_stub.serve import BackgroundServer, ServeConfig
 from simulator import AppConfig, VirtualClock, VirtualDevice
 from simulator.catalog import profile_for
 from simulator.systemdata import system_data, user_agent
-from simulator.wire import Platform, app_code_hash, format_epoch
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from demohelpers import UNTIL, Generated, generate
 
+from contract.limits import normalize_phone, validate_user
 from demo import contacts
 from demo.audience import LOCALES, AudienceOptions, PersonPlan, parse_locales, person_plan
 from demo.run import DemoConfig
 from demo.verticals import vertical
 from mobsim.cli import main
-from simulator.wire.limits import normalize_phone, validate_user
 
 DOMAINS = ("example.com", "example.net", "example.org")  # RFC 2606 / RFC 6761
 FICTION = {

@@ -11,12 +11,12 @@ from typing import Any
 
 from demohelpers import UNTIL, Generated, generate
 
+from contract import parse_datetime
+from contract.limits import normalize_phone
 from demo.audience import LOCALES, OPT_IN, AudienceOptions, parse_locales, person_plan, phone_number
 from demo.history import SESSION_GAP
 from demo.run import DemoConfig
 from demo.verticals import VERTICALS, vertical
-from simulator.wire import parse_datetime
-from simulator.wire.limits import normalize_phone
 
 
 def _epoch(text: str) -> float:
@@ -148,8 +148,8 @@ def test_persons_are_locale_consistent_with_valid_unique_phones_and_emails() -> 
     assert len(set(phones)) == len(phones)
     emails = [p.identity["emails"][0] for p in plans]
     assert len(set(emails)) == len(emails) and all(e.isascii() and "@" in e for e in emails)
+    from contract.dialect import Platform
     from simulator.catalog import profile_for
-    from simulator.wire.dialect import Platform
 
     for plan in plans:
         country = LOCALES[plan.locale]

@@ -155,7 +155,7 @@ def test_the_app_code_and_its_hash_header_are_replaced(tmp_path: Path, recorded:
     target = Target()
     target.client.event_hooks["request"].append(seen.append)
     replay_file(recorded[0], target.client, TARGET, CODE, tmp_path / "c", should_stop=_stop_after(20))
-    from simulator.wire.formats import app_code_hash
+    from contract.formats import app_code_hash
 
     sdk = [r for r in seen if r.url.path.startswith("/mobile/")]
     assert sdk and all(r.headers["authorization"] == f"App {CODE}" for r in sdk)

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from clikit import closed_port, forbid_network, quick
 
+from contract.formats import app_code_hash
 from mobsim import __version__, exitcodes
 from mobsim.cli import build_parser, main
 from mobsim.targets import (
@@ -27,7 +28,6 @@ from mobsim.targets import (
     resolve_target,
 )
 from server_stub.serve import BackgroundServer, ServeConfig
-from simulator.wire.formats import app_code_hash
 
 COMMANDS = ("run", "check", "demo", "replay")
 REMOTE = "https://push.example.com"

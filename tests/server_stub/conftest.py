@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 from stubkit import APP_CODE, OTHER_APP, Clock, Device, Inspector, MakeDevice
 
+from contract import Dialect
 from server_stub import create_app
-from simulator.wire import Dialect
 
 # starlette asks for httpx2 in its TestClient (at import); the project pins httpx.
 warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette.testclient` is deprecated")

@@ -1,7 +1,7 @@
 """Helpers for the reference server's tests: a device that speaks one dialect through the wire
 contract, the inspection API, and the exact error envelope.
 
-Every SDK request is built by :meth:`simulator.wire.Endpoint.build`, so the tests send what the
+Every SDK request is built by :meth:`contract.Endpoint.build`, so the tests send what the
 SDKs send: iOS a real PATCH and ``1``/``0`` in sorted order, Android POST with
 ``X-HTTP-Method-Override: PATCH`` and ``true``/``false`` in ``java.util.HashMap`` order.
 """
@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from simulator.wire import Dialect, WireRequest, app_code_hash, endpoint, headers
+from contract import Dialect, WireRequest, app_code_hash, endpoint, headers
 
 APP_CODE = "stub-test-app-code"
 OTHER_APP = "stub-other-app-code"

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from stubkit import Device, Inspector, ts
 
+from contract import Dialect
 from server_stub.serve import BackgroundServer, ServeConfig
-from simulator.wire import Dialect
 
 pytestmark = pytest.mark.slow
 

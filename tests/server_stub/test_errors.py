@@ -18,8 +18,8 @@ from stubkit import (
     assert_error,
 )
 
+from contract import ENDPOINTS, Dialect
 from server_stub.http import MAX_BODY
-from simulator.wire import ENDPOINTS, Dialect
 
 # One call of each endpoint, in a dialect that makes it, with a body the server would accept.
 BODIES: dict[str, dict[str, Any] | None] = {

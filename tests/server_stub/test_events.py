@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 from stubkit import APP_CODE, NOW, OTHER_APP, Clock, Device, Inspector, MakeDevice, assert_empty_ok, assert_error, ts
 
-from simulator.wire import Dialect
+from contract import Dialect
 
 # ---------------------------------------------------------------------------------------------
 # sessions and App Launch

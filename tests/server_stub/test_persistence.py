@@ -18,8 +18,8 @@ import httpx
 import pytest
 from stubkit import Device, Inspector, assert_error, ts
 
+from contract import Dialect
 from server_stub.serve import BackgroundServer, ServeConfig, build_server
-from simulator.wire import Dialect
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from stubkit import OTHER_APP, SYSTEM, Device, Inspector, MakeDevice, assert_empty_ok, assert_error, ts
 
-from simulator.wire import Dialect
+from contract import Dialect
 
 ALICE = {
     "externalUserId": "alice",

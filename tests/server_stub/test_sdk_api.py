@@ -23,7 +23,7 @@ from stubkit import (
     ts,
 )
 
-from simulator.wire import Dialect
+from contract import Dialect
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 

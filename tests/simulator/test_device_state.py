@@ -7,6 +7,7 @@ import pytest
 import respx
 from simhelpers import BASE, CODE, START, sent
 
+import contract
 import simulator
 from simulator import (
     AppConfig,
@@ -147,7 +148,7 @@ def test_transport_failures_map_to_transport_error(make):
     ],
 )
 def test_api_errors_by_message_id(code, status, cls):
-    wire = simulator.wire.endpoint("personalize").build(simulator.wire.Dialect.IOS, path_params={"pushRegId": "R"})
+    wire = contract.endpoint("personalize").build(contract.Dialect.IOS, path_params={"pushRegId": "R"})
     request = simulator.Outgoing("POST", BASE + wire.target, {}, None, wire)
     error = api_error(code, "text", status, request, simulator.Reply(status, {}, b""))
     assert type(error) is cls and isinstance(error, SimulatorError)

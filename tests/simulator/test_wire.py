@@ -1,4 +1,4 @@
-"""The wire contract (``simulator.wire``): dialect encodings, endpoints, formats, headers, limits,
+"""The wire contract (``contract``): dialect encodings, endpoints, formats, headers, limits,
 models and the error envelope, pinned to exact values."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from simulator.wire import (
+from contract import (
     ENDPOINTS,
     INVALID_PARAMETER_CODES,
     Dialect,
@@ -31,7 +31,7 @@ from simulator.wire import (
     parse_query_bool,
     status_for,
 )
-from simulator.wire.formats import is_date, is_datetime
+from contract.formats import is_date, is_datetime
 
 # ---------------------------------------------------------------------------------------------
 # java.util.HashMap iteration orders, computed once with OpenJDK 17.0.15 (java HM.java):

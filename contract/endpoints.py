@@ -56,15 +56,19 @@ class Endpoint:
         flags: Mapping[str, bool] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> WireRequest:
-        """This endpoint as ``dialect`` sends it."""
-        method, query, _, headers = self.plan(dialect, flags)
+        """This endpoint as ``dialect`` sends it: the one request builder of the project (the
+        device sends exactly this, the conformance probes and the tests build with it too). The
+        body is copied (shallowly): later changes to the caller's dict do not change the request."""
+        method, query, query_string, headers = self.plan(dialect, flags)
+        template = self.template
         return WireRequest(
-            endpoint=self,
-            method=method,
-            path=self.template.format(**path_params) if path_params else self.template.format(),
-            query=query,
-            headers=headers,
-            body=dict(body) if body is not None else None,
+            self,
+            method,
+            template.format(**path_params) if path_params else template,
+            query,
+            headers,
+            dict(body) if body is not None else None,
+            query_string,
         )
 
     def plan(self, dialect: Dialect, flags: Mapping[str, bool] | None = None) -> Plan:
@@ -110,11 +114,14 @@ class WireRequest:
     query: tuple[tuple[str, str], ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     body: dict[str, Any] | None = None
+    query_string: str | None = None
+    """``?a=1&b=0`` (or empty) as :meth:`Endpoint.build` planned it; None: derived from ``query``."""
 
     @property
     def target(self) -> str:
         """Path and query, as on the request line."""
-        return self.path + _query_string(self.query)
+        qs = self.query_string
+        return self.path + (_query_string(self.query) if qs is None else qs)
 
 
 def _query_string(query: tuple[tuple[str, str], ...]) -> str:

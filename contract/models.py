@@ -4,7 +4,7 @@ Request models are lenient about unknown keys (a backend ignores what it does no
 protocol checker reports them separately) and strict about types: ``"true"`` is not a boolean and
 ``"1"`` is not a number. Every field is optional so one model serves create, PATCH (absent keys stay
 unchanged, ``null`` deletes; read ``model_fields_set``) and responses. Semantic limits (lengths,
-counts, formats of phones and emails) live in :mod:`simulator.wire.limits`, which answers with the
+counts, formats of phones and emails) live in :mod:`contract.limits`, which answers with the
 SDK's own error codes.
 """
 
