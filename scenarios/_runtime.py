@@ -4,7 +4,9 @@ master writes (with each process's own final counts in a part file beside it).""
 
 from __future__ import annotations
 
+import inspect
 import logging
+import os
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -15,7 +17,7 @@ from typing import Any
 
 import gevent
 from geventhttpclient.url import URL
-from locust.contrib.fasthttp import FAILURE_EXCEPTIONS, ErrorResponse, FastHttpSession
+from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from locust.exception import CatchResponseError
 
@@ -65,16 +67,54 @@ class LocustTransport:
     """Carries a device's requests over a Locust ``FastHttpSession`` and reports each under its
     endpoint template. A non-2xx answer is a failure unless its ``messageId`` was declared
     expected for the call in progress (see :meth:`expect`); a 2xx carrying ``requestError``
-    breaks the contract and is a failure too."""
+    breaks the contract and is a failure too.
 
-    __slots__ = ("_clients", "client", "expected", "limiter", "suffix")
+    Two paths carry a request, with the same request event, the same bytes on the wire and the
+    same :class:`Reply`:
 
-    def __init__(self, client: Any, limiter: RateLimiter | None = None, suffix: str = "") -> None:
+    * the fast path (:meth:`_send_fast`), for a plain ``FastHttpSession`` without retries: it
+      drives the session's user agent and pooled ``HTTPClient`` directly, through private Locust
+      and geventhttpclient internals (:func:`fast_path_problem` lists them);
+    * the public path, ``FastHttpSession.request(..., catch_response=True, allow_redirects=False)``
+      (any other client, too): slower, some 20% more client CPU per request (locust 2.47, a
+      loopback POST: about 370 µs against 305).
+
+    The internals are checked once per process, when the first transport over a
+    ``FastHttpSession`` is made; if one is missing or behaves differently, one warning is logged
+    (logger ``mobsim.scenarios``) and every request takes the public path. ``public_path=True``, or
+    ``MOBSIM_LOCUST_PUBLIC_PATH=1`` in the environment (read when a transport is made, passed on to
+    Locust's worker processes), chooses the public path outright.
+    """
+
+    __slots__ = ("_clients", "_fast", "client", "expected", "limiter", "suffix")
+
+    def __init__(
+        self, client: Any, limiter: RateLimiter | None = None, suffix: str = "", *, public_path: bool = False
+    ) -> None:
         self.client = client
         self.limiter = limiter
         self.suffix = suffix
         self.expected: frozenset[str] = frozenset()
         self._clients: dict[str, tuple[Any, Any, dict[str, str]]] = {}
+        self._fast: _Internals | None = None
+        """What the fast path needs, when this transport's requests take it."""
+        if (
+            not public_path
+            and os.environ.get(PUBLIC_PATH_ENV, "").strip().lower() not in _TRUE
+            and type(client) is FastHttpSession
+        ):
+            internals = _internals()
+            if (
+                internals.problem is None
+                and type(getattr(client, "client", None)) is internals.agent_type
+                and not client.client.max_retries
+            ):
+                self._fast = internals
+
+    @property
+    def fast(self) -> bool:
+        """Whether this transport's requests take the fast path."""
+        return self._fast is not None
 
     @contextmanager
     def expect(self, codes: frozenset[str]) -> Iterator[None]:
@@ -91,8 +131,8 @@ class LocustTransport:
         name = _STATS_NAMES.get(endpoint.name) or _STATS_NAMES.setdefault(endpoint.name, endpoint.stats_name)
         if self.suffix:
             name += self.suffix
-        if type(self.client) is FastHttpSession and not self.client.client.max_retries:
-            return self._send_fast(self.client, request, name)
+        if self._fast is not None:
+            return self._send_fast(self._fast, self.client, request, name)
         with self.client.request(
             request.method,
             request.url,
@@ -115,13 +155,13 @@ class LocustTransport:
     def _verdict(self, status: int, content: bytes) -> str | None:
         """None for an answer that counts as a success, else why it is a failure."""
         if 200 <= status < 300:
-            return "2xx answer carrying requestError" if content[:16] == b'{"requestError"' else None
+            return "2xx answer carrying requestError" if content.startswith(b'{"requestError"') else None
         code = _message_id(content)
         if status and code in self.expected:
             return None
         return f"{status} {code or 'without the requestError envelope'}"
 
-    def _send_fast(self, session: FastHttpSession, request: Outgoing, name: str) -> Reply:
+    def _send_fast(self, fast: _Internals, session: FastHttpSession, request: Outgoing, name: str) -> Reply:
         """What ``session.request(..., catch_response=True, allow_redirects=False)`` and the
         ``with`` block above do, on the session's own pooled connections, minus the generic work a
         device request never needs.
@@ -132,7 +172,8 @@ class LocustTransport:
         fields. Skipped: parsing each URL (device URLs are unique, so urllib's cache never hits),
         the user agent's request object and redirect/retry loop (Locust runs it with no retries and
         here no redirects) and the Locust user's cookie jar, which would hand one device's cookies
-        to the next device that user drives (the Mobile API sets none).
+        to the next device that user drives (the Mobile API sets none). Kept: the content type the
+        request object gives a body sent without one.
         """
         headers = request.headers
         if session.auth_header:
@@ -141,7 +182,9 @@ class LocustTransport:
             headers = {**headers, "Accept-Encoding": "gzip, deflate, br"}
         agent = session.client
         url, method, payload = request.url, request.method, request.content
-        client, target, defaults = self._route(agent, url)
+        if payload and "Content-Type" not in headers and not _has_content_type(headers):
+            headers = {**headers, "content-type": "application/octet-stream"}  # as the user agent's request
+        client, target, defaults = self._route(agent, url, fast.target)
         if defaults:
             headers = {**defaults, **headers}
         start_time = time.time()
@@ -150,14 +193,14 @@ class LocustTransport:
         response: Any
         try:
             answer = client.request(method, target, body=payload, headers=headers)
-            response = agent.response_type(answer, None, answer._sent_request)
-        except FAILURE_EXCEPTIONS as exc:
-            exception = _as_user_agent_error(agent, exc, url)
+            response = agent.response_type(answer, None, getattr(answer, "_sent_request", None))
+        except fast.failures as exc:
+            exception = _as_user_agent_error(agent, exc, url, fast.failures)
             fake = agent._make_request(url, method=method, headers=headers, payload=payload)
-            response = ErrorResponse(fake, exception)
+            response = fast.error_response(fake, exception)
         try:
             content = response.content or b""
-        except FAILURE_EXCEPTIONS as exc:  # the connection broke while the body was read
+        except fast.failures as exc:  # the connection broke while the body was read
             content, exception = b"", exc
         response_time = (time.perf_counter() - started) * 1000
         status = response.status_code if exception is None else 0
@@ -179,13 +222,14 @@ class LocustTransport:
         headers_in = response.headers if status else None
         return Reply(status, ResponseHeaders(headers_in) if headers_in else _NO_HEADERS, content)
 
-    def _route(self, agent: Any, url: str) -> tuple[Any, str, dict[str, str]]:
+    def _route(self, agent: Any, url: str, quoting: str) -> tuple[Any, str, dict[str, str]]:
         """The pooled ``HTTPClient`` for the URL's origin, the request target as the user agent
-        would send it, and the user agent's default headers the client does not add itself."""
+        would send it (``quoting``: the ``URL`` attribute it sends), and the user agent's default
+        headers the client does not add itself."""
         cut = url.find("/", url.find("://") + 3)
         origin, target = (url, "/") if cut < 0 else (url[:cut], url[cut:])
         if not _PLAIN_TARGET.fullmatch(target):
-            target = URL(url).quoted_uri
+            target = getattr(URL(url), quoting)
         route = self._clients.get(origin)
         if route is None or route[0] is not agent:
             client = agent.clientpool.get_client(URL(origin))
@@ -195,19 +239,245 @@ class LocustTransport:
         return route[1], target, route[2]
 
 
-def _as_user_agent_error(agent: Any, error: Exception, url: str) -> Exception:
+def _has_content_type(headers: Mapping[str, str]) -> bool:
+    return any(key.lower() == "content-type" for key in headers)
+
+
+def _as_user_agent_error(agent: Any, error: Exception, url: str, failures: tuple[type[Exception], ...]) -> Exception:
     """The error the user agent would have raised for ``error`` (with no retries left): a timeout
-    becomes ``RetriesExceeded``, anything else stays as it is."""
+    becomes ``RetriesExceeded``, anything else stays as it is. ``failures``: Locust's
+    ``FAILURE_EXCEPTIONS``."""
     try:
         agent._handle_error(error, url=url)  # returns the errors it would retry, raises the others
         agent._handle_retries_exceeded(url, last_error=error)
-    except FAILURE_EXCEPTIONS as final:
+    except failures as final:
         return final
     return error
 
 
+PUBLIC_PATH_ENV = "MOBSIM_LOCUST_PUBLIC_PATH"
+"""Set to ``1`` (or ``true``, ``yes``, ``on``) for every Locust request to take the public path."""
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+class _Internals:
+    """What the check of the internals found: why the fast path is off, or the pieces it uses."""
+
+    __slots__ = ("agent_type", "error_response", "failures", "problem", "target")
+
+    def __init__(
+        self,
+        problem: str | None,
+        failures: tuple[type[Exception], ...] = (),
+        error_response: Any = None,
+        target: str = "quoted_uri",
+        agent_type: type | None = None,
+    ) -> None:
+        self.problem = problem
+        self.failures = failures
+        """``locust.contrib.fasthttp.FAILURE_EXCEPTIONS``"""
+        self.error_response = error_response
+        """``locust.contrib.fasthttp.ErrorResponse``"""
+        self.target = target
+        """The ``geventhttpclient.url.URL`` attribute the user agent sends as request target."""
+        self.agent_type = agent_type
+        """The user agent class checked (``LocustUserAgent``)."""
+
+
+_INTERNALS: _Internals | None = None
+"""The outcome of the check of the internals, once made."""
+
+
+def fast_path_problem() -> str | None:
+    """None if the installed Locust and geventhttpclient have what the fast path needs, else which
+    internal is missing or behaves differently. Checked once per process, on throwaway objects (no
+    socket is opened), with one warning when the fast path is off.
+
+    What the fast path uses, and how it is checked:
+
+    * ``locust.contrib.fasthttp.FAILURE_EXCEPTIONS``: a tuple of exception classes;
+      ``ErrorResponse(request, error)``: an answer with status 0 and no content;
+    * of a ``FastHttpSession``: ``client`` (its ``LocustUserAgent``), ``auth_header`` (None, or the
+      Basic credentials of the host URL), ``request_event`` (with ``fire``) and ``user``;
+    * of the user agent: ``max_retries``, ``default_headers`` (``items``, ``copy``),
+      ``clientpool.get_client(URL)`` (an ``HTTPClient`` with ``default_headers`` and
+      ``request(method, target, body=, headers=)``), ``response_type(answer, request, sent)``
+      (with ``content``, ``status_code``, ``headers``), ``_make_request(url, method=, headers=,
+      payload=)``, ``_handle_error`` and ``_handle_retries_exceeded``: turned into errors as
+      ``urlopen`` turns them (a timeout and a refused connection are tried on both);
+    * ``_urlopen``, the oracle: given a recording client, it must send the method, body and headers
+      of the request as they are, a plain target as it is, and any other as
+      ``geventhttpclient.url.URL.quoted_uri`` (or ``request_uri``, as older Locust versions do).
+      The answer's ``_sent_request`` is passed on when there is one.
+    """
+    return _internals().problem
+
+
+def _internals() -> _Internals:
+    global _INTERNALS
+    if _INTERNALS is None:
+        try:
+            found = _check_internals()
+        except Exception as exc:  # any surprise on the throwaway objects: an internal has changed
+            found = _Internals(f"checking the internals raised {type(exc).__name__}: {exc}")
+        _INTERNALS = found
+        if found.problem is not None:
+            import geventhttpclient
+            import locust
+
+            log.warning(
+                "Locust fast path off on locust %s / geventhttpclient %s: %s; every request takes the public"
+                " FastHttpSession.request path instead (slower, same results)",
+                getattr(locust, "__version__", "?"),
+                getattr(geventhttpclient, "__version__", "?"),
+                found.problem,
+            )
+    return _INTERNALS
+
+
+class _Recorded(Exception):
+    """Raised by the recording client once it has seen a request."""
+
+
+class _RecordingClient:
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.error: Exception = _Recorded()
+
+    def request(self, method: str, request_uri: str, body: Any = b"", headers: Any = None) -> Any:
+        self.calls.append((method, request_uri, body, headers))
+        raise self.error
+
+
+class _RecordingPool:
+    def __init__(self, client: _RecordingClient) -> None:
+        self.client = client
+
+    def get_client(self, url: Any) -> _RecordingClient:
+        return self.client
+
+
+def _binds(function: Any, *args: Any, **kwargs: Any) -> bool:
+    try:
+        inspect.signature(function).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _check_internals() -> _Internals:
+    """The pieces the fast path uses, or an ``_Internals`` with the first that is missing."""
+    found = _check_problem()
+    return _Internals(f"{found} is missing or not as expected") if isinstance(found, str) else found
+
+
+def _check_problem() -> _Internals | str:
+    from geventhttpclient import url as ghc_url
+    from locust.contrib import fasthttp
+    from locust.event import EventHook
+
+    failures = getattr(fasthttp, "FAILURE_EXCEPTIONS", None)
+    if not (
+        isinstance(failures, tuple)
+        and failures
+        and all(isinstance(kind, type) and issubclass(kind, BaseException) for kind in failures)
+    ):
+        return "locust.contrib.fasthttp.FAILURE_EXCEPTIONS (a tuple of exception classes)"
+    error_response = getattr(fasthttp, "ErrorResponse", None)
+    if not isinstance(error_response, type) or not _binds(error_response, None, None):
+        return "locust.contrib.fasthttp.ErrorResponse(request, error)"
+
+    hook = EventHook()
+    plain = FastHttpSession("http://127.0.0.1:9", request_event=hook, user=None, max_retries=0)
+    if getattr(plain, "auth_header", "") is not None:
+        return "FastHttpSession.auth_header (None without credentials)"
+    session = FastHttpSession("http://mobsim:probe@127.0.0.1:9", request_event=hook, user=None, max_retries=0)
+    if not (isinstance(session.auth_header, str) and session.auth_header.startswith("Basic ")):
+        return "FastHttpSession.auth_header (the Basic credentials of the host URL)"
+    if getattr(session, "request_event", None) is not hook or not callable(getattr(hook, "fire", None)):
+        return "FastHttpSession.request_event (the request event hook)"
+    if not hasattr(session, "user") or session.user is not None:
+        return "FastHttpSession.user"
+    agent: Any = getattr(session, "client", None)
+    if agent is None:
+        return "FastHttpSession.client (the user agent)"
+    kind = type(agent).__name__
+    if getattr(agent, "max_retries", None) != 0:
+        return f"{kind}.max_retries"
+    defaults = getattr(agent, "default_headers", None)
+    if not (callable(getattr(defaults, "items", None)) and callable(getattr(defaults, "copy", None))):
+        return f"{kind}.default_headers (a Headers mapping)"
+    pool: Any = getattr(agent, "clientpool", None)
+    if not callable(getattr(pool, "get_client", None)):
+        return f"{kind}.clientpool.get_client"
+    client = pool.get_client(ghc_url.URL("http://127.0.0.1:9"))
+    if not callable(getattr(getattr(client, "default_headers", None), "get", None)):
+        return "HTTPClient.default_headers"
+    if not _binds(client.request, "GET", "/", body=b"", headers={}):
+        return "HTTPClient.request(method, target, body=, headers=)"
+    response_type = getattr(agent, "response_type", None)
+    if not (
+        isinstance(response_type, type)
+        and _binds(response_type, None, None, None)
+        and all(hasattr(response_type, field) for field in ("content", "status_code", "headers"))
+    ):
+        return f"{kind}.response_type(answer, request, sent_request)"
+    for method in ("_make_request", "_handle_error", "_handle_retries_exceeded", "_urlopen"):
+        if not callable(getattr(agent, method, None)):
+            return f"{kind}.{method}"
+
+    url = "http://127.0.0.1:9/mobile/1/appinstance?rt=true"
+    fake = agent._make_request(url, method="POST", headers={"Content-Type": "application/json"}, payload=b"{}")
+    answer = error_response(fake, ConnectionRefusedError())
+    if answer.status_code != 0 or answer.content or getattr(answer, "request", None) is not fake:
+        return "locust.contrib.fasthttp.ErrorResponse (the request, status 0, no content)"
+
+    recorder = _RecordingClient()
+    agent.clientpool = _RecordingPool(recorder)  # the throwaway session's agent only
+    for error in (TimeoutError("timed out"), ConnectionRefusedError(111, "Connection refused")):
+        recorder.error = type(error)(*error.args)
+        try:
+            agent.urlopen(url, method="POST", headers={"Content-Type": "application/json"}, payload=b"{}")
+        except Exception as exc:  # what the user agent raises is the reference
+            public: Exception = exc
+        else:
+            return f"{kind}.urlopen (raising on a {type(error).__name__})"
+        fast = _as_user_agent_error(agent, type(error)(*error.args), url, failures)
+        if type(fast) is not type(public) or not isinstance(fast, failures):
+            return f"{kind}._handle_error/_handle_retries_exceeded (a {type(error).__name__} becomes {public!r})"
+
+    recorder.error = _Recorded()
+    targets = {}
+    for target in ("/mobile/1/appinstance/a-1/user?ri=true&rt=false", "/odd path/é/%7E?q=a b&r=~"):
+        sample = "http://127.0.0.1:9" + target
+        made = agent._make_request(sample, method="POST", headers=agent.default_headers.copy(), payload=b"{}")
+        sent_headers = list(made.headers.items())
+        try:
+            agent._urlopen(made)
+        except _Recorded:
+            pass
+        else:
+            return f"{kind}._urlopen (the request goes to clientpool.get_client(...).request)"
+        method, sent_target, body, headers = recorder.calls[-1]
+        if (method, body) != ("POST", b"{}") or list(headers.items()) != sent_headers:
+            return f"{kind}._urlopen (method, body and headers sent as they are)"
+        targets[target] = sent_target
+    plain_target, odd_target = targets
+    if targets[plain_target] != plain_target:
+        return f"{kind}._urlopen (a plain target sent as it is)"
+    odd = ghc_url.URL("http://127.0.0.1:9" + odd_target)
+    attribute = next(
+        (name for name in ("quoted_uri", "request_uri") if getattr(odd, name, None) == targets[odd_target]), None
+    )
+    if attribute is None:
+        return f"geventhttpclient.url.URL.quoted_uri (the target {kind}._urlopen sends)"
+
+    return _Internals(None, failures, error_response, attribute, type(agent))
+
+
 _PLAIN_TARGET = re.compile(r"/[A-Za-z0-9\-._~/?=&]*")
-"""Request targets that the user agent's quoting (``URL.quoted_uri``) leaves as they are."""
+"""Request targets that the user agent's quoting (``URL.quoted_uri``, or ``request_uri``) leaves as
+they are."""
 _STATS_NAMES: dict[str, str] = {}
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
