@@ -40,7 +40,15 @@ from .exitcodes import FAILED, INTERRUPTED, PASSED, TOOL_FAILED, USAGE
 from .output import Output
 from .run_live import progress_line, read_live
 from .run_report import SCHEMA_VERSION, print_summary, reconcile, stored_counts, traffic_mix
-from .targets import TargetError, add_target_arguments, mask_code, parse_timespan, preflight, target_from_args
+from .targets import (
+    TargetError,
+    add_target_arguments,
+    is_loopback,
+    mask_code,
+    parse_timespan,
+    preflight,
+    target_from_args,
+)
 from .thresholds import (
     Threshold,
     check_endpoints,
@@ -51,7 +59,7 @@ from .thresholds import (
     write_junit,
 )
 
-__all__ = ["add_run_arguments", "register", "run_command"]
+__all__ = ["add_run_arguments", "register", "run_command", "setup_processes"]
 
 SCENARIOS_DIR = Path(scenarios.__file__).resolve().parent
 STOP_TIMEOUT = 5
@@ -310,14 +318,25 @@ def _option_argv(args: argparse.Namespace, overrides: dict[str, Any]) -> list[st
 # -- the installed base ----------------------------------------------------------------------------
 
 
+def setup_processes(workers: int, host: str, cores: int | None = None) -> int:
+    """How many set-up processes install the base: one per Locust worker for a target on another
+    machine; on this machine's loopback the server needs a core of its own (the set-up is bound by
+    the server's CPU: bench/installed_base.py measured two set-up processes on two cores slower than
+    one), so at most one fewer than the cores."""
+    if not is_loopback(host):
+        return workers
+    return max(1, min(workers, (cores or os.cpu_count() or 1) - 1))
+
+
 def _install_base(
     args: argparse.Namespace, plan: Plan, host: str, app_code: str, state: Path, out: Output, interrupt: Interrupt
 ) -> dict[str, Any] | None:
     """Run the set-up processes; their merged result, or None when interrupted."""
     common = _option_argv(args, {"app_code": app_code, "state_file": str(state), "max_rps": plan.max_rps})
+    count = setup_processes(plan.workers, host)
     processes = []
-    for index in range(plan.workers):
-        argv = [sys.executable, "-m", "scenarios._setup", "--host", host, "--slice", f"{index}/{plan.workers}", *common]
+    for index in range(count):
+        argv = [sys.executable, "-m", "scenarios._setup", "--host", host, "--slice", f"{index}/{count}", *common]
         processes.append(
             subprocess.Popen(
                 argv,

@@ -152,3 +152,13 @@ def test_a_terminal_gets_a_table_that_fits_or_stacked_lines_never_a_cut_cell(wid
     assert name in text and "123456" in text and "7.5" in text and "…" not in text
     assert all(len(line) <= width for line in text.splitlines())
     assert ("┃" in text) == (width >= 82)  # cells 58 + 8 + 6, padding and borders 3 * 3 + 1: 82 columns
+
+
+def test_the_set_up_leaves_a_core_to_a_server_on_this_machine() -> None:
+    from mobsim.run import setup_processes
+
+    assert setup_processes(2, "http://127.0.0.1:8080", cores=2) == 1
+    assert setup_processes(4, "http://localhost:8080", cores=8) == 4
+    assert setup_processes(8, "http://127.0.0.1:8080", cores=4) == 3
+    assert setup_processes(1, "http://127.0.0.1:8080", cores=1) == 1
+    assert setup_processes(4, "https://push.example.com", cores=2) == 4  # the server has cores of its own
