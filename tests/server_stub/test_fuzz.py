@@ -16,8 +16,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from stubkit import APP_CODE, Device
 
+from contract import Dialect
 from server_stub import create_app
-from simulator.wire import Dialect
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
