@@ -31,7 +31,27 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import exitcodes
 from .targets import Target, TargetError, add_target_arguments, mask_code, preflight, target_from_args
 
-__all__ = ["interruptible", "register"]
+__all__ = ["interruptible", "register", "stopped"]
+
+
+def stopped(console: Console, command: str, what: str, exc: BaseException) -> int:
+    """What ``demo`` and ``replay`` say and answer when sending stops: aborted by a second Ctrl-C
+    (130), a request that failed after the preflight (1: run it again to resume), or a file or
+    checkpoint that does not fit the options (2)."""
+    if isinstance(exc, KeyboardInterrupt):
+        console.print(
+            f"mobsim {command}: aborted; run the same command again to resume",
+            style="yellow", markup=False, soft_wrap=True,
+        )  # fmt: skip
+        return exitcodes.INTERRUPTED
+    if isinstance(exc, ConnectionError):
+        console.print(
+            f"mobsim {command}: a request failed, the {what} stopped: {exc}", style="red", markup=False, soft_wrap=True
+        )
+        console.print("Run the same command again to resume after the last answered request.", markup=False)
+        return exitcodes.FAILED
+    console.print(f"mobsim {command}: {exc}", style="red", markup=False, soft_wrap=True)
+    return exitcodes.USAGE
 
 
 @contextlib.contextmanager
@@ -132,20 +152,8 @@ def demo_command(args: argparse.Namespace) -> int:
                         config, client, target.url, target.app_code, checkpoint,
                         max_rps=target.max_rps, should_stop=lambda: stop[0], progress=hooks,
                     )  # fmt: skip
-    except KeyboardInterrupt:
-        console.print(
-            "mobsim demo: aborted; run the same command again to resume", style="yellow", markup=False, soft_wrap=True
-        )
-        return exitcodes.INTERRUPTED
-    except ConnectionError as exc:
-        console.print(
-            f"mobsim demo: a request failed, the run stopped: {exc}", style="red", markup=False, soft_wrap=True
-        )
-        console.print("Run the same command again to resume after the last answered request.", markup=False)
-        return exitcodes.FAILED
-    except ValueError as exc:
-        console.print(f"mobsim demo: {exc}", style="red", markup=False, soft_wrap=True)
-        return exitcodes.USAGE
+    except (KeyboardInterrupt, ConnectionError, ValueError) as exc:
+        return stopped(console, "demo", "run", exc)
     _summary(console, outcome, args, target.url if target else None)
     if outcome.interrupted:
         return exitcodes.INTERRUPTED

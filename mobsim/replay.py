@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from . import exitcodes
-from .demo import interruptible
+from .demo import interruptible, stopped
 from .targets import TargetError, add_target_arguments, mask_code, preflight, target_from_args
 
 __all__ = ["register"]
@@ -75,20 +75,8 @@ def replay_command(args: argparse.Namespace) -> int:
                 path, client, target.url, target.app_code, checkpoint,
                 max_rps=target.max_rps, should_stop=lambda: stop[0], progress=progress,
             )  # fmt: skip
-    except KeyboardInterrupt:
-        console.print(
-            "mobsim replay: aborted; run the same command again to resume", style="yellow", markup=False, soft_wrap=True
-        )
-        return exitcodes.INTERRUPTED
-    except ConnectionError as exc:
-        console.print(
-            f"mobsim replay: a request failed, the replay stopped: {exc}", style="red", markup=False, soft_wrap=True
-        )
-        console.print("Run the same command again to resume after the last answered request.", markup=False)
-        return exitcodes.FAILED
-    except ValueError as exc:
-        console.print(f"mobsim replay: {exc}", style="red", markup=False, soft_wrap=True)
-        return exitcodes.USAGE
+    except (KeyboardInterrupt, ConnectionError, ValueError) as exc:
+        return stopped(console, "replay", "replay", exc)
     _report(console, result)
     if result["interrupted"]:
         return exitcodes.INTERRUPTED

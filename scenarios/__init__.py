@@ -21,6 +21,7 @@ from ._options import (
     new_install_share,
     persona_weights,
     plan_shape,
+    population_for,
     validate,
 )
 from ._personas import (
@@ -83,6 +84,7 @@ __all__ = [
     "person_attributes",
     "persona_weights",
     "plan_shape",
+    "population_for",
     "prune_state_files",
     "ramp_level",
     "run_session",

@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ._population import DEFAULT_PERSONAS, DEFAULT_PLATFORMS, PERSONAS, parse_weights
+from simulator import AppConfig
+
+from ._population import DEFAULT_PERSONAS, DEFAULT_PLATFORMS, PERSONAS, Population, Slice, parse_weights
 
 __all__ = [
     "DEFAULT_NEW_INSTALLS",
@@ -29,6 +31,7 @@ __all__ = [
     "new_install_share",
     "persona_weights",
     "plan_shape",
+    "population_for",
     "validate",
 ]
 
@@ -162,6 +165,19 @@ def persona_weights(opts: Any) -> dict[str, float]:
         return {"newinstall": 1.0}
     weights["newinstall"] = rest * share / (1 - share)
     return weights
+
+
+def population_for(opts: Any, app: AppConfig, slice_: Slice) -> Population:
+    """The population the options describe (size, seed, personas with new installs, platforms):
+    the same in every process of a run, the set-up's included."""
+    return Population(
+        opts.population,
+        opts.seed,
+        app,
+        slice_=slice_,
+        personas=persona_weights(opts),
+        platforms=parse_weights(opts.platforms, tuple(DEFAULT_PLATFORMS), "--platforms"),
+    )
 
 
 def new_install_share(opts: Any) -> float:

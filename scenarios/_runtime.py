@@ -28,14 +28,11 @@ from ._arrivals import Arrivals
 from ._counts import arrivals_summary, merge_parts
 from ._curves import curve, spike_level
 from ._installed_base import SetupResult, establish
-from ._options import persona_weights, plan_shape
+from ._options import plan_shape, population_for
 from ._personas import Tally
 from ._population import (
-    DEFAULT_PLATFORMS,
-    Population,
     Slice,
     load_state,
-    parse_weights,
     prune_state_files,
     slice_state_path,
 )
@@ -558,13 +555,8 @@ class RunState:
         self.slice = Slice(max(0, index), max(1, count)) if count > index >= 0 else Slice()
         self.tally = Tally()
         self.host = (environment.host or "").rstrip("/")
-        self.population = Population(
-            opts.population,
-            opts.seed,
-            AppConfig(opts.app_code, base_url=self.host, observer=self.tally.ack),
-            slice_=self.slice,
-            personas=persona_weights(opts),
-            platforms=parse_weights(opts.platforms, tuple(DEFAULT_PLATFORMS), "--platforms"),
+        self.population = population_for(
+            opts, AppConfig(opts.app_code, base_url=self.host, observer=self.tally.ack), self.slice
         )
         self.think = max(0.0, opts.think_time)
         self.max_rps = remote_default_rps(self.host, opts.max_rps)

@@ -86,13 +86,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from ._installed_base import establish
-    from ._options import persona_weights
+    from ._options import population_for
     from ._population import (
-        DEFAULT_PLATFORMS,
-        Population,
         Slice,
         load_state,
-        parse_weights,
         prune_state_files,
         slice_state_path,
     )
@@ -100,14 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = _parser().parse_args(argv)
     index, _, count = opts.slice.partition("/")
     part = Slice(int(index), int(count))
-    population = Population(
-        opts.population,
-        opts.seed,
-        AppConfig(opts.app_code, base_url=opts.host.rstrip("/")),
-        slice_=part,
-        personas=persona_weights(opts),
-        platforms=parse_weights(opts.platforms, tuple(DEFAULT_PLATFORMS), "--platforms"),
-    )
+    population = population_for(opts, AppConfig(opts.app_code, base_url=opts.host.rstrip("/")), part)
     path = Path(opts.state_file)
     resumed = load_state(population, path)
     last = [0.0]
