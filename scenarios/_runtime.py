@@ -562,7 +562,9 @@ class RunState:
         self.max_rps = remote_default_rps(self.host, opts.max_rps)
         self.limiter = RateLimiter(self.max_rps / self.slice.count) if self.max_rps > 0 else None
         self.stats_by_platform = opts.stats_by_platform
-        self.state_path = self._state_path(opts.state_file)
+        self.state_file = Path(opts.state_file) if opts.state_file else None
+        """The state file as given; this process saves its slice to ``state_path``."""
+        self.state_path = slice_state_path(self.state_file, self.slice) if self.state_file else None
         self.resumed = self._load(Path(opts.state_file)) if opts.state_file else 0
         self.setup: SetupResult | None = None
         self.stopping = False
@@ -572,10 +574,6 @@ class RunState:
         self.arrivals: Arrivals | None = None
         if opts.arrival_rate > 0:
             self.arrivals = Arrivals(self._rate_function(opts), tolerance=opts.arrival_tolerance)
-
-    def _state_path(self, state_file: str) -> Path | None:
-        self._whole = Path(state_file)
-        return slice_state_path(self._whole, self.slice) if state_file else None
 
     def _load(self, path: Path) -> int:
         loaded = load_state(self.population, path)
@@ -610,9 +608,9 @@ class RunState:
         log.warning("installed base: %s", self.setup.as_dict())
 
     def save(self) -> None:
-        if self.state_path is not None:
+        if self.state_file is not None and self.state_path is not None:
             saved = self.population.save(self.state_path)
-            prune_state_files(self.state_path if self.slice.count == 1 else self._whole, self.slice)
+            prune_state_files(self.state_file, self.slice)
             log.info("saved %d parked devices to %s", saved, self.state_path)
 
     def _rate_function(self, opts: Any) -> Any:
