@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -176,7 +176,6 @@ class Plan:
     ramp_time: float
     day_length: float
     spike_at: float
-    problems: list[str] = field(default_factory=list)
 
 
 def _check(args: argparse.Namespace) -> Plan:
