@@ -104,3 +104,19 @@ def test_a_session_bound_may_end_when_it_starts(device: Device, inspector: Inspe
     sessions = inspector.installation(device.reg_id or "")["sessions"]
     assert [(s["start"], s["end"]) for s in sessions] == [(ts(0), ts(0)), (ts(60), None)]
     assert_error(device.session([], {ts(120): ts(119)}), 400, "REQUEST_FORMAT_INVALID", "before it starts")
+
+
+# ---------------------------------------------------------------------------------------------
+# a phone is at most 50 characters as written (People), 6 to 15 digits once normalised
+
+
+@pytest.mark.parametrize(("length", "accepted"), [(50, True), (51, False)])
+def test_a_phone_of_exactly_50_characters_is_read(device: Device, length: int, accepted: bool) -> None:
+    """Mutation: `len(number) > PHONE_MAX` turned `>=`; the suite's phones were all far from 50."""
+    written = "+385 91 123 4567".ljust(length - 1) + "8"  # 13 digits, padded with spaces
+    assert len(written) == length
+    response = device.personalize({"phones": [{"number": written}]})
+    if accepted:
+        assert response.json()["phones"] == [{"number": "3859112345678"}]
+    else:
+        assert_error(response, 400, "PHONE_INVALID", "longer than 50")
