@@ -648,6 +648,9 @@ def _verdict(summary: dict[str, Any], results: list[Any], aborted: list[str], in
         )
     elif totals["failures"]:
         code, reason = FAILED, f"{totals['failures']} of {totals['requests']} requests failed (no threshold given)"
+    elif (summary.get("installed_base") or {}).get("failed"):
+        failed_setup = summary["installed_base"]["failed"]
+        code, reason = FAILED, f"{failed_setup} devices of the installed base failed to register (no threshold given)"
     elif summary.get("exceptions"):
         code, reason = FAILED, f"{sum(e['count'] for e in summary['exceptions'])} exceptions in sessions"
     else:

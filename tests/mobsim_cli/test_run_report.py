@@ -46,6 +46,9 @@ def summary(requests: int = 100, failures: int = 0, **extra: Any) -> dict[str, A
         ),
         (summary(failures=5), [], [], True, INTERRUPTED, "interrupted (Ctrl-C or SIGTERM)"),
         (summary(exceptions=[{"count": 2, "msg": "boom"}]), [], [], False, FAILED, "2 exceptions in sessions"),
+        (summary(installed_base={"failed": 3}), [], [], False, FAILED, "3 devices of the installed base failed"),
+        (summary(installed_base={"failed": 0}), [], [], False, PASSED, "all 100 requests succeeded"),
+        (summary(installed_base={"failed": 3}), ["p95<100"], [], False, PASSED, "all 1 thresholds passed"),
         (summary(exceptions=[{"count": 2, "msg": "boom"}]), ["p95<100"], [], False, PASSED, "all 1 thresholds passed"),
     ],
 )
