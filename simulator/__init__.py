@@ -34,11 +34,13 @@ from .errors import (
     UsageError,
     UserDataRestrictedError,
 )
+from .platforms import AndroidDevice, HuaweiDevice, IosDevice
 from .state import DeviceState
 from .transport import HTTPXTransport, Outgoing, Reply, Transport
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "AndroidDevice",
     "ApiError",
     "AppConfig",
     "ClientError",
@@ -47,9 +49,11 @@ __all__ = [
     "DepersonalizationInProgressError",
     "DeviceState",
     "HTTPXTransport",
+    "HuaweiDevice",
     "IdentityInvalidError",
     "InvalidApplicationCodeError",
     "InvalidParameterError",
+    "IosDevice",
     "NoRegistrationError",
     "Outgoing",
     "PersonalizeConflictError",

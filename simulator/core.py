@@ -2,29 +2,26 @@
 
 `DeviceCore` turns an endpoint name plus a body into the exact request its SDK sends (through
 `contract`), hands it to the injected transport, applies the response-side rules every call
-shares (`New-Base-URL`, Android's base-URL reset, error decoding) and keeps the clock-driven
-timers. It never opens a socket.
+shares (`New-Base-URL`, error decoding) and keeps the clock-driven timers. It never opens a
+socket. What differs per SDK (headers, JSON encoding, retries, the base-URL reset) is a hook that
+each platform's class in `simulator.platforms` fills in.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from contract import headers as h
-from contract.dialect import Dialect
 from contract.endpoints import endpoint
 from contract.formats import app_code_hash
 
-from . import retry
 from .catalog import Profile, profile_for
 from .clock import Clock, VirtualClock
-from .codec import decode_reply, encode_android, encode_ios
-from .errors import ApiError, SimulatorError, UsageError, api_error
+from .codec import decode_reply
+from .errors import SimulatorError, UsageError, api_error
 from .outcomes import Observer
-from .sessions import current_session_start
 from .state import DeviceState, Flag
 from .systemdata import user_agent
 from .tokens import installation_id, push_token
@@ -33,7 +30,6 @@ from .transport import Outgoing, Transport
 __all__ = ["DEFAULT_BASE_URL", "AppConfig", "DeviceCore"]
 
 DEFAULT_BASE_URL = "https://mobile.infobip.com"
-DEBOUNCE_WINDOW = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +66,11 @@ class DeviceCore:
         self.clock = clock
         self.platform = state.platform
         self.dialect = state.platform.dialect
-        self.ios = self.dialect is Dialect.IOS
         self.last_error: SimulatorError | None = None
         """The last error of background work (syncs, timers, retries) that reached no caller."""
         self._due: dict[str, float] = {}
         self._retries: list[tuple[float, str, tuple[Any, ...], int]] = []
-        self._debounce: dict[str, tuple[float, int]] = {}
         self._alive = False
-        self._last_foreground_sync = -math.inf
-        self._batch_last_run = -math.inf
         self._refresh_profile()
 
     # -- identity --------------------------------------------------------------------------
@@ -98,14 +90,7 @@ class DeviceCore:
             h.INSTALLATION_ID: installation_id(st.seed, st.install),
             h.ACCEPT: "application/json",
         }
-        if self.ios:
-            static[h.CONTENT_TYPE] = "application/json"
-            # URLSession's defaults; HttpURLConnection (OkHttp) asks for gzip only.
-            language, _, country = profile.locale.partition("_")
-            static["Accept-Language"] = f"{language}-{country},{language};q=0.9"
-            static["Accept-Encoding"] = "gzip, deflate, br"
-        else:
-            static["Accept-Encoding"] = "gzip"
+        static.update(self._client_headers(profile))
         self._static_headers = static
 
     @property
@@ -129,19 +114,38 @@ class DeviceCore:
 
     # -- one request -----------------------------------------------------------------------
 
+    # -- what each SDK's HTTP client does differently (filled in by `simulator.platforms`) ------
+
+    READS_VOID_BODIES = True
+    """False: the SDK never reads the body of a void endpoint, nor an error body without a length."""
+
+    def _client_headers(self, profile: Profile) -> dict[str, str]:
+        """Headers the platform's HTTP client adds to every request."""
+        raise NotImplementedError
+
+    def _body_headers(self, out: dict[str, str]) -> None:
+        """Headers added only to requests that carry a body."""
+
+    def _session_header_start(self) -> int | None:
+        """The start (epoch ms) the `sessionId` header names now, or None for no header."""
+        raise NotImplementedError
+
+    def _encode(self, body: dict[str, Any], method: str) -> bytes:
+        """The body as the SDK's JSON library writes it."""
+        raise NotImplementedError
+
     def _headers(self, has_body: bool) -> dict[str, str]:
         st = self.state
         out = self._static_headers.copy()
         if st.reg_id:
             out[h.PUSH_REGISTRATION_ID] = st.reg_id
-        foreground = bool(st.flags & Flag.FOREGROUND)
-        out[h.FOREGROUND] = "true" if foreground else "false"
-        if st.reg_id and (foreground or self.ios):
-            start = current_session_start(st.sessions, self._now_ms(), ios=self.ios)
+        out[h.FOREGROUND] = "true" if st.flags & Flag.FOREGROUND else "false"
+        if st.reg_id:
+            start = self._session_header_start()
             if start is not None:
                 out[h.SESSION_ID] = f"{st.reg_id}_{start}"
-        if has_body and not self.ios:
-            out[h.CONTENT_TYPE] = "application/json"
+        if has_body:
+            self._body_headers(out)
         return out
 
     def _call(
@@ -157,35 +161,25 @@ class DeviceCore:
         ep = endpoint(name)
         params = {"pushRegId": target or self.state.reg_id or ""} if "{" in ep.template else None
         wire = ep.build(self.dialect, path_params=params, flags=flags, body=body)
-        content = None
-        if body is not None:
-            content = encode_ios(body) if self.ios else encode_android(body, keep_nulls=ep.method == "PATCH")
+        content = None if body is None else self._encode(body, ep.method)
         headers = self._headers(content is not None)
         if wire.headers:
             headers.update(wire.headers)
         request = Outgoing(wire.method, self.base_url + wire.target, headers, content, wire)
         reply = self.transport.send(request)
         self._base_url_rules(reply.status, reply.header(h.NEW_BASE_URL))
-        data = decode_reply(request, reply, android=not self.ios, reads_body=ep.response is not None)
+        data = decode_reply(request, reply, android=not self.READS_VOID_BODIES, reads_body=ep.response is not None)
         if require and not (isinstance(data, dict) and data.get(require)):
             raise api_error("-4", f"response without {require}", reply.status, request, reply)
         return data
 
     def _base_url_rules(self, status: int, new_base_url: str | None) -> None:
-        if not self.config.honour_new_base_url:
-            return
-        st = self.state
-        if not self.ios:
-            failed = status >= 400 and status not in (404, 429)
-            if failed and st.has(Flag.BASE_URL_FAILURE):
-                st.set(Flag.BASE_URL_FAILURE, False)
-                st.base_url = None
-                return
-            st.set(Flag.BASE_URL_FAILURE, failed)
-        if new_base_url:
-            st.base_url = new_base_url.rstrip("/")
-            if self.ios:
-                self._due["resync"] = self.now()
+        if self.config.honour_new_base_url and new_base_url:
+            self._move_base_url(new_base_url)
+
+    def _move_base_url(self, new_base_url: str) -> None:
+        """`New-Base-URL`: every later request goes to the new base."""
+        self.state.base_url = new_base_url.rstrip("/")
 
     def _acked(self, kind: str, n: int = 1) -> None:
         """A 2xx answer carried ``n`` of ``kind`` (see `simulator.outcomes`)."""
@@ -193,25 +187,17 @@ class DeviceCore:
         if observer is not None and n:
             observer(kind, n)
 
-    # -- Android helpers ---------------------------------------------------------------------
+    # -- guards and retries (none unless the platform's SDK has them) -------------------------
 
     def _debounced(self, operation: str, payload: object) -> bool:
-        """Android `DebouncingGuard`: the same operation with the same data within 1 s is dropped."""
-        if self.ios:
-            return False
-        now, digest = self.now(), hash(repr(payload))
-        last = self._debounce.get(operation)
-        self._debounce[operation] = (now, digest)
-        return last is not None and now - last[0] < DEBOUNCE_WINDOW and last[1] == digest
+        """True when the SDK drops this call as a duplicate of the previous one."""
+        return False
 
     def _schedule_retry(self, error: SimulatorError, operation: str, args: tuple[Any, ...], attempt: int) -> None:
-        """Android DEFAULT policy: retry 2, 8, 18 s later, only for backend-communication errors."""
-        if self.ios or attempt >= retry.MAX_RETRIES or not retry.is_retryable(error):
-            return
-        due = self.now() + retry.delay(attempt + 1)
-        self._retries.append((due, operation, args, attempt + 1))
-        if isinstance(error, ApiError):
-            error.will_retry = True
+        """Schedule ``operation(*args, attempt=attempt + 1)`` if the SDK retries after ``error``."""
+
+    def _retry_at(self, due: float, operation: str, args: tuple[Any, ...], attempt: int) -> None:
+        self._retries.append((due, operation, args, attempt))
 
     # -- timers ------------------------------------------------------------------------------
 

@@ -29,16 +29,13 @@ from .core import AppConfig
 from .errors import (
     ClientValidationError,
     DepersonalizationInProgressError,
-    InvalidParameterError,
     NoRegistrationError,
-    PersonalizeConflictError,
     RegistrationGoneError,
     SimulatorError,
     UsageError,
 )
 from .events import event_body as _event_body
 from .events import stored_event
-from .sessions import android_pause
 from .state import DeviceState, Flag
 from .sync import SyncFlows
 from .transport import Transport, as_transport
@@ -55,12 +52,32 @@ from .userdata import (
 
 __all__ = ["VirtualDevice"]
 
-_FOREGROUND_SYNC_THROTTLE = 10.0
-_ROLLBACK_CODES = ("AMBIGUOUS_PERSONALIZE_CANDIDATES", "USER_MERGE_INTERRUPTED")
+_CLASSES: dict[Platform, type[VirtualDevice]] = {}
 
 
 class VirtualDevice(SyncFlows):
-    """A phone with the app installed: the SDK's public API, its traffic, its persistent state."""
+    """A phone with the app installed: the SDK's public API, its traffic, its persistent state.
+
+    `create` and `resume` return the class of the device's SDK line (`simulator.platforms`):
+    `IosDevice`, `AndroidDevice` or `HuaweiDevice`. This class is the state machine they share.
+    """
+
+    PLATFORM: Platform | None = None
+    """The platform whose SDK the class models (set by each class of `simulator.platforms`)."""
+    KEYCHAIN = False
+    """The registration id survives an uninstall (the iOS keychain)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("PLATFORM") is not None:
+            _CLASSES[cls.PLATFORM] = cls  # type: ignore[index]
+
+    def __new__(cls, state: DeviceState, *args: Any, **kwargs: Any) -> VirtualDevice:
+        if cls.PLATFORM is state.platform:
+            return super().__new__(cls)
+        if cls.PLATFORM is not None:
+            raise UsageError(f"{cls.__name__} models {cls.PLATFORM.value}, not {state.platform.value}")
+        return super().__new__(_CLASSES[state.platform])
 
     @classmethod
     def create(
@@ -171,14 +188,11 @@ class VirtualDevice(SyncFlows):
         st = self.state
         st.set(Flag.FOREGROUND)
         self._due["tick"] = self.now() + 5.0
-        if self.ios:
-            self._ios_sync(foreground=True)
-            return
-        self._tick()
-        if cold or self.now() - self._last_foreground_sync >= _FOREGROUND_SYNC_THROTTLE:
-            self._last_foreground_sync = self.now()
-            self._background(self._report_sessions)
-            self._android_sync_actions()
+        self._foreground_syncs(cold=cold)
+
+    def _foreground_syncs(self, *, cold: bool) -> None:
+        """What the SDK sends when the app comes to the foreground."""
+        raise NotImplementedError
 
     def background(self) -> None:
         """Send the app to the background (session end recorded, heartbeat stops)."""
@@ -187,16 +201,15 @@ class VirtualDevice(SyncFlows):
             return
         st.set(Flag.FOREGROUND, False)
         self._due.pop("tick", None)
-        if not self.ios and st.sessions:
-            android_pause(st.sessions, self._now_ms())
+        self._paused()
+
+    def _paused(self) -> None:
+        """The session tracker saw the app leave the foreground."""
 
     def sync(self) -> None:
         """A sync the SDK runs by itself (a push arrived, the network came back)."""
         self._installed()
-        if self.ios:
-            self._ios_sync(foreground=False)
-        else:
-            self._android_sync_actions()
+        self._full_sync()
 
     def _kill_process(self) -> None:
         self.background()
@@ -223,7 +236,7 @@ class VirtualDevice(SyncFlows):
         fresh = DeviceState(old.platform, old.seed)
         fresh.install = old.install
         fresh.app_version, fresh.sdk_version, fresh.os_version = old.app_version, old.sdk_version, old.os_version
-        fresh.keychain_reg_id = old.keychain_reg_id if self.ios else None
+        fresh.keychain_reg_id = old.keychain_reg_id if self.KEYCHAIN else None
         fresh.set(Flag.UNINSTALLED)
         fresh.set(Flag.TABLET, old.has(Flag.TABLET))
         self.state = fresh
@@ -239,15 +252,13 @@ class VirtualDevice(SyncFlows):
     def refresh_token(self) -> None:
         """The push service issued a new cloud token."""
         self._installed()
-        st = self.state
-        st.token += 1
-        if not self._alive or (self.ios and st.has(Flag.DEPERSONALIZE_PENDING)):
-            return
-        if self.ios:
-            self._background(self._sync_installation)
-            self._background(self._expire_stale_registration)
-        else:
-            self._android_sync_actions()
+        self.state.token += 1
+        if self._alive:
+            self._token_refreshed()
+
+    def _token_refreshed(self) -> None:
+        """What the running SDK sends after the push service issued a new token."""
+        raise NotImplementedError
 
     def set_notifications_enabled(self, enabled: bool) -> None:
         """The user changed the notification permission; the next sync reports it."""
@@ -305,45 +316,34 @@ class VirtualDevice(SyncFlows):
         return user
 
     def _personalize_failed(self, error: SimulatorError, forced: bool) -> None:
-        st = self.state
         self._no_registration(error)
-        if isinstance(error, RegistrationGoneError):
-            return
-        if not self.ios:
-            if isinstance(error, InvalidParameterError):
-                st.user_dirty = None  # setUserDataReportedWithError
-            return
-        if isinstance(error, PersonalizeConflictError) and error.code in _ROLLBACK_CODES:
-            st.user_dirty = {k: v for k, v in (st.user_dirty or {}).items() if k not in IDENTITY_KEYS} or None
-        elif forced:
-            self._depersonalize_failed(error)  # iOS: a failed forced personalize is a failed depersonalize
+        if not isinstance(error, RegistrationGoneError):
+            self._personalize_rejected(error, forced)
+
+    def _personalize_rejected(self, error: SimulatorError, forced: bool) -> None:
+        """What the SDK keeps of a personalize the server refused."""
+        raise NotImplementedError
 
     def depersonalize(self) -> None:
         """Detach this installation from its person (local data wiped first; pending until acknowledged)."""
-        st = self.state
         self._registered()
-        if self.ios:
-            if not st.has(Flag.DEPERSONALIZE_PENDING):
-                self._wipe_local()
-            self._send_depersonalize()
-            return
-        self._wipe_local()
-        st.set(Flag.DEPERSONALIZE_PENDING)
-        if self._debounced("depersonalize", st.reg_id):
-            return
-        self._send_depersonalize()
-        self._android_sync_actions()  # the re-issued token goes out in the next sync
+        self._depersonalize_self()
+
+    def _depersonalize_self(self) -> None:
+        raise NotImplementedError
 
     def depersonalize_installation(self, reg_id: str) -> None:
         """Log out another installation of the same person (remote logout)."""
         own = self._registered()
         if reg_id == own:
             raise UsageError("depersonalize_installation() is for other installations; use depersonalize()")
-        if not self.ios:
-            if self._debounced("depersonalize_by_id", reg_id):
-                return
-            self.state.set(Flag.DEPERSONALIZE_PENDING)  # onDepersonalizeStarted flags this device too
+        if self._debounced("depersonalize_by_id", reg_id):
+            return
+        self._depersonalizing_other()
         self._depersonalize_other(reg_id)
+
+    def _depersonalizing_other(self) -> None:
+        """What the SDK marks on this device before it logs out another one."""
 
     def _depersonalize_other(self, reg_id: str, attempt: int = 0) -> None:
         try:
@@ -352,10 +352,10 @@ class VirtualDevice(SyncFlows):
             self._schedule_retry(exc, "_depersonalize_other", (reg_id,), attempt)
             raise
         self._acked("depersonalizations")
-        if not self.ios:
-            self.state.set(Flag.DEPERSONALIZE_PENDING, False)
-            self.state.token += 1
-            self._android_sync_actions()
+        self._depersonalized_other()
+
+    def _depersonalized_other(self) -> None:
+        """What the SDK does after another installation was logged out."""
 
     def save_user(self, user: Mapping[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
         """Change user fields (`None` deletes); sends the accumulated unreported delta."""
@@ -410,8 +410,7 @@ class VirtualDevice(SyncFlows):
                 raise ClientValidationError(str(exc.code), exc.text) from None
         self.state.installation_dirty = accumulate(self.state.installation_dirty, values)
         self._registered()
-        if not self.ios:
-            self._not_pending()
+        self._may_save_installation()
         self._patch_installation(explicit=True)
         return self.installation
 
@@ -437,8 +436,7 @@ class VirtualDevice(SyncFlows):
         try:
             self._call("patch_installation", target=reg_id, body={"isPrimary": primary})
         except SimulatorError:
-            if not self.ios:
-                self.state.token_acked = 0  # any PATCH error re-flags the token
+            self._installation_patch_failed()
             raise
 
     # -- events ------------------------------------------------------------------------------
@@ -448,13 +446,11 @@ class VirtualDevice(SyncFlows):
     ) -> None:
         """A custom event: batched (`validate=False`) or sent at once for the server's verdict."""
         self._installed()
-        if not self.ios and not definition_id.strip():
-            raise ClientValidationError("REQUEST_FORMAT_INVALID", "definitionId is blank")
+        self._check_event(definition_id)
         st = self.state
         event = stored_event(definition_id, properties, self.now())
         if validate:
-            if not self.ios:
-                self._not_pending()
+            self._may_send_event()
             self._registered()
             try:
                 self._call("custom_events", flags={"validate": True}, body=_event_body([event]))
@@ -463,7 +459,20 @@ class VirtualDevice(SyncFlows):
                 raise
             self._acked("events")
             return
-        if self.ios:
-            self._registered()
+        self._may_store_event()
         st.events = [*(st.events or []), event]
         self._batch_events()
+
+    # -- what each SDK refuses before it sends -----------------------------------------------
+
+    def _may_save_installation(self) -> None:
+        """Raise what the SDK answers `saveInstallation` with when it would not send."""
+
+    def _check_event(self, definition_id: str) -> None:
+        """Raise what the SDK answers an event it refuses to take."""
+
+    def _may_send_event(self) -> None:
+        """Raise what the SDK answers a validated event it would not send now."""
+
+    def _may_store_event(self) -> None:
+        """Raise what the SDK answers a batched event it would not store."""

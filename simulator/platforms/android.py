@@ -1,0 +1,283 @@
+"""The Android SDK's rules (`infobip/mobile-messaging-sdk-android`), with Firebase push.
+
+Each method is one rule of the SDK, cited in docs/reference/mobile-api-android.md:
+`MRetryPolicy` (retries 2, 8, 18 s, section 7), `DebouncingGuard` (the same call with the same
+data within 1 s is dropped), `performSyncActions` (the order of a sync), the base-URL reset after
+two failures (`MobileApiResourceProvider`), `handleNoRegistrationError` (keep the id, re-send
+everything, repersonalize), `UserSessionTracker` (one active session) and `BatchReporter` (events
+at most every 5 s).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from contract import headers as h
+from contract.dialect import Platform
+
+from .. import events as ev
+from .. import retry
+from .. import sessions as ss
+from ..catalog import Profile
+from ..clock import Clock
+from ..codec import encode_android
+from ..core import AppConfig
+from ..device import VirtualDevice
+from ..errors import ApiError, ClientValidationError, InvalidParameterError, RegistrationGoneError, SimulatorError
+from ..state import DeviceState, Flag
+from ..systemdata import android_order, system_hash
+from ..transport import Transport
+from ..userdata import INSTALLATION_KEYS, merge
+
+__all__ = ["AndroidDevice"]
+
+DEBOUNCE_WINDOW = 1.0
+"""`DebouncingGuard`: seconds within which the same call with the same data is dropped."""
+FOREGROUND_SYNC_THROTTLE = 10.0
+"""Seconds between the syncs a foreground transition starts (every Activity switch is one)."""
+
+
+class AndroidDevice(VirtualDevice):
+    """An Android phone with Google services running the Android SDK."""
+
+    PLATFORM = Platform.ANDROID
+    READS_VOID_BODIES = False
+
+    def __init__(self, state: DeviceState, config: AppConfig, transport: Transport, clock: Clock) -> None:
+        self._debounce: dict[str, tuple[float, int]] = {}
+        self._last_foreground_sync = -math.inf
+        self._batch_last_run = -math.inf
+        super().__init__(state, config, transport, clock)
+
+    # -- the HTTP layer (`MobileApiResourceProvider`, `DefaultApiClient`) ----------------------
+
+    def _client_headers(self, profile: Profile) -> dict[str, str]:
+        return {"Accept-Encoding": "gzip"}  # HttpURLConnection asks for gzip only
+
+    def _body_headers(self, out: dict[str, str]) -> None:
+        out[h.CONTENT_TYPE] = "application/json"
+
+    def _session_header_start(self) -> int | None:
+        st = self.state
+        if not st.has(Flag.FOREGROUND):
+            return None  # the header goes out in the foreground only
+        return ss.current_session_start(st.sessions, self._now_ms(), ios=False)
+
+    def _encode(self, body: dict[str, Any], method: str) -> bytes:
+        return encode_android(body, keep_nulls=method == "PATCH")
+
+    def _base_url_rules(self, status: int, new_base_url: str | None) -> None:
+        """Two failures in a row (a 4xx/5xx other than 404 and 429) reset the base URL."""
+        if not self.config.honour_new_base_url:
+            return
+        st = self.state
+        failed = status >= 400 and status not in (404, 429)
+        if failed and st.has(Flag.BASE_URL_FAILURE):
+            st.set(Flag.BASE_URL_FAILURE, False)
+            st.base_url = None
+            return
+        st.set(Flag.BASE_URL_FAILURE, failed)
+        if new_base_url:
+            self._move_base_url(new_base_url)
+
+    def _debounced(self, operation: str, payload: object) -> bool:
+        now, digest = self.now(), hash(repr(payload))
+        last = self._debounce.get(operation)
+        self._debounce[operation] = (now, digest)
+        return last is not None and now - last[0] < DEBOUNCE_WINDOW and last[1] == digest
+
+    def _schedule_retry(self, error: SimulatorError, operation: str, args: tuple[Any, ...], attempt: int) -> None:
+        """DEFAULT policy: retry 2, 8, 18 s later, only for backend-communication errors."""
+        if attempt >= retry.MAX_RETRIES or not retry.is_retryable(error):
+            return
+        self._retry_at(self.now() + retry.delay(attempt + 1), operation, args, attempt + 1)
+        if isinstance(error, ApiError):
+            error.will_retry = True
+
+    # -- installation --------------------------------------------------------------------------
+
+    def _create_body(self) -> dict[str, Any]:
+        st = self.state
+        body = self._system()
+        dirty = st.installation_dirty or {}
+        body.update({k: dirty[k] for k in ("isPrimary", "regEnabled") if k in dirty})
+        body["pushServiceType"] = self.platform.push_service_type
+        body["pushServiceToken"] = self.push_token
+        return android_order(body)
+
+    def _installation_created(self) -> None:
+        st = self.state
+        st.system_hash = system_hash(self.platform, self._system())
+        st.set(Flag.PUSH_TYPE_REPORTED)
+
+    def _patch_body(self, explicit: bool, system: dict[str, Any]) -> dict[str, Any]:
+        """Background syncs send only primary, enabled and the user id; `saveInstallation` all."""
+        st = self.state
+        keys = INSTALLATION_KEYS if explicit else ("isPrimary", "regEnabled", "applicationUserId")
+        dirty = st.installation_dirty or {}
+        body = {k: dirty[k] for k in keys if k in dirty}
+        if st.token != st.token_acked or not st.has(Flag.PUSH_TYPE_REPORTED):
+            body["pushServiceType"] = self.platform.push_service_type
+        if st.token != st.token_acked:
+            body["pushServiceToken"] = self.push_token
+        return body
+
+    def _order_installation(self, body: dict[str, Any]) -> dict[str, Any]:
+        return android_order(body)
+
+    def _installation_patch_failed(self) -> None:
+        self.state.token_acked = 0  # any PATCH error re-flags the token as unreported
+
+    def _split_sent(self, dirty: dict[str, Any], body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        sent = {k: v for k, v in dirty.items() if k in body}
+        return sent, {k: v for k, v in dirty.items() if k not in body}
+
+    def _may_save_installation(self) -> None:
+        self._not_pending()
+
+    # -- NO_REGISTRATION: `handleNoRegistrationError` --------------------------------------------
+
+    def _registration_gone(self, error: RegistrationGoneError, any_status: bool) -> None:
+        if any_status or not 200 <= error.status < 300:
+            self._mark_unreported()
+
+    def _mark_unreported(self) -> None:
+        """Keep the id, re-send everything, then repersonalize."""
+        st = self.state
+        st.token_acked = st.system_hash = 0
+        st.set(Flag.REPERSONALIZE)
+        dirty = dict(st.installation_dirty or {})
+        dirty["regEnabled"] = merge(st.installation, dirty).get("regEnabled", True)
+        dirty["isPrimary"] = True  # setUnreportedPrimarySetting stores a literal true
+        st.installation_dirty = dirty
+
+    # -- user --------------------------------------------------------------------------------
+
+    def _user_patch_body(self) -> dict[str, Any]:
+        return dict(self.state.user_dirty or {})  # the accumulated unreported changes
+
+    def _user_rejected(self, error: SimulatorError) -> None:
+        if isinstance(error, InvalidParameterError):
+            self.state.user_dirty = None  # setUserDataReportedWithError
+
+    def _personalize_rejected(self, error: SimulatorError, forced: bool) -> None:
+        self._user_rejected(error)
+
+    def _repersonalize(self, attempt: int = 0) -> None:
+        st = self.state
+        body = self._repersonalize_body()
+        if body is None:
+            st.token += 1  # resetCloudToken: nothing to repersonalize with; the flag stays
+            return
+        if not st.reg_id or self._debounced("repersonalize", body):
+            return
+        try:
+            self._call("repersonalize", body=body)
+        except SimulatorError as exc:
+            if isinstance(exc, InvalidParameterError):
+                self._no_registration(exc, any_status=False)
+                st.user_dirty = None
+            self._schedule_retry(exc, "_repersonalize", (), attempt)
+            raise
+        self._acked("repersonalizations")
+        st.set(Flag.REPERSONALIZE, False)
+
+    # -- depersonalize -------------------------------------------------------------------------
+
+    def _depersonalize_self(self) -> None:
+        st = self.state
+        self._wipe_local()
+        st.set(Flag.DEPERSONALIZE_PENDING)
+        if self._debounced("depersonalize", st.reg_id):
+            return
+        self._send_depersonalize()
+        self._full_sync()  # the re-issued token goes out in the next sync
+
+    def _depersonalized(self) -> None:
+        self.state.token += 1  # the SDK deletes and re-issues the cloud token
+
+    def _depersonalizing_other(self) -> None:
+        self.state.set(Flag.DEPERSONALIZE_PENDING)  # onDepersonalizeStarted flags this device too
+
+    def _depersonalized_other(self) -> None:
+        self.state.set(Flag.DEPERSONALIZE_PENDING, False)
+        self.state.token += 1
+        self._full_sync()
+
+    # -- sessions: `UserSessionTracker` --------------------------------------------------------
+
+    def _tick(self) -> None:
+        st = self.state
+        sessions = st.sessions or []
+        new_after_previous = ss.android_tick(sessions, self._now_ms())
+        st.sessions = sessions
+        if new_after_previous:
+            self._background(self._report_sessions)
+
+    def _paused(self) -> None:
+        if self.state.sessions:
+            ss.android_pause(self.state.sessions, self._now_ms())
+
+    def _sessions_to_report(self, now_ms: int) -> tuple[list[str], dict[str, str]] | None:
+        return ss.android_report(self.state.sessions or [])
+
+    def _sessions_reported(self, now_ms: int) -> None:
+        ss.android_reported(self.state.sessions or [])
+
+    # -- custom events: `BatchReporter` ----------------------------------------------------------
+
+    def _check_event(self, definition_id: str) -> None:
+        if not definition_id.strip():
+            raise ClientValidationError("REQUEST_FORMAT_INVALID", "definitionId is blank")
+
+    def _may_send_event(self) -> None:
+        self._not_pending()
+
+    def _events_held(self) -> bool:
+        return self.state.has(Flag.DEPERSONALIZE_PENDING)
+
+    def _batch_events(self) -> None:
+        """At most one run per 5 s: now if the last run is 5 s old, else at last run + 5 s."""
+        now = self.now()
+        if now - self._batch_last_run >= ev.ANDROID_BATCH_DELAY:
+            self._batch_last_run = now
+            self._background(self._flush_events)
+        else:
+            self._due["events"] = self._batch_last_run + ev.ANDROID_BATCH_DELAY
+
+    def _events_timer(self) -> None:
+        self._batch_last_run = self.now()
+        self._flush_events()
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def _messages_suspended(self) -> bool:
+        st = self.state
+        return not merge(st.installation, st.installation_dirty).get("regEnabled", True)
+
+    def _sync_messages_body(self) -> dict[str, Any] | None:
+        return None  # no ids to report: no body at all
+
+    # -- whole syncs: `performSyncActions` -------------------------------------------------------
+
+    def _full_sync(self, *, foreground: bool = False) -> None:
+        """Pending depersonalize, installation, then (unless still pending) user and messages."""
+        st = self.state
+        if st.reg_id and st.has(Flag.DEPERSONALIZE_PENDING):
+            self._background(self._send_depersonalize)
+        self._background(self._sync_installation)
+        if st.has(Flag.DEPERSONALIZE_PENDING):
+            return
+        self._background(self._repersonalize if st.has(Flag.REPERSONALIZE) else self._sync_user)
+        self._background(self._sync_messages)
+
+    def _foreground_syncs(self, *, cold: bool) -> None:
+        self._tick()
+        if cold or self.now() - self._last_foreground_sync >= FOREGROUND_SYNC_THROTTLE:
+            self._last_foreground_sync = self.now()
+            self._background(self._report_sessions)
+            self._full_sync(foreground=True)
+
+    def _token_refreshed(self) -> None:
+        self._full_sync()
