@@ -143,6 +143,38 @@ IOS_TABLETS: tuple[tuple[str, int, int, float], ...] = (
     ("iPad mini (6th generation)", 15, 26, 1.5),
 )
 
+# The machine identifier (`utsname.machine`) of each model above: the iOS SDK maps it to the name in
+# the app's User-Agent; the Notification Service Extension (15.0.0 on) sends it raw.
+IOS_MACHINE_IDS: dict[str, str] = {
+    "iPhone 16 Pro Max": "iPhone17,2",
+    "iPhone 16 Pro": "iPhone17,1",
+    "iPhone 16": "iPhone17,3",
+    "iPhone 15 Pro Max": "iPhone16,2",
+    "iPhone 15 Pro": "iPhone16,1",
+    "iPhone 15": "iPhone15,4",
+    "iPhone 14 Pro Max": "iPhone15,3",
+    "iPhone 14 Pro": "iPhone15,2",
+    "iPhone 14": "iPhone14,7",
+    "iPhone 13": "iPhone14,5",
+    "iPhone 13 Pro": "iPhone14,2",
+    "iPhone 13 mini": "iPhone14,4",
+    "iPhone 12": "iPhone13,2",
+    "iPhone 12 Pro": "iPhone13,3",
+    "iPhone 11": "iPhone12,1",
+    "iPhone SE (3rd generation)": "iPhone14,6",
+    "iPhone XR": "iPhone11,8",
+    "iPhone X": "iPhone10,3",
+    "iPhone 8": "iPhone10,1",
+    "iPad (A16)": "iPad15,7",
+    "iPad (10th generation)": "iPad13,18",
+    "iPad (9th generation)": "iPad12,1",
+    "iPad Air 11-inch (M2)": "iPad14,8",
+    "iPad Air (5th generation)": "iPad13,16",
+    "iPad Pro 11-inch (4th generation)": "iPad14,3",
+    "iPad Pro 12.9-inch (6th generation)": "iPad14,5",
+    "iPad mini (6th generation)": "iPad14,1",
+}
+
 # iOS releases in the field, by major, with weights.
 IOS_RELEASES: dict[int, tuple[tuple[str, float], ...]] = {
     26: (("26.0.1", 1.5), ("26.1", 2.0)),

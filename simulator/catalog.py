@@ -23,7 +23,7 @@ from contract.dialect import Platform
 
 from . import _catalog_data as data
 
-__all__ = ["APP_VERSIONS", "LOCALES", "Profile", "profile_for", "timezone_offset"]
+__all__ = ["APP_VERSIONS", "LOCALES", "Profile", "machine_id", "profile_for", "timezone_offset"]
 
 LOCALES = data.LOCALES
 """Locales with their countries, timezones and carriers, and weights (``_catalog_data.LOCALES``)."""
@@ -62,6 +62,11 @@ class Profile:
 
     def with_os(self, os_version: str) -> Profile:
         return replace(self, os_version=os_version)
+
+
+def machine_id(model: str) -> str:
+    """The iOS machine identifier of a catalogue model (``iPhone 15`` → ``iPhone15,4``)."""
+    return data.IOS_MACHINE_IDS.get(model, model)
 
 
 def timezone_offset(platform: Platform, timezone: str, at: float) -> str:

@@ -96,7 +96,7 @@ class DeviceCore:
     @property
     def push_token(self) -> str | None:
         st = self.state
-        return push_token(st.platform, st.seed, st.install, st.token) if st.token else None
+        return push_token(st.platform, st.seed, st.install, st.token, st.route) if st.token else None
 
     @property
     def installation_id(self) -> str:

@@ -23,7 +23,9 @@ import httpx
 
 from contract import limits
 from contract.dialect import Platform
+from contract.messages import parse_push, route_bytes
 
+from . import inbox
 from .clock import Clock, RealClock
 from .core import AppConfig
 from .errors import (
@@ -36,8 +38,9 @@ from .errors import (
 )
 from .events import event_body as _event_body
 from .events import stored_event
+from .inbox import M
+from .messaging import MessageFlows
 from .state import DeviceState, Flag
-from .sync import SyncFlows
 from .transport import Transport, as_transport
 from .userdata import (
     ATTRIBUTE_KEYS,
@@ -55,7 +58,7 @@ __all__ = ["VirtualDevice"]
 _CLASSES: dict[Platform, type[VirtualDevice]] = {}
 
 
-class VirtualDevice(SyncFlows):
+class VirtualDevice(MessageFlows):
     """A phone with the app installed: the SDK's public API, its traffic, its persistent state.
 
     `create` and `resume` return the class of the device's SDK line (`simulator.platforms`):
@@ -89,11 +92,18 @@ class VirtualDevice(SyncFlows):
         transport: Transport | httpx.Client | None = None,
         clock: Clock | None = None,
         tablet: bool = False,
+        route: int = 0,
     ) -> VirtualDevice:
-        """A freshly installed app, not launched yet. Same seed (and `tablet`), same device and ids."""
+        """A freshly installed app, not launched yet. Same seed (and `tablet`), same device and ids.
+
+        ``route`` (1 to 2**32 - 1) places the device in a population: its push tokens carry it, so
+        the simulated push provider of the reference server can hand it its pushes."""
         config = app if isinstance(app, AppConfig) else AppConfig(app)
         state = DeviceState(Platform(platform), secrets.randbits(48) if seed is None else seed)
         state.set(Flag.TABLET, tablet)
+        if route:
+            route_bytes(route)  # raises ValueError when out of range
+            state.route = route
         return cls(state, config, as_transport(transport), clock or RealClock())
 
     @classmethod
@@ -215,6 +225,10 @@ class VirtualDevice(SyncFlows):
         self.background()
         self._cancel_timers()
         self._alive = False
+        self._process_ended()
+
+    def _process_ended(self) -> None:
+        """Forget what the SDK keeps only in memory (throttles, guards)."""
 
     def update_app(self, app_version: str, sdk_version: str | None = None) -> None:
         """Install an app update: the process ends; the next start reports the new system data."""
@@ -462,6 +476,92 @@ class VirtualDevice(SyncFlows):
         self._may_store_event()
         st.events = [*(st.events or []), event]
         self._batch_events()
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def receive_push(self, payload: Any) -> str | None:
+        """The push service (FCM, HMS or APNs) hands the app ``payload`` in the platform's shape
+        (`contract.messages.push_payload`); the app is woken if it is not running.
+
+        Returns the message id when the SDK took the message (it is stored, its delivery reported,
+        a notification shown unless silent); None when the SDK dropped it: a payload it cannot read,
+        a message it already has, push registration disabled, a logout pending, the app uninstalled.
+        """
+        st = self.state
+        if st.has(Flag.UNINSTALLED) or not st.token:
+            return None  # the token is gone with the app: the push service has nothing to hand over
+        message = parse_push(self.platform, payload)
+        if message is None or not self._push_arrived(message, payload):
+            return None
+        self._acked("pushes")
+        return message.message_id
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The messages the SDK holds, oldest first: id, times, and what happened to each."""
+        out = []
+        for message_id, received_ms, sent_ms, bits, seen_ms in self.state.messages or ():
+            out.append({
+                "messageId": message_id,
+                "receivedAt": received_ms / 1000,
+                "sentAt": sent_ms / 1000 if sent_ms else None,
+                "silent": bool(bits & M.SILENT),
+                "deliveryReported": bool(bits & M.REPORTED),
+                "notification": bool(bits & M.SHOWN),
+                "tapped": bool(bits & M.TAPPED),
+                "seenAt": seen_ms / 1000 if bits & M.SEEN else None,
+                "seenReported": bool(bits & M.SEEN_SENT),
+            })  # fmt: skip
+        return out
+
+    @property
+    def notifications(self) -> list[str]:
+        """Ids of the notifications on screen (shown and not tapped), oldest first."""
+        return [e[0] for e in self.state.messages or () if e[3] & M.SHOWN]
+
+    def tap(self, message_id: str | None = None) -> str | None:
+        """The user taps a notification (the newest when ``message_id`` is None): the app opens
+        (a cold start when it is not running) and the SDK marks the message seen. Returns the
+        tapped message id, or None when there is no such notification."""
+        self._installed()
+        shown = self.notifications
+        if not shown or (message_id is not None and message_id not in shown):
+            return None
+        chosen = message_id or shown[-1]
+        entry = inbox.find(self.state.messages, chosen)
+        assert entry is not None
+        inbox.set_flag(entry, M.SHOWN, False)
+        inbox.set_flag(entry, M.TAPPED)
+        self._acked("opens")
+        self._opened(chosen)
+        return chosen
+
+    def set_seen(self, *message_ids: str) -> None:
+        """The app marks messages seen (`setMessagesSeen` / `setSeen`); the SDK reports them later."""
+        self._installed()
+        if self._take_seen() and self._mark_seen(message_ids):
+            self._seen_marked(immediately=False)
+
+    def send_mo(
+        self, text: str, destination: str | None = None, custom_payload: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Send a mobile-originated message (`sendMessages`: no retry); returns the server's answer."""
+        self._registered()
+        self._may_send_mo()
+        data = self._call("send_mo", body=self._mo_body(destination, text, custom_payload))
+        self._acked("mo")
+        return data if isinstance(data, dict) else {}
+
+    def _opened(self, message_id: str) -> None:
+        """What the SDK and the app do after a tap on ``message_id``."""
+        raise NotImplementedError
+
+    def _take_seen(self) -> bool:
+        """Whether the SDK records seen marks now."""
+        return True
+
+    def _may_send_mo(self) -> None:
+        """Raise what the SDK answers an MO it would not send now."""
 
     # -- what each SDK refuses before it sends -----------------------------------------------
 

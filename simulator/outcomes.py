@@ -14,16 +14,24 @@ The kinds, and what one of them is:
   repersonalize or depersonalize (own or another installation's) answered 2xx;
 - ``user_updates``: a user PATCH answered 2xx;
 - ``events``: custom events carried by a 2xx (a batch counts each event; the server may still
-  reject some of them, which it lists as rejected events).
+  reject some of them, which it lists as rejected events);
+- ``pushes``: messages the SDK took (from a push, or from a sync answer): stored, not dropped;
+- ``deliveries``: delivery reports a 2xx carried (ids in ``drIDs``, an iOS extension's ``dlrIds``);
+- ``seen``: seen reports a 2xx carried (one per message);
+- ``opens``: notifications the user tapped (the app opened; what the server sees of it is the seen
+  report and the App Launch);
+- ``mo``: mobile-originated messages answered 2xx.
 
 :func:`pending` reads a device's state for what it holds unacknowledged: session starts not
-reported, batched events not sent, a depersonalize not acknowledged, user changes not saved.
+reported, batched events not sent, a depersonalize not acknowledged, user changes not saved,
+delivery and seen reports not acknowledged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from .inbox import M
 from .state import DeviceState, Flag
 
 __all__ = ["ACK_KINDS", "PENDING_KINDS", "Observer", "pending"]
@@ -36,8 +44,13 @@ ACK_KINDS = (
     "depersonalizations",
     "user_updates",
     "events",
+    "pushes",
+    "deliveries",
+    "seen",
+    "opens",
+    "mo",
 )
-PENDING_KINDS = ("launches", "events", "depersonalizations", "user_updates")
+PENDING_KINDS = ("launches", "events", "depersonalizations", "user_updates", "deliveries", "seen")
 
 Observer = Callable[[str, int], None]
 """``observer(kind, n)``: ``n`` acknowledgements of ``kind`` (one of :data:`ACK_KINDS`)."""
@@ -57,4 +70,10 @@ def pending(state: DeviceState) -> dict[str, int]:
         out["depersonalizations"] = 1
     if state.user_dirty:
         out["user_updates"] = 1
+    unreported = sum(1 for m in state.messages or () if not m[3] & M.REPORTED)
+    if unreported:
+        out["deliveries"] = unreported
+    unseen = sum(1 for m in state.messages or () if m[3] & (M.SEEN | M.SEEN_SENT) == M.SEEN)
+    if unseen:
+        out["seen"] = unseen
     return out

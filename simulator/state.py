@@ -54,10 +54,12 @@ class DeviceState:
         "installation",
         "installation_dirty",
         "keychain_reg_id",
+        "messages",
         "os_version",
         "platform",
         "reg_id",
         "registered_at",
+        "route",
         "sdk_version",
         "seed",
         "sessions",
@@ -89,6 +91,8 @@ class DeviceState:
         "os_version",
         "base_url",
         "sdk_version",
+        "messages",
+        "route",
     )
 
     def __init__(self, platform: Platform, seed: int) -> None:
@@ -127,6 +131,11 @@ class DeviceState:
         """Stored batched custom events: `[definitionId, epoch_second, properties]`."""
         self.base_url: str | None = None
         """A base URL the server moved the device to (`New-Base-URL`)."""
+        self.messages: list[list[Any]] | None = None
+        """Messages received: `[messageId, received_ms, sent_ms, flags, seen_ms]` (`simulator.inbox`)."""
+        self.route = 0
+        """The device's route in its population (index + 1; 0 for none), carried in its push token so
+        the simulated push provider finds it (`contract.messages.token_route`)."""
 
     def has(self, flag: int) -> bool:
         return bool(self.flags & flag)

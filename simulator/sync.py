@@ -291,24 +291,6 @@ class SyncFlows(DeviceCore):
     def _events_timer(self) -> None:
         self._flush_events()
 
-    # -- messages ----------------------------------------------------------------------------
-
-    def _messages_suspended(self) -> bool:
-        """The SDK skips the messages sync now (besides having no registration)."""
-        return False
-
-    def _sync_messages_body(self) -> dict[str, Any] | None:
-        raise NotImplementedError
-
-    def _sync_messages(self, attempt: int = 0) -> None:
-        if not self.config.sync_messages or not self.state.reg_id or self._messages_suspended():
-            return
-        try:
-            self._call("sync_messages", body=self._sync_messages_body())
-        except SimulatorError as exc:
-            self._schedule_retry(exc, "_sync_messages", (), attempt)
-            raise
-
     # -- whole syncs and timers --------------------------------------------------------------
 
     def _full_sync(self, *, foreground: bool = False) -> None:

@@ -15,9 +15,9 @@ from contract.codec import ANDROID_FIELD_ORDER, android_order
 from contract.dialect import Platform
 from contract.headers import android_user_agent, ios_user_agent
 
-from .catalog import Profile, timezone_offset
+from .catalog import Profile, machine_id, timezone_offset
 
-__all__ = ["ANDROID_FIELD_ORDER", "android_order", "system_data", "system_hash", "user_agent"]
+__all__ = ["ANDROID_FIELD_ORDER", "android_order", "extension_user_agent", "system_data", "system_hash", "user_agent"]
 
 
 def system_data(profile: Profile, notifications_enabled: bool, now: float) -> dict[str, Any]:
@@ -60,6 +60,16 @@ def system_hash(platform: Platform, data: dict[str, Any]) -> int:
     else:
         text = ",".join(str(v) for k, v in data.items() if k != "os")
     return zlib.crc32(text.encode("utf-8")) or 1
+
+
+def extension_user_agent(profile: Profile, bundle_id: str) -> str:
+    """The iOS Notification Service Extension's own User-Agent (`MMNSEDeliveryReporter.buildUserAgent`,
+    15.0.0 on): the extension's bundle id, the raw machine id, no carrier fields."""
+    return ios_user_agent(
+        profile.sdk_version,
+        ["iOS", profile.os_version, "", machine_id(profile.model), "", bundle_id + ".NotificationServiceExtension",
+         profile.app_version, profile.device_name, "", "", ""],
+    )  # fmt: skip
 
 
 def user_agent(profile: Profile, app_name: str, bundle_id: str) -> str:

@@ -10,6 +10,7 @@ import base64
 import hashlib
 
 from contract.dialect import Platform
+from contract.messages import route_bytes
 
 __all__ = ["installation_id", "push_token"]
 
@@ -27,13 +28,17 @@ def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def push_token(platform: Platform, seed: int, install: int, generation: int) -> str:
+def push_token(platform: Platform, seed: int, install: int, generation: int, route: int = 0) -> str:
     """The cloud token of one install after `generation` refreshes.
 
     FCM: 22-character instance id, `:APA91b`, 134 base64url characters (163 in all);
     HMS: `IQAAAACy0` and base64url, 130 characters; APNs: 32 bytes as 64 lower-case hex digits.
+    A device with a ``route`` (its place in a population) carries it in the first 8 random bytes
+    (`contract.messages.route_bytes`), so the simulated push provider can find it.
     """
     raw = _stream(f"token:{platform.value}:{seed}:{install}:{generation}", 128)
+    if route:
+        raw = route_bytes(route) + raw[8:]
     if platform is Platform.IOS:
         return raw[:32].hex()
     if platform is Platform.HUAWEI:

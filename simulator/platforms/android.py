@@ -11,13 +11,15 @@ at most every 5 s).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from contract import headers as h
 from contract.dialect import Platform
+from contract.messages import ARCHIVE_LIMIT, Message, parse_sync_payload
 
 from .. import events as ev
-from .. import retry
+from .. import inbox, retry
 from .. import sessions as ss
 from ..catalog import Profile
 from ..clock import Clock
@@ -25,6 +27,7 @@ from ..codec import encode_android
 from ..core import AppConfig
 from ..device import VirtualDevice
 from ..errors import ApiError, ClientValidationError, InvalidParameterError, RegistrationGoneError, SimulatorError
+from ..inbox import M
 from ..state import DeviceState, Flag
 from ..systemdata import android_order, system_hash
 from ..transport import Transport
@@ -36,6 +39,10 @@ DEBOUNCE_WINDOW = 1.0
 """`DebouncingGuard`: seconds within which the same call with the same data is dropped."""
 FOREGROUND_SYNC_THROTTLE = 10.0
 """Seconds between the syncs a foreground transition starts (every Activity switch is one)."""
+LAZY_SYNC_THROTTLE = 5.0
+"""`LAZY_SYNC_THROTTLE_INTERVAL_MILLIS`: a lazy sync (after a seen mark) is skipped within 5 s of a sync."""
+MESSAGES_SYNC_THROTTLE = 1.0
+"""`SYNC_MSGS_THROTTLE_INTERVAL_MILLIS`: a messages sync without delivery ids at most once a second."""
 
 
 class AndroidDevice(VirtualDevice):
@@ -45,10 +52,17 @@ class AndroidDevice(VirtualDevice):
     READS_VOID_BODIES = False
 
     def __init__(self, state: DeviceState, config: AppConfig, transport: Transport, clock: Clock) -> None:
+        self._process_ended()
+        super().__init__(state, config, transport, clock)
+
+    def _process_ended(self) -> None:
+        """A new process starts with empty in-memory throttles and guards."""
         self._debounce: dict[str, tuple[float, int]] = {}
         self._last_foreground_sync = -math.inf
         self._batch_last_run = -math.inf
-        super().__init__(state, config, transport, clock)
+        self._seen_last_run = -math.inf
+        self._last_sync = -math.inf
+        self._last_messages_sync = -math.inf
 
     # -- the HTTP layer (`MobileApiResourceProvider`, `DefaultApiClient`) ----------------------
 
@@ -250,20 +264,90 @@ class AndroidDevice(VirtualDevice):
         self._batch_last_run = self.now()
         self._flush_events()
 
-    # -- messages ----------------------------------------------------------------------------
+    # -- messages: `MobileMessageHandler`, `MessagesSynchronizer`, `SeenStatusReporter` ----------
 
-    def _messages_suspended(self) -> bool:
-        st = self.state
-        return not merge(st.installation, st.installation_dirty).get("regEnabled", True)
+    def _push_arrived(self, message: Message, payload: Any) -> bool:
+        """Dropped with push registration disabled or a logout pending, or when the archive holds
+        the id; else stored, shown unless silent, and `setMessagesDelivered` starts a sync."""
+        if self._messages_suspended() or self._archived(message.message_id):
+            return False
+        self._store(message, 0 if message.silent else M.SHOWN)
+        self._full_sync()  # sync(required): bypasses the lazy and foreground throttles
+        return True
 
-    def _sync_messages_body(self) -> dict[str, Any] | None:
-        return None  # no ids to report: no body at all
+    def _archived(self, message_id: str) -> bool:
+        entry = inbox.find(self.state.messages, message_id)
+        return entry is not None and self._now_ms() - entry[1] <= inbox.ARCHIVE_MS
+
+    def _sync_messages_body(self) -> tuple[dict[str, Any] | None, list[str]]:
+        """``mIDs``: the archive (7 days, the newest 100); ``drIDs``: what is not reported yet.
+        Empty arrays are left out, and with both empty there is no body at all."""
+        now_ms = self._now_ms()
+        entries = self.state.messages or []
+        archive = [e[0] for e in entries if now_ms - e[1] <= inbox.ARCHIVE_MS][-ARCHIVE_LIMIT:]
+        reporting = [e[0] for e in entries if not e[3] & M.REPORTED]
+        body: dict[str, Any] = {}
+        if archive:
+            body["mIDs"] = archive
+        if reporting:
+            body["drIDs"] = reporting
+        return (body or None), reporting
+
+    def _skip_messages_sync(self, reporting: bool) -> bool:
+        """`SYNC_MSGS_THROTTLE_INTERVAL_MILLIS`: without delivery ids, at most one sync a second."""
+        now = self.now()
+        if not reporting and now - self._last_messages_sync < MESSAGES_SYNC_THROTTLE:
+            return True
+        self._last_messages_sync = now
+        return False
+
+    def _sync_answer(self, payloads: list[Any], iteration: int) -> None:
+        """Each message of the answer goes the way of a push: stored, shown, its delivery reported."""
+        for payload in payloads:
+            message = parse_sync_payload(self.platform, payload)
+            if message is not None and self._push_arrived(message, payload):
+                self._acked("pushes")
+
+    def _seen_delta(self, now_ms: int, seen_ms: int) -> int:
+        return round((now_ms - seen_ms) / 1000)  # Math.round(delta / 1000f)
+
+    def _seen_marked(self, immediately: bool) -> None:
+        self._lazy_sync()
+
+    def _lazy_sync(self) -> None:
+        """`lazySync`: a sync unless one ran less than 5 s ago (then the next sync carries it)."""
+        if self.now() - self._last_sync >= LAZY_SYNC_THROTTLE:
+            self._full_sync()
+
+    def _batch_seen(self) -> None:
+        """`BatchReporter`: now if the last seen report is 5 s old, else at last + 5 s."""
+        now = self.now()
+        if now - self._seen_last_run >= ev.ANDROID_BATCH_DELAY:
+            self._seen_last_run = now
+            self._background(self._report_seen)
+        else:
+            self._due["seen"] = self._seen_last_run + ev.ANDROID_BATCH_DELAY
+
+    def _seen_timer(self) -> None:
+        self._seen_last_run = self.now()
+        self._report_seen()
+
+    def _timer_job(self, name: str) -> Callable[[], Any]:
+        return self._seen_timer if name == "seen" else super()._timer_job(name)
+
+    def _opened(self, message_id: str) -> None:
+        """`NotificationTapReceiverActivity`: seen (`markSeenOnTap`, on by default), then the app's
+        activity starts: a foreground with its session and sync."""
+        if self._mark_seen((message_id,)):
+            self._seen_marked(immediately=True)
+        self.foreground()
 
     # -- whole syncs: `performSyncActions` -------------------------------------------------------
 
     def _full_sync(self, *, foreground: bool = False) -> None:
-        """Pending depersonalize, installation, then (unless still pending) user and messages."""
+        """Pending depersonalize, installation, then (unless still pending) user, messages, seen."""
         st = self.state
+        self._last_sync = self.now()
         if st.reg_id and st.has(Flag.DEPERSONALIZE_PENDING):
             self._background(self._send_depersonalize)
         self._background(self._sync_installation)
@@ -271,6 +355,7 @@ class AndroidDevice(VirtualDevice):
             return
         self._background(self._repersonalize if st.has(Flag.REPERSONALIZE) else self._sync_user)
         self._background(self._sync_messages)
+        self._background(self._batch_seen)
 
     def _foreground_syncs(self, *, cold: bool) -> None:
         self._tick()

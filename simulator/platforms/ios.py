@@ -11,18 +11,25 @@ during the first hour.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from contract import headers as h
 from contract.dialect import Platform
+from contract.endpoints import endpoint
+from contract.messages import ARCHIVE_LIMIT, Message, parse_sync_payload
 
 from .. import events as ev
+from .. import inbox
 from .. import sessions as ss
 from ..catalog import Profile
 from ..codec import encode_ios
 from ..device import VirtualDevice
-from ..errors import RegistrationGoneError, SimulatorError
+from ..errors import RegistrationGoneError, SimulatorError, UsageError
+from ..inbox import M
 from ..state import Flag
+from ..systemdata import extension_user_agent
+from ..transport import Outgoing
 from ..userdata import delta, merge
 
 __all__ = ["IosDevice"]
@@ -31,6 +38,23 @@ NOTIFICATIONS_GRACE = 3600.0
 """Seconds after the first registration during which `notificationsEnabled` is reported true."""
 DEPERSONALIZE_FAILURE_LIMIT = 3
 """Failed depersonalize attempts after which the pending status is dropped."""
+SEEN_DEBOUNCE = 2.0
+"""`MMPostponer`: seconds after the last `setSeen` before the seen report goes out."""
+SYNC_CHAIN_LIMIT = 2
+"""`fetchingIterationLimit`: a sync whose answer carries messages starts at most two more."""
+
+
+def _mutable(payload: dict[str, Any]) -> bool:
+    aps = payload.get("aps")
+    return isinstance(aps, dict) and aps.get("mutable-content") == 1
+
+
+def _at_least(version: str, floor: tuple[int, ...]) -> bool:
+    parts = []
+    for piece in version.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts) >= floor
 
 
 class IosDevice(VirtualDevice):
@@ -183,10 +207,128 @@ class IosDevice(VirtualDevice):
     def _batch_events(self) -> None:
         self._due["events"] = self.now() + ev.IOS_DEBOUNCE  # restart the 2 s debounce
 
-    # -- messages ----------------------------------------------------------------------------
+    # -- messages: `MMMessageHandler`, the Notification Service Extension ---------------------
 
-    def _sync_messages_body(self) -> dict[str, Any] | None:
-        return {}
+    def _push_arrived(self, message: Message, payload: Any) -> bool:
+        """An alert push runs the Notification Service Extension, which reports the delivery whatever
+        the app's state; the app itself handles the push in the foreground, or in the background for
+        a silent (content-available) push, unless push registration is disabled or a logout pending."""
+        st = self.state
+        entry = inbox.find(st.messages, message.message_id)
+        extension = not message.silent and isinstance(payload, dict) and _mutable(payload)
+        if extension and entry is None and st.reg_id:
+            reported = self._extension_report(message.message_id)
+            entry = self._store(message, M.EXTENSION | M.SHOWN | (M.REPORTED if reported else 0))
+        elif extension:
+            return False
+        handled_by_app = message.silent or (self._alive and st.has(Flag.FOREGROUND))
+        if not handled_by_app or self._messages_suspended():
+            return entry is not None
+        if entry is None:
+            if self._expired(message):
+                return False
+            self._store(message, 0)
+        else:
+            inbox.set_flag(entry, M.EXTENSION, False)  # the app has processed it
+        self._background(self._sync_messages)  # every handled push ends in a messages sync
+        return True
+
+    def _expired(self, message: Message) -> bool:
+        """`messagesRetentionPeriod`: a message sent more than 14 days ago is never stored."""
+        return bool(message.send_date_time) and self._now_ms() - message.send_date_time > inbox.RETENTION_MS
+
+    def _extension_report(self, message_id: str) -> bool:
+        """`MMNSEDeliveryReporter.report`: one `POST /mobile/1/messages/deliveryreport` with its own
+        headers (no sessionId, `foreground: false`, the extension's User-Agent). Since 15.0.0 any
+        answer counts as reported (the status is not checked); before, only a 2xx did."""
+        wire = endpoint("delivery_report").build(self.dialect, body={"dlrIds": [message_id]})
+        headers = dict(self._static_headers)
+        headers[h.FOREGROUND] = "false"
+        if self.state.reg_id:
+            headers[h.PUSH_REGISTRATION_ID] = self.state.reg_id
+        standalone = _at_least(self.profile.sdk_version, (15, 0, 0))
+        if standalone:
+            headers[h.USER_AGENT] = extension_user_agent(self.profile, self.config.bundle_id)
+        request = Outgoing(wire.method, self.base_url + wire.target, headers, encode_ios(wire.body or {}), wire)
+        try:
+            reply = self.transport.send(request)
+        except SimulatorError as exc:
+            self.last_error = exc
+            return False
+        acknowledged = 200 <= reply.status < 300
+        if acknowledged:
+            self._acked("deliveries")
+        return standalone or acknowledged
+
+    def _local_fetch(self) -> None:
+        """`LocalMessageFetchingOperation`: what the extension stored since the app last ran is
+        handled now, which ends in a messages sync."""
+        waiting = [e for e in self.state.messages or () if e[3] & M.EXTENSION]
+        if not waiting or self._messages_suspended():
+            return
+        for entry in waiting:
+            inbox.set_flag(entry, M.EXTENSION, False)
+        self._sync_messages()
+
+    def _sync_messages_body(self) -> tuple[dict[str, Any] | None, list[str]]:
+        """``drIDs``: every message not reported; ``mIDs``: reported ones sent in the last 7 days, the
+        newest 100 by send time. Keys with nothing are left out (the body may be ``{}``)."""
+        now_ms = self._now_ms()
+        entries = [e for e in self.state.messages or () if not e[3] & M.EXTENSION]
+        reporting = [e[0] for e in entries if not e[3] & M.REPORTED]
+        reported = [e for e in entries if e[3] & M.REPORTED and now_ms - (e[2] or e[1]) < inbox.ARCHIVE_MS]
+        reported.sort(key=lambda e: e[2] or e[1], reverse=True)
+        body: dict[str, Any] = {}
+        if reporting:
+            body["drIDs"] = reporting
+        if reported:
+            body["mIDs"] = [e[0] for e in reported[:ARCHIVE_LIMIT]]
+        return body, reporting
+
+    def _sync_answer(self, payloads: list[Any], iteration: int) -> None:
+        """New messages are stored unreported, shown as local notifications unless silent, and the
+        next sync reports them; at most two chained syncs (`fetchingIterationLimit`)."""
+        for payload in payloads:
+            message = parse_sync_payload(self.platform, payload)
+            if message is None or inbox.find(self.state.messages, message.message_id) or self._expired(message):
+                continue
+            self._store(message, 0 if message.silent else M.SHOWN)
+            self._acked("pushes")
+        if iteration < SYNC_CHAIN_LIMIT:
+            self._sync_messages(iteration=iteration + 1)
+
+    def _seen_delta(self, now_ms: int, seen_ms: int) -> int:
+        return max(0, (now_ms - seen_ms) // 1000)  # UInt(max(0, now - seenDate))
+
+    def _take_seen(self) -> bool:
+        return not self._messages_suspended()  # a suspended handler does not even store seen marks
+
+    def _seen_marked(self, immediately: bool) -> None:
+        """`setSeen` from the app waits 2 s (`MMPostponer`, restarted by each call); a tap sends at once."""
+        if immediately:
+            self._due.pop("seen", None)
+            self._background(self._report_seen)
+        else:
+            self._due["seen"] = self.now() + SEEN_DEBOUNCE
+
+    def _timer_job(self, name: str) -> Callable[[], Any]:
+        return self._report_seen if name == "seen" else super()._timer_job(name)
+
+    def _opened(self, message_id: str) -> None:
+        """The app opens (a start runs the full sync), then `handleAction`: seen at once, then a sync."""
+        self.foreground()
+        if self._messages_suspended():
+            return
+        if self._mark_seen((message_id,)):
+            self._seen_marked(immediately=True)
+        self._background(self._sync_messages)
+
+    def _mo_id(self, text: str) -> str:
+        return super()._mo_id(text).upper()  # NSUUID().uuidString
+
+    def _may_send_mo(self) -> None:
+        if self._messages_suspended():
+            raise UsageError("the message handler is suspended (push registration disabled or a logout pending)")
 
     # -- whole syncs -------------------------------------------------------------------------
 
@@ -199,6 +341,8 @@ class IosDevice(VirtualDevice):
         if st.reg_id and st.has(Flag.DEPERSONALIZE_PENDING):
             self._background(self._send_depersonalize)
         self._background(self._sync_user)
+        self._background(self._local_fetch)
+        self._background(self._report_seen)
         self._background(self._sync_messages)
         if foreground:
             self._tick()

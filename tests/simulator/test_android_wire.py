@@ -111,6 +111,7 @@ def test_depersonalize_has_no_body_and_reissues_the_token(started, router):
     old_token = device.push_token
     router.post("/mobile/1/appinstance/REG-1/depersonalize").respond(200)
     router.post("/mobile/1/appinstance/REG-1").respond(200)
+    device.advance(1)  # past the 1 s messages-sync throttle of the start's sync
     device.depersonalize()
     assert targets(router) == [
         "POST /mobile/1/appinstance/REG-1/depersonalize",
@@ -306,6 +307,7 @@ def test_no_registration_recovery_patches_the_same_id_then_repersonalizes(starte
     patch = router.post("/mobile/1/appinstance/REG-1").respond(200)
     reperso = router.post("/mobile/1/appinstance/REG-1/repersonalize").respond(200)
     router.calls.clear()
+    device.advance(1)  # past the 1 s messages-sync throttle
     device.sync()
     assert targets(router) == [
         "POST /mobile/1/appinstance/REG-1",

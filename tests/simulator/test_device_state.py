@@ -163,7 +163,8 @@ def test_exported_members_are_sorted_and_complete():
     assert simulator.__all__ == sorted(simulator.__all__, key=isort_style)
     public = {name for name in dir(simulator) if not name.startswith("_")}
     modules = {"catalog", "clock", "codec", "core", "device", "errors", "events", "outcomes", "retry", "sessions",
-               "state", "sync", "systemdata", "tokens", "transport", "userdata", "wire", "platforms"}  # fmt: skip
+               "state", "sync", "systemdata", "tokens", "transport", "userdata", "wire", "platforms", "messaging",
+               "inbox"}  # fmt: skip
     assert set(simulator.__all__) == public - (modules - {"wire"})
 
 
