@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import scenarios
@@ -39,7 +40,15 @@ from . import __version__
 from .exitcodes import FAILED, INTERRUPTED, PASSED, TOOL_FAILED, USAGE
 from .output import Output
 from .run_live import progress_line, read_live
-from .run_report import SCHEMA_VERSION, print_summary, reconcile, stored_counts, traffic_mix
+from .run_report import (
+    SCHEMA_VERSION,
+    campaign_funnels,
+    message_figures,
+    print_summary,
+    reconcile,
+    stored_counts,
+    traffic_mix,
+)
 from .targets import (
     TargetError,
     add_target_arguments,
@@ -222,7 +231,8 @@ def _check(args: argparse.Namespace) -> Plan:
         problems.append(str(exc))
     if problems:
         raise TargetError("\n".join(problems))
-    shape = plan_shape(args, seconds, args.users)
+    bundled_key = SimpleNamespace(**{**vars(args), "api_key": args.api_key or (None if target else "bundled")})
+    shape = plan_shape(bundled_key, seconds, args.users)  # the bundled server always has a Push API key
     return Plan(
         seconds, args.users, workers, thresholds,
         target.url if target else None, target.app_code if target else "", target.max_rps if target else 0.0,
@@ -519,6 +529,7 @@ def _run(args: argparse.Namespace, plan: Plan, paths: dict[str, Path], out: Outp
         db = Path(str(paths["state"]) + ".db") if args.state_file else None
         server = BackgroundServer(ServeConfig(port=0, db=db)).start()
         host, app_code = server.url, server.app_code
+        args.api_key = args.api_key or server.api_key  # the spike's campaign goes through its Push API
         kept = f"on {db}, beside the state file" if db else "in memory"
         out.line(f"bundled reference server on {host} ({kept})")
     else:
@@ -557,6 +568,7 @@ def _run(args: argparse.Namespace, plan: Plan, paths: dict[str, Path], out: Outp
             finally:
                 _end_group(process)
         after = stored_counts(host, app_code) if before is not None else None
+        campaigns = campaign_funnels(host, app_code) or []
     finally:
         if server is not None:
             server.stop()
@@ -567,6 +579,7 @@ def _run(args: argparse.Namespace, plan: Plan, paths: dict[str, Path], out: Outp
         return INTERRUPTED if interrupt.requested else TOOL_FAILED
     locust_summary = json.loads(paths["summary"].read_text())
     summary = _summary(args, plan, locust_summary, paths, setup, before, after, host, app_code, server is not None)
+    summary["campaigns"] = campaigns
     summary["started_at"] = started_at.isoformat()
     summary["load_started_at"] = load_started.isoformat()
     summary["ended_at"] = datetime.now(UTC).isoformat()
@@ -611,6 +624,7 @@ def _summary(
         summary["resumed_devices"] = sum(int(p.get("resumed", 0)) for p in parts)
     summary["installed_base"] = setup
     summary["reconciliation"] = reconcile(summary.get("acknowledged", {}), summary.get("pending", {}), before, after)
+    summary["messages"] = message_figures(summary.get("sessions", {}), summary.get("acknowledged", {}))
     summary["traffic_mix"] = traffic_mix(summary["endpoints"])
     options = {o.dest: getattr(args, o.dest, None) for o in OPTIONS if not o.locust_only and not o.secret}
     options.update(users=plan.users, spawn_rate=args.spawn_rate, run_time_s=plan.seconds, processes=plan.workers,
@@ -641,6 +655,8 @@ def _verdict(summary: dict[str, Any], results: list[Any], aborted: list[str], in
         code, reason = FAILED, "no request was sent"
     elif aborted:
         code, reason = FAILED, "aborted on a failed threshold (--abort-on-fail): " + "; ".join(aborted)
+    elif (summary.get("campaign") or {}).get("error"):
+        code, reason = FAILED, f"the spike campaign was not sent: {summary['campaign']['error'][:200]}"
     elif results:
         code = FAILED if failed else PASSED
         reason = (

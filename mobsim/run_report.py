@@ -16,7 +16,15 @@ import httpx
 from .output import Output
 from .thresholds import Result
 
-__all__ = ["SCHEMA_VERSION", "print_summary", "reconcile", "stored_counts", "traffic_mix"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "campaign_funnels",
+    "message_figures",
+    "print_summary",
+    "reconcile",
+    "stored_counts",
+    "traffic_mix",
+]
 
 SCHEMA_VERSION = 1
 """``summary.json``'s schema; raised whenever a key changes meaning or goes away."""
@@ -63,6 +71,46 @@ def stored_counts(url: str, app_code: str, *, timeout: float = 10.0) -> dict[str
     out["custom"] = sum(int(n) for name, n in counts.items() if name not in STANDARD_EVENTS)
     out["rejected"] = int(data.get("rejected", 0))
     return out
+
+
+FUNNEL = ("sent", "handed", "delivered", "seen", "opened", "converted", "expired")
+"""A campaign's funnel as the reference server counts it (``GET /inspect/campaigns``)."""
+
+
+def campaign_funnels(url: str, app_code: str, *, timeout: float = 10.0) -> list[dict[str, Any]] | None:
+    """The funnel of each campaign of the app on a target with campaign metrics, or None."""
+    try:
+        with httpx.Client(base_url=url, timeout=timeout) as client:
+            answer = client.get("/inspect/campaigns", params={"applicationCode": app_code})
+            if answer.status_code != 200:
+                return None
+            data = answer.json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    rows = data.get("campaigns", data) if isinstance(data, dict) else data
+    if not isinstance(rows, list):
+        return None
+    out = []
+    for row in rows:
+        if isinstance(row, dict):
+            out.append({"bulkId": row.get("bulkId"), **{k: int(row.get(k) or 0) for k in FUNNEL}})
+    return out
+
+
+def message_figures(counts: Mapping[str, int], acknowledged: Mapping[str, int]) -> dict[str, int]:
+    """What the run's devices did with pushes, and what the target acknowledged of it."""
+    return {
+        "received": int(counts.get("pushes_received", 0)),
+        "held_for_a_session": int(counts.get("pushes_held", 0)),
+        "dropped_by_the_sdk": int(counts.get("pushes_dropped", 0)),
+        "stale_token": int(counts.get("pushes_stale", 0)),
+        "not_for_this_run": int(counts.get("pushes_unroutable", 0)),
+        "taken_by_sdks": int(acknowledged.get("pushes", 0)),
+        "delivery_reports_acknowledged": int(acknowledged.get("deliveries", 0)),
+        "seen_acknowledged": int(acknowledged.get("seen", 0)),
+        "opens": int(counts.get("opens", 0)),
+        "conversions": int(counts.get("conversions", 0)),
+    }
 
 
 def reconcile(
@@ -176,6 +224,7 @@ def print_summary(out: Output, summary: dict[str, Any], results: list[Result]) -
             )
     else:
         out.line("the target has no inspection API: stored counts are not available")
+    _print_messages(out, summary)
     if summary["business_errors"]:
         out.line(f"expected business errors (not failures): {summary['business_errors']}")
     if summary["sessions"].get("aborted"):
@@ -193,3 +242,24 @@ def print_summary(out: Output, summary: dict[str, Any], results: list[Result]) -
         out.line(f"{problem['count']}x exception in a session: {problem['msg']}", "bad")
     for result in results:
         out.line(result.line(), "ok" if result.passed else "bad")
+
+
+def _print_messages(out: Output, summary: dict[str, Any]) -> None:
+    figures = summary.get("messages") or {}
+    campaigns = summary.get("campaigns") or []
+    if not figures.get("received") and not campaigns:
+        return
+    n = {key: figures.get(key, 0) for key in figures}
+    out.line(
+        f"pushes: {n.get('received', 0)} received by the devices ({n.get('taken_by_sdks', 0)} taken by their SDKs, "
+        f"{n.get('held_for_a_session', 0)} held for a session, {n.get('dropped_by_the_sdk', 0)} dropped), "
+        f"{n.get('delivery_reports_acknowledged', 0)} delivery reports and {n.get('seen_acknowledged', 0)} seen "
+        f"reports acknowledged, {n.get('opens', 0)} opens, {n.get('conversions', 0)} conversions"
+    )
+    if campaigns:
+        out.table(
+            "campaigns, as the server counts them",
+            ["bulk", *FUNNEL],
+            [[str(c["bulkId"]), *(str(c[k]) for k in FUNNEL)] for c in campaigns],
+            right=len(FUNNEL),
+        )

@@ -12,6 +12,7 @@ __all__ = ["register"]
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    from server_stub.messaging import PushLatency
     from server_stub.serve import ServeConfig, bind, build_server, run_forever, url_of
 
     config = ServeConfig(
@@ -23,6 +24,8 @@ def serve_command(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         latency_ms=max(0.0, args.latency_ms),
         strict=args.strict,
+        api_keys=list(args.api_key or []),
+        push_latency=PushLatency.parse(args.push_latency),
     )
     try:
         sock = bind(config.host, config.port)
@@ -37,6 +40,9 @@ def serve_command(args: argparse.Namespace) -> int:
     for app in apps:
         print(f"  app code:      {app['code']}   (account {app['account']}, header hash {app['codeHash']})")
     print(f"  SDK base URL:  {url}/   (Authorization: App <app code>)")
+    for key in config.api_keys or server.messaging.api_keys():
+        print(f"  Push API key:  {key}   (Authorization: App <API key>; POST {url}/push/3/messages)")
+    print(f"  push provider: {url}/provider/1/deliveries   (latency {config.push_latency} ms, median:p95)")
     print(f"  inspection:    {url}/inspect/persons   docs: {url}/docs", flush=True)
     if config.strict:
         print(f"  strict mode:   violations at {url}/inspect/violations (or: mobsim violations --target {url})")
@@ -87,4 +93,27 @@ def register(commands: Any) -> None:
         action="store_true",
         help="record every protocol violation clients make (answers unchanged): /inspect/violations",
     )
+    serve.add_argument(
+        "--api-key",
+        action="append",
+        metavar="KEY",
+        help="a Push API key to accept (repeatable); without one the server creates one and prints it",
+    )
+    serve.add_argument(
+        "--push-latency",
+        default="300:1500",
+        type=_latency,
+        metavar="MEDIAN_MS[:P95_MS]",
+        help="the simulated push provider's hand-off latency, lognormal (default 300:1500; P95 defaults to 5x)",
+    )
     serve.set_defaults(handler=serve_command)
+
+
+def _latency(text: str) -> str:
+    from server_stub.messaging import PushLatency
+
+    try:
+        PushLatency.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text

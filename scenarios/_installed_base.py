@@ -132,6 +132,7 @@ def _install(population: Population, index: int, app: AppConfig, transport: Any,
         transport=transport,
         clock=clock,
         tablet=population.is_tablet(index),
+        route=index + 1,
     )
     device.start()
     if device.reg_id is None:

@@ -111,6 +111,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("day-start-hour", float, 6.0, "day: the local hour the run starts at (default 6)"),
     Option("spike-at", float, None, "spike: seconds until the push campaign (default a third of the run time)"),
     Option("spike-share", float, 0.05, "spike: share of the population that opens the app within a minute"),
+    Option(
+        "spike-segment", str, "All installations",
+        "spike: the saved segment the campaign goes to (with --api-key; default All installations, created with "
+        "the query {} through /inspect/segments when the target lacks it)",
+    ),
+    Option(
+        "api-key", str, "",
+        "an account API key of the target's Push API: --shape spike then sends a real campaign (MOBSIM_API_KEY; "
+        "mobsim run passes the bundled server's own)",
+        secret=True, env="MOBSIM_API_KEY", group="target",
+    ),
     Option("think-time", float, 1.0, "scale of the think times inside sessions (0: none; default 1)"),
     Option("state-file", str, "", "resume the population from this file and save it back at the end"),
     Option(
@@ -283,10 +294,18 @@ def plan_shape(opts: Any, run_time: float | None, users: int) -> ShapePlan:
     elif shape == "spike":
         opening = round(opts.spike_share * opts.population)
         base = f"{opts.arrival_rate:g} sessions/s" if open_model else f"20% of {users} users"
-        text = (
-            f"spike: baseline {base}, then at {spike:g} s a push campaign: {opts.spike_share:.0%} of the population "
-            f"({opening} devices) opens the app within about a minute"
-        )
+        if getattr(opts, "api_key", ""):
+            text = (
+                f"spike: baseline {base}, then at {spike:g} s a real campaign to the segment "
+                f"{opts.spike_segment!r} through the Push API: the whole segment's delivery traffic, and "
+                f"{opts.spike_share:.0%} of the devices that get it open the app within about a minute"
+            )
+        else:
+            text = (
+                f"spike: baseline {base}, then at {spike:g} s a push campaign: {opts.spike_share:.0%} of the "
+                f"population ({opening} devices) opens the app within about a minute (no --api-key: the openers "
+                "are modelled, no push is sent)"
+            )
         if span and spike >= span:
             text += f" [the campaign is after the end of the run ({span:g} s): it will not happen]"
     else:

@@ -69,6 +69,8 @@ _CATEGORIES = ("shoes", "outerwear", "electronics", "beauty", "home", "toys")
 _COUNTERS = (
     "sessions", "launches", "quick_returns", "personalizations", "depersonalizations", "user_updates",
     "events", "uninstalls", "new_installs", "aborted", "unavailable",
+    "pushes_received", "pushes_dropped", "pushes_held", "pushes_stale", "pushes_unroutable", "pushes_failed",
+    "opens", "opens_missed", "conversions",
 )  # fmt: skip
 
 

@@ -156,6 +156,10 @@ class Population:
             if persona in self._free:
                 self._free[persona].append(index)
         self.touched = Touched(size)
+        self._out = bytearray(size)
+        """1 while a device is checked out (by a session, or woken by a push)."""
+        self._held_pushes: dict[int, list[Any]] = {}
+        """Pushes for devices that were checked out when they arrived, handed over at park."""
 
     # -- what follows from (seed, index) -------------------------------------------------------
     def persona_of(self, index: int) -> str:
@@ -203,7 +207,15 @@ class Population:
         free = self._free.get(persona)
         if not free:
             return None
-        index = free.popleft()
+        out = self._out
+        for _ in range(len(free)):  # skip devices a push woke (they stay listed as free)
+            index = free.popleft()
+            if not out[index]:
+                break
+            free.append(index)
+        else:
+            return None
+        out[index] = 1
         blob = self._parked[index]
         clock = clock or self.clock
         if blob is None:
@@ -214,6 +226,7 @@ class Population:
                 transport=transport,
                 clock=clock,
                 tablet=self.is_tablet(index),
+                route=index + 1,
             )
         else:
             device = VirtualDevice.resume(blob, self.app, transport=transport, clock=clock)
@@ -221,8 +234,38 @@ class Population:
         return index, device
 
     def park(self, index: int, device: VirtualDevice) -> None:
+        self._hand_held_pushes(index, device)
         self._parked[index] = device.park()
+        self._out[index] = 0
         self._free[self.persona_of(index)].append(index)
+
+    # -- pushes ----------------------------------------------------------------------------------
+    def wake(self, index: int, transport: Transport, clock: Clock | None = None) -> VirtualDevice | None:
+        """The parked device ``index`` woken by a push (checked out until :meth:`put_back`), or None
+        when it is checked out now or was never installed (it has no push token)."""
+        blob = self._parked[index] if 0 <= index < self.size else None
+        if blob is None or self._out[index]:
+            return None
+        self._out[index] = 1
+        self.touched.add(index)
+        return VirtualDevice.resume(blob, self.app, transport=transport, clock=clock or self.clock)
+
+    def put_back(self, index: int, device: VirtualDevice) -> None:
+        """Park a device :meth:`wake` took (it never left the free list)."""
+        self._hand_held_pushes(index, device)
+        self._parked[index] = device.park()
+        self._out[index] = 0
+
+    def busy(self, index: int) -> bool:
+        return bool(self._out[index])
+
+    def hold_push(self, index: int, payload: Any) -> None:
+        """A push for a device in a session: handed to it when the session parks it."""
+        self._held_pushes.setdefault(index, []).append(payload)
+
+    def _hand_held_pushes(self, index: int, device: VirtualDevice) -> None:
+        for payload in self._held_pushes.pop(index, ()):
+            device.receive_push(payload)
 
     def store(self, index: int, blob: bytes) -> None:
         """Keep a device's parked state without touching the free lists (the set-up phase)."""
@@ -249,6 +292,8 @@ class Population:
 
     def release(self, index: int) -> None:
         """Give a device back without keeping its state (after a failure mid-session)."""
+        self._out[index] = 0
+        self._held_pushes.pop(index, None)
         self._free[self.persona_of(index)].append(index)
 
     # -- saving and resuming -------------------------------------------------------------------

@@ -569,6 +569,8 @@ class RunState:
         self.setup: SetupResult | None = None
         self.stopping = False
         """The run is ending: sessions in progress skip their think times, no new one starts."""
+        self.receiver: Any = None
+        """The greenlet that hands the push provider's deliveries to this slice's devices."""
         self.install_base = opts.installed_base == "yes"
         self.shape = plan_shape(opts, getattr(opts, "run_time", None), int(getattr(opts, "num_users", 0) or 0))
         self.arrivals: Arrivals | None = None
@@ -615,6 +617,8 @@ class RunState:
 
     def _rate_function(self, opts: Any) -> Any:
         base = opts.arrival_rate / self.slice.count
+        if opts.shape == "spike" and getattr(opts, "api_key", ""):
+            return lambda t: base  # a real campaign: the pushes bring the openers
         if opts.shape == "spike":
             # The campaign's extra sessions, spread over about a minute (the curve's 15 s time constant).
             peak = base + opts.spike_share * opts.population / self.slice.count / 15.0

@@ -28,13 +28,25 @@ from typing import Any, ClassVar
 
 import gevent
 import httpx
+from geventhttpclient import HTTPClient
 from locust import FastHttpUser, LoadTestShape, events, run_single_user, tag, task
+from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from scenarios import EVENT_DEFINITIONS, Session, add_options, persona_weights, run_session, validate
+from scenarios._options import plan_shape
+from scenarios._pushes import (
+    DELIVERIES_PATH,
+    EVERYONE,
+    SEND_PATH,
+    OpenPolicy,
+    PushReceiver,
+    campaign_request,
+    open_session,
+)
 from scenarios._runtime import LocustTransport, RunState, shape_curve, summary
-from simulator import VirtualDevice
+from simulator import ApiError, SimulatorError, VirtualDevice
 
 _ = locust
 _STATE: dict[str, Any] = {"run": None, "parts": {}, "started": time.time(), "gc": None}
@@ -97,6 +109,7 @@ def _test_start(environment: Environment, **_: Any) -> None:
     _STATE["started"] = time.time()
     if isinstance(environment.runner, MasterRunner):
         _create_definitions(environment)
+        _plan_campaign(environment)
         return
     run = _run(environment)
     run.establish_base()
@@ -105,6 +118,141 @@ def _test_start(environment: Environment, **_: Any) -> None:
         run.arrivals.start()
     if not isinstance(environment.runner, WorkerRunner):
         _create_definitions(environment)
+        _plan_campaign(environment)
+    if run.host and run.receiver is None:
+        run.receiver = gevent.spawn(_receive_pushes, environment, run)
+
+
+_log = logging.getLogger("mobsim.scenarios")
+
+
+def real_spike(opts: Any) -> bool:
+    """``--shape spike`` with a Push API key: the campaign is a real send, not modelled openers."""
+    return bool(opts is not None and opts.shape == "spike" and getattr(opts, "api_key", ""))
+
+
+def _plan_campaign(environment: Environment) -> None:
+    """The spike's campaign, sent once by the master (or the only process) at the spike time."""
+    opts = environment.parsed_options
+    if not real_spike(opts) or not environment.host or _STATE.get("campaign_timer") is not None:
+        return
+    assert opts is not None
+    at = plan_shape(opts, getattr(opts, "run_time", None), 0).spike_at
+    _STATE["campaign_timer"] = gevent.spawn_later(at, _send_campaign, environment)
+
+
+def _send_campaign(environment: Environment) -> None:
+    opts = environment.parsed_options
+    assert opts is not None and environment.host
+    bulk_id = f"mobsim-spike-{int(time.time())}"
+    record: dict[str, Any] = {"bulkId": bulk_id, "segment": opts.spike_segment, "sent_at": time.time()}
+    try:
+        if opts.spike_segment == EVERYONE:  # a saved segment of the reference server; 409 when it exists
+            httpx.post(environment.host.rstrip("/") + "/inspect/segments", timeout=30.0,
+                       json={"name": EVERYONE, "query": {}})  # fmt: skip
+        answer = httpx.post(environment.host.rstrip("/") + SEND_PATH, timeout=300.0,
+                            json=campaign_request(opts.app_code, opts.spike_segment, bulk_id),
+                            headers={"Authorization": f"App {opts.api_key}"})  # fmt: skip
+        record["status"] = answer.status_code
+        if answer.status_code < 300:
+            record["messages"] = len(answer.json().get("messages") or [])
+        else:
+            record["error"] = answer.text[:500]
+    except (httpx.HTTPError, ValueError) as exc:
+        record["error"] = str(exc)
+    record["seconds"] = round(time.time() - record["sent_at"], 3)
+    _STATE["campaign"] = record
+    if "error" in record:
+        _log.error("the spike campaign was not sent: %s", record["error"])
+    else:
+        _log.warning("spike campaign %s: %d messages to %r", bulk_id, record["messages"], opts.spike_segment)
+
+
+def _pause_for(run: RunState, device: VirtualDevice) -> Callable[[float], None]:
+    """Wait ``seconds`` of real time (none once the run is ending), running the device's timers."""
+
+    def pause(seconds: float) -> None:
+        end = time.time() + (0.0 if run.stopping else seconds)
+        while True:
+            device.run_due()
+            now = time.time()
+            if now >= end:
+                return
+            due = device.next_due()
+            gevent.sleep(max(0.0, min(end, due if due is not None else end) - now))
+
+    return pause
+
+
+def _receive_pushes(environment: Environment, run: RunState) -> None:
+    """Drain the reference server's simulated push provider for this slice's devices (a target
+    without one answers 404: the run then has no pushes to receive). The polls go through
+    geventhttpclient like the devices' requests (never blocking the other users), but report to no
+    one: they are the provider's traffic, not the app's."""
+    opts = environment.parsed_options
+    assert opts is not None
+    session = FastHttpSession(base_url=run.host, request_event=environment.events.request, user=None)
+    transport = LocustTransport(session, run.limiter)
+    poller = HTTPClient.from_url(run.host, network_timeout=30.0, connection_timeout=10.0)
+    rng = random.Random()
+    policy = OpenPolicy(share=opts.spike_share, median_delay=20.0) if real_spike(opts) else OpenPolicy()
+
+    def open_later(delay: float, index: int, message_id: str) -> None:
+        gevent.spawn_later(delay, _open, run, transport, rng, policy, index, message_id)
+
+    receiver = PushReceiver(run.population, transport, run.tally, rng, policy, open_later,
+                            hour=lambda: time.gmtime().tm_hour)  # fmt: skip
+    query = f"{DELIVERIES_PATH}?shard={run.slice.index}&of={run.slice.count}&limit=500&wait=2"
+    headers = {"Authorization": f"App {opts.app_code}"}
+    while not run.stopping:
+        try:
+            answer = poller.get(query, headers=headers)
+            status, body = answer.status_code, answer.read()
+        except (OSError, gevent.Timeout) as exc:
+            _log.debug("push provider unreachable: %s", exc)
+            gevent.sleep(2.0)
+            continue
+        if status in (404, 405):
+            _log.info("the target has no simulated push provider (%s): no pushes to receive", DELIVERIES_PATH)
+            return
+        if status != 200:
+            gevent.sleep(2.0)
+            continue
+        try:
+            deliveries = json.loads(body).get("deliveries") or []
+        except (ValueError, AttributeError, TypeError):
+            deliveries = []
+        if run.stopping:
+            return
+        receiver.handle(deliveries)
+        if not deliveries:
+            gevent.sleep(0.2)
+
+
+def _open(
+    run: RunState, transport: LocustTransport, rng: random.Random, policy: OpenPolicy, index: int, message_id: str
+) -> None:
+    """An open session: wait until the device is free, tap the notification, use the app a little."""
+    population = run.population
+    for _ in range(120):
+        if run.stopping:
+            return
+        if not population.busy(index):
+            break
+        gevent.sleep(0.5)
+    device = population.wake(index, transport)
+    if device is None:
+        run.tally.add("opens_missed")
+        return
+    try:
+        session = Session(device, index, population, rng, _pause_for(run, device), run.tally, transport.expect,
+                          run.think)  # fmt: skip
+        open_session(session, message_id, policy, population.persona_of(index))
+    except (ApiError, SimulatorError):
+        run.tally.add("aborted")
+        device.background()
+    finally:
+        population.put_back(index, device)
 
 
 _GC_THRESHOLD = (20_000, 10, 10)
@@ -147,7 +295,7 @@ def _create_definitions(environment: Environment) -> None:
     except (httpx.HTTPError, RuntimeError) as exc:
         if opts.create_definitions == "yes":
             raise
-        logging.getLogger("mobsim.scenarios").info("event definitions not created (no inspection API?): %s", exc)
+        _log.info("event definitions not created (no inspection API?): %s", exc)
 
 
 @events.test_stopping.add_listener
@@ -167,6 +315,10 @@ def _test_stopping(environment: Environment, **_: Any) -> None:
 @events.test_stop.add_listener
 def _test_stop(environment: Environment, **_: Any) -> None:
     _restore_gc()
+    run_state: RunState | None = _STATE["run"]
+    if run_state is not None and run_state.receiver is not None:
+        run_state.receiver.kill(block=False)
+        run_state.receiver = None
     run: RunState | None = _STATE["run"]
     if run is not None:
         if run.arrivals is not None:
@@ -206,6 +358,9 @@ def _quitting(environment: Environment, **_: Any) -> None:
     if run is not None:
         parts.append(run.snapshot())
     result = summary(environment, parts, _STATE["started"])
+    result["campaign"] = _STATE.get("campaign")
+    if real_spike(opts) and result["campaign"] is None:
+        result["campaign"] = {"segment": opts.spike_segment, "error": "the run ended before the spike time"}
     Path(opts.summary_file).write_text(json.dumps(result, indent=2))
 
 
@@ -228,19 +383,7 @@ class MobileAudience(FastHttpUser):
         self.transport = LocustTransport(self.client, self.mobsim.limiter)
 
     def _pause(self, device: VirtualDevice) -> Callable[[float], None]:
-        run = self.mobsim
-
-        def pause(seconds: float) -> None:
-            end = time.time() + (0.0 if run.stopping else seconds)
-            while True:
-                device.run_due()
-                now = time.time()
-                if now >= end:
-                    return
-                due = device.next_due()
-                gevent.sleep(max(0.0, min(end, due if due is not None else end) - now))
-
-        return pause
+        return _pause_for(self.mobsim, device)
 
     def session(self, persona: str) -> None:
         run = self.mobsim
@@ -328,7 +471,8 @@ class MobsimShape(LoadTestShape):
         spawn_rate = float(opts.spawn_rate or 1)
         if opts.arrival_rate > 0 or opts.shape == "constant":
             return users, spawn_rate
-        level = shape_curve(opts).level(elapsed)  # relative to --run-time (scenarios._options.plan_shape)
+        curve = shape_curve(opts)  # relative to --run-time (scenarios._options.plan_shape)
+        level = curve.baseline if real_spike(opts) else curve.level(elapsed)  # the campaign brings the openers
         return max(1, round(users * level)), spawn_rate
 
 

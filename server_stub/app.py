@@ -19,10 +19,14 @@ from starlette.routing import Match
 
 from contract import ErrorCode
 
+from .campaigns_api import campaigns_router
 from .errors import ApiError
 from .fastpath import MobileFastPath
 from .http import error_response
 from .inspect_api import inspect_router
+from .messaging import PushLatency
+from .provider import provider_router
+from .push_api import PUSH_MODELS, push_router
 from .sdk_api import BODY_MODELS, fast_routes, sdk_router
 from .segments_api import segments_router
 from .server import ProfileServer, utcnow
@@ -97,12 +101,16 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
     server: ProfileServer | None = None,
     strict: bool = False,
+    api_keys: Iterable[str] = (),
+    push_latency: PushLatency | None = None,
 ) -> FastAPI:
     """The reference profile server as an ASGI app.
 
     ``db`` is a SQLite file (kept across restarts); ``memory=True`` (or no ``db``) keeps everything
     in memory. ``app_codes`` are registered in the default account. Pass ``server`` to share state.
     ``strict=True`` records every protocol violation clients make (``/inspect/violations``).
+    ``api_keys`` are accepted by the Push API (default account); ``push_latency`` is the simulated
+    provider's hand-off latency (default 300:1500 ms; docs/push-api.md).
     """
     if server is None:
         if db is not None and memory:
@@ -110,6 +118,10 @@ def create_app(
         server = ProfileServer(Store(None if memory else db), clock=clock)
     for code in app_codes:
         server.add_application(code)
+    for key in api_keys:
+        server.messaging.add_api_key(key)
+    if push_latency is not None:
+        server.messaging.latency = push_latency
     app = FastAPI(
         title="mobsim reference profile server",
         version="0.1.0",
@@ -120,12 +132,15 @@ def create_app(
     app.include_router(sdk_router())
     app.include_router(inspect_router())
     app.include_router(segments_router())  # POST /inspect/persons/query (server_stub/segments.py)
+    app.include_router(campaigns_router())  # /inspect/campaigns (server_stub/rules/reports.py)
+    app.include_router(push_router())  # /push/... (server_stub/push_api.py)
+    app.include_router(provider_router())  # /provider/1/deliveries (server_stub/provider.py)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(MobileFastPath, routes=fast_routes())
-    app.openapi = _openapi_with_models(app, BODY_MODELS)  # type: ignore[method-assign]
+    app.openapi = _openapi_with_models(app, (*BODY_MODELS, *PUSH_MODELS))  # type: ignore[method-assign]
     if strict:  # outermost: it sees each request before the fast path (server_stub/strict.py)
         from .strict_api import install_strict
 

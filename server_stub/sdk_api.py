@@ -19,6 +19,7 @@ from contract import ErrorCode, endpoint, headers, models, parse_query_bool
 from . import rules
 from .errors import ApiError
 from .http import describe, empty, json_response, parse_body
+from .rules import messages
 from .server import ProfileServer
 
 __all__ = ["BODY_MODELS", "fast_routes", "sdk_router"]
@@ -191,15 +192,18 @@ def _event_item(raw: Any) -> models.CustomEvent | rules.MalformedEvent:
 
 async def sync_messages(request: Request) -> Response:
     server = _server(request)
-    await _caller_registration(server, request)
-    await parse_body(request, models.SyncMessagesBody, required=False)
-    return json_response({"payloads": []})
+    caller = await _caller_registration(server, request)
+    body = await parse_body(request, models.SyncMessagesBody, required=False)
+    assert caller.reg_id is not None
+    return json_response(await server.execute(caller, messages.sync, caller.reg_id, body))
 
 
 async def seen_messages(request: Request) -> Response:
     server = _server(request)
-    await _caller_registration(server, request)
-    await parse_body(request, models.SeenMessagesBody)
+    caller = await _caller_registration(server, request)
+    body = await parse_body(request, models.SeenMessagesBody)
+    assert caller.reg_id is not None and body is not None
+    await server.execute(caller, messages.seen, caller.reg_id, body)
     return empty()
 
 
@@ -207,24 +211,20 @@ async def send_mo(request: Request) -> Response:
     server = _server(request)
     caller = await _caller_registration(server, request)
     body = await parse_body(request, models.MoRequest)
-    assert body is not None
-    answered: list[dict[str, Any]] = []
-    for number, message in enumerate(body.messages):
-        item = message.to_wire()
-        item.setdefault("messageId", f"{caller.reg_id}-mo-{number}")
-        item.update(statusCode=0, status="SUCCESS")
-        answered.append(item)
-    return json_response({"messages": answered})
+    assert caller.reg_id is not None and body is not None
+    return json_response(await server.execute(caller, messages.store_mo, caller.reg_id, body))
 
 
 async def delivery_report(request: Request) -> Response:
     """iOS's Notification Service Extension: it sends ``pushregistrationid`` only when it has one
-    (``MMNSEDeliveryReporter.report``); the message ids say what was delivered either way."""
+    (``MMNSEDeliveryReporter.report``); without it the ids are matched in the caller's application."""
     server = _server(request)
     caller = server.authenticate(request)
     if caller.reg_id is not None:
         await server.execute(caller, rules.Context.installation, caller.reg_id)
-    await parse_body(request, models.DeliveryReportBody)
+    body = await parse_body(request, models.DeliveryReportBody)
+    assert body is not None
+    await server.execute(caller, messages.delivered, caller.reg_id, body.dlrIds)
     return empty()
 
 

@@ -1,11 +1,12 @@
-"""``POST /inspect/persons/query``: persons by a People-style filter and segment event conditions
-(:mod:`server_stub.segments`)."""
+"""``POST /inspect/persons/query`` (persons by a People-style filter and segment event conditions,
+:mod:`server_stub.segments`) and the saved segments under ``/inspect/segments``
+(:mod:`server_stub.saved_segments`; docs/segments.md)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from contract import ErrorCode
@@ -13,6 +14,15 @@ from contract import ErrorCode
 from .errors import ApiError
 from .http import json_response, read_json
 from .inspect_api import PREFIX
+from .saved_segments import (
+    NAME_MAX,
+    create_segment,
+    delete_segment,
+    get_segment,
+    list_segments,
+    segment_count,
+    segment_members,
+)
 from .segments import query_persons
 from .server import DEFAULT_ACCOUNT, ProfileServer
 
@@ -38,6 +48,81 @@ async def persons_query(
     if not isinstance(page, int) or not isinstance(limit, int) or page < 0 or not 1 <= limit <= 1000:
         raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, "page must be ≥ 0 and limit 1 to 1000")
     result = await server.execute(server.admin(account), query_persons, query, page=page, limit=limit)
+    return json_response(result)
+
+
+Account = Annotated[str, Query(max_length=100, description="the account (an account holds applications)")]
+Name = Annotated[str, Path(min_length=1, max_length=NAME_MAX, description="the segment's name (case-insensitive)")]
+
+
+def _server(request: Request) -> ProfileServer:
+    server: ProfileServer = request.app.state.profiles
+    return server
+
+
+@router.post("/segments", summary="Save a segment: {name, query: {filter?, events?}} (docs/segments.md)")
+async def create(request: Request, account: Account = DEFAULT_ACCOUNT) -> Response:
+    server = _server(request)
+    payload = await read_json(request)
+    return json_response(await server.execute(server.admin(account), create_segment, payload), status=201)
+
+
+@router.get("/segments", summary="The predefined and the saved segments")
+async def listing(request: Request, account: Account = DEFAULT_ACCOUNT) -> Response:
+    server = _server(request)
+    return json_response(await server.execute(server.admin(account), list_segments))
+
+
+@router.get("/segments/{name}", summary="One segment: its name and query")
+async def one(request: Request, name: Name, account: Account = DEFAULT_ACCOUNT) -> Response:
+    server = _server(request)
+    return json_response(await server.execute(server.admin(account), get_segment, name))
+
+
+@router.delete("/segments/{name}", summary="Delete a saved segment (the predefined ones stay)")
+async def delete(request: Request, name: Name, account: Account = DEFAULT_ACCOUNT) -> Response:
+    server = _server(request)
+    return json_response(await server.execute(server.admin(account), delete_segment, name))
+
+
+@router.get("/segments/{name}/count", summary="How many persons match and how many installations it reaches")
+async def count(
+    request: Request,
+    name: Name,
+    account: Account = DEFAULT_ACCOUNT,
+    application: Annotated[str | None, Query(max_length=200, description="count this app's installations")] = None,
+) -> Response:
+    server = _server(request)
+    return json_response(await server.execute(server.admin(account), segment_count, name, app_code=application))
+
+
+@router.get(
+    "/segments/{name}/members",
+    summary="A page of the persons matching (id order), or with of=installations of the installations reached",
+)
+async def members(
+    request: Request,
+    name: Name,
+    account: Account = DEFAULT_ACCOUNT,
+    page: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    after: Annotated[
+        str | None, Query(max_length=200, description="the previous page's next: a person id (a regId with of)")
+    ] = None,
+    of: Annotated[str, Query(pattern="^(persons|installations)$")] = "persons",
+) -> Response:
+    server = _server(request)
+    if of == "installations":
+        result = await server.execute(
+            server.admin(account), segment_members, name, limit=limit, installations=True, after_reg_id=after
+        )
+        return json_response(result)
+    person: int | None = None
+    if after is not None:
+        if not after.isdigit() or not 0 <= int(after) <= 2**63 - 1:
+            raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, "after: the person id of the previous page's next")
+        person = int(after)
+    result = await server.execute(server.admin(account), segment_members, name, limit=limit, page=page, after=person)
     return json_response(result)
 
 

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .app import create_app
 from .errors import ApiError
+from .messaging import PushLatency
 from .server import ProfileServer
 from .store import Store
 
@@ -35,6 +36,10 @@ class ServeConfig:
     """Added to every answer: a slow backend for load-model tests and demos."""
     strict: bool = False
     """Record (and log) every protocol violation clients make: ``/inspect/violations``."""
+    api_keys: list[str] = field(default_factory=list)
+    """Push API keys to accept (default account); none: the stored ones, or a new one."""
+    push_latency: PushLatency = field(default_factory=PushLatency)
+    """The simulated push provider's hand-off latency (lognormal median and 95th percentile)."""
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -63,6 +68,14 @@ def build_server(config: ServeConfig) -> tuple[ProfileServer, list[dict[str, Any
             raise RuntimeError(f"--app-code {code!r}: {exc.text}") from None
     if not server.applications():
         server.add_application(name="mobsim-demo")
+    for key in config.api_keys:
+        try:
+            server.messaging.add_api_key(key)
+        except ValueError as exc:
+            server.store.close()
+            raise RuntimeError(f"--api-key {key!r}: {exc}") from None
+    server.messaging.ensure_api_key()
+    server.messaging.latency = config.push_latency
     apps = server.applications()
     if config.app_codes:
         apps = [a for a in apps if a["code"] in config.app_codes]
@@ -124,6 +137,11 @@ class BackgroundServer:
     def app_code(self) -> str:
         code: str = self.applications[0]["code"]
         return code
+
+    @property
+    def api_key(self) -> str:
+        """The Push API key (the first given, else the first stored)."""
+        return (self.config.api_keys or self.profiles.messaging.api_keys())[0]
 
     def start(self, timeout: float = 10.0) -> BackgroundServer:
         self._thread.start()

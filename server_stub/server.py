@@ -15,6 +15,7 @@ from starlette.requests import Request
 from contract import ErrorCode, app_code_hash, format_datetime, headers
 
 from .errors import ApiError
+from .messaging import Messaging
 from .rules import Caller, Context
 from .store import Store
 
@@ -44,6 +45,8 @@ class ProfileServer:
         self._accounts: dict[str, str] = {row["code"]: row["account"] for row in rows}
         """Application code → account, of committed applications only: :meth:`authenticate` reads
         it outside any transaction, so it learns an application once its row has committed."""
+        self.messaging = Messaging(store)
+        """Push API keys, the push provider's latency and wake-ups (server_stub/messaging.py)."""
 
     # applications -------------------------------------------------------------------------
     def add_application(

@@ -14,6 +14,7 @@ from contract.models import SYSTEM_DATA_FIELDS, CustomEvent, CustomEventsBody, S
 from ..errors import ApiError
 from ..store import dumps
 from .context import STANDARD_EVENTS, Context
+from .messages import session_started
 
 __all__ = ["FIELD_TYPES", "MalformedEvent", "create_definition", "custom_events", "list_definitions", "session_report"]
 
@@ -46,6 +47,7 @@ def session_report(ctx: Context, reg_id: str, body: SessionReport) -> dict[str, 
         if row is None:
             ctx.db.execute("INSERT INTO sessions VALUES (?,?,?)", (reg_id, start, end))
             ctx.record_event("AppLaunch", person_id=inst.person_id, reg_id=reg_id, occurred=start)
+            session_started(ctx, reg_id, start)  # opens a message seen within 60 s (rules/messages.py)
             launches += 1
         elif end is not None and (row[0] is None or row[0] < end):
             ctx.db.execute('UPDATE sessions SET "end"=? WHERE reg_id=? AND start=?', (end, reg_id, start))

@@ -14,7 +14,7 @@ from mobsim.exitcodes import FAILED, INTERRUPTED, PASSED
 from mobsim.output import Output
 from mobsim.run import _verdict
 from mobsim.run_live import progress_line, read_live
-from mobsim.run_report import reconcile, traffic_mix
+from mobsim.run_report import _print_messages, campaign_funnels, message_figures, reconcile, traffic_mix
 from mobsim.targets import PREFLIGHT_USER_AGENT
 from mobsim.thresholds import evaluate, parse_threshold
 from server_stub.strict import PREFLIGHT_AGENT
@@ -50,6 +50,9 @@ def summary(requests: int = 100, failures: int = 0, **extra: Any) -> dict[str, A
         (summary(installed_base={"failed": 0}), [], [], False, PASSED, "all 100 requests succeeded"),
         (summary(installed_base={"failed": 3}), ["p95<100"], [], False, PASSED, "all 1 thresholds passed"),
         (summary(exceptions=[{"count": 2, "msg": "boom"}]), ["p95<100"], [], False, PASSED, "all 1 thresholds passed"),
+        (summary(campaign={"error": "401 API_KEY"}), [], [], False, FAILED, "the spike campaign was not sent: 401"),
+        (summary(campaign={"error": "x"}), ["p95<100"], [], False, FAILED, "the spike campaign was not sent"),
+        (summary(campaign={"bulkId": "b", "messages": 3}), [], [], False, PASSED, "all 100 requests succeeded"),
     ],
 )
 def test_every_branch_of_the_verdict(
@@ -165,3 +168,44 @@ def test_the_set_up_leaves_a_core_to_a_server_on_this_machine() -> None:
     assert setup_processes(8, "http://127.0.0.1:8080", cores=4) == 3
     assert setup_processes(1, "http://127.0.0.1:8080", cores=1) == 1
     assert setup_processes(4, "https://push.example.com", cores=2) == 4  # the server has cores of its own
+
+
+def test_message_figures_come_from_what_the_devices_did_and_what_the_target_acknowledged() -> None:
+    counts = {"pushes_received": 9, "pushes_held": 2, "pushes_dropped": 1, "opens": 3, "conversions": 1}
+    acknowledged = {"pushes": 8, "deliveries": 7, "seen": 3}
+    figures = message_figures(counts, acknowledged)
+    assert figures == {"received": 9, "held_for_a_session": 2, "dropped_by_the_sdk": 1, "stale_token": 0,
+                       "not_for_this_run": 0, "taken_by_sdks": 8, "delivery_reports_acknowledged": 7,
+                       "seen_acknowledged": 3, "opens": 3, "conversions": 1}  # fmt: skip
+
+
+def test_campaign_funnels_read_the_inspection_api_and_tolerate_targets_without_it() -> None:
+    import httpx
+    import respx
+
+    with respx.mock(base_url="http://127.0.0.1:9") as router:
+        router.get("/inspect/campaigns").respond(200, json={"campaigns": [{"bulkId": "B", "sent": 5, "delivered": 4}]})
+        rows = campaign_funnels("http://127.0.0.1:9", "APP")
+    assert rows == [{"bulkId": "B", "sent": 5, "handed": 0, "delivered": 4, "seen": 0, "opened": 0, "converted": 0,
+                     "expired": 0}]  # fmt: skip
+    with respx.mock(base_url="http://127.0.0.1:9") as router:
+        router.get("/inspect/campaigns").respond(404)
+        assert campaign_funnels("http://127.0.0.1:9", "APP") is None
+    with respx.mock(base_url="http://127.0.0.1:9") as router:
+        router.get("/inspect/campaigns").mock(side_effect=httpx.ConnectError("down"))
+        assert campaign_funnels("http://127.0.0.1:9", "APP") is None
+
+
+def test_the_summary_prints_the_pushes_and_the_campaign_funnel() -> None:
+    buffer = io.StringIO()
+    out = Output(buffer, terminal=False)
+    data = {"messages": message_figures({"pushes_received": 4, "opens": 1}, {"deliveries": 4}),
+            "campaigns": [{"bulkId": "B-1", "sent": 4, "handed": 4, "delivered": 4, "seen": 1, "opened": 1,
+                           "converted": 0, "expired": 0}]}  # fmt: skip
+    _print_messages(out, data)
+    text = buffer.getvalue()
+    assert "pushes: 4 received by the devices" in text and "4 delivery reports" in text and "1 opens" in text
+    assert "B-1" in text and "delivered" in text
+    quiet = io.StringIO()
+    _print_messages(Output(quiet, terminal=False), {"messages": message_figures({}, {}), "campaigns": []})
+    assert quiet.getvalue() == ""

@@ -26,6 +26,9 @@ def server() -> Iterator[BackgroundServer]:
 
 
 def make_env(server: BackgroundServer, *extra: str) -> tuple[Environment, list[dict[str, Any]]]:
+    previous = audience._STATE.get("run")
+    if previous is not None and previous.receiver is not None:
+        previous.receiver.kill()  # the last test's push receiver (its server is gone)
     audience._STATE.update(run=None, parts={})
     audience.MobileAudience.tasks = list(TASKS)
     audience.MobileAudience.host = server.url  # the runner sets it when it spawns users

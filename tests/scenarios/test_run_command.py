@@ -312,3 +312,25 @@ def test_locust_refuses_bad_mobsim_options_before_the_test(tmp_path: Path, serve
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "mobsim: --personas 'nosuch=1'" in proc.stderr
+
+
+def test_a_spike_is_a_real_campaign_whose_pushes_reach_the_runs_devices(tmp_path: Path) -> None:
+    """The bundled server's Push API key goes to Locust; at the spike the master sends one message
+    to every installation (the default segment, created by the run), the provider hands the
+    pushes to the run's devices, they report delivery, and the summary shows the funnel."""
+    proc, summary = mobsim_run(tmp_path, "-t", "14s", *QUICK, "--shape", "spike", "--spike-at", "3",
+                               "--spike-share", "0.2")  # fmt: skip
+    assert summary is not None, proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    campaign = summary["campaign"]
+    assert campaign["segment"] == "All installations" and campaign["messages"] > 150, campaign
+    assert "error" not in campaign
+    figures = summary["messages"]
+    assert figures["received"] + figures["held_for_a_session"] > 100, figures
+    assert figures["delivery_reports_acknowledged"] > 100, figures
+    (funnel,) = [c for c in summary["campaigns"] if c["bulkId"] == campaign["bulkId"]]
+    assert (
+        funnel["sent"] == campaign["messages"] and funnel["delivered"] >= figures["delivery_reports_acknowledged"] - 5
+    )
+    assert "a real campaign to the segment 'All installations'" in proc.stdout
+    assert "campaigns, as the server counts them" in proc.stdout

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
+from pushkit import API_KEY, PushApi
 from stubkit import APP_CODE, OTHER_APP, Clock, Device, Inspector, MakeDevice
 
 from contract import Dialect
 from server_stub import create_app
+from server_stub.messaging import PushLatency
 
 # starlette asks for httpx2 in its TestClient (at import); the project pins httpx.
 warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette.testclient` is deprecated")
@@ -66,3 +68,12 @@ def new_device(client: TestClient) -> MakeDevice:
 def device(new_device: MakeDevice, dialect: Dialect) -> Device:
     """A registered device of the parametrised dialect."""
     return new_device(dialect)
+
+
+@pytest.fixture
+def push(app: FastAPI, client: TestClient) -> PushApi:
+    """The Push API and the provider of ``app`` with an API key (no provider latency unless a test sets one)."""
+    server = app.state.profiles
+    server.messaging.add_api_key(API_KEY)
+    server.messaging.latency = PushLatency(0, 0)
+    return PushApi(client)

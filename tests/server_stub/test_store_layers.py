@@ -414,6 +414,47 @@ def test_no_handler_uses_the_connection_outside_the_store_api(
     call("GET", "/inspect/event-counts")
     call("GET", "/inspect/rejected-events")
     call("GET", "/inspect/stats")
+    # saved segments (server_stub/saved_segments.py): the SQL evaluator and its indexes
+    segment = {"name": "guarded", "query": {"filter": {"customAttributes.tier": "gold", "platform": "android"},
+                                            "events": [{"definitionId": "AppLaunch"}]}}  # fmt: skip
+    call("POST", "/inspect/segments", json=segment, status=201)
+    call("POST", "/inspect/segments", json=segment, status=409)
+    call("GET", "/inspect/segments")
+    call("GET", "/inspect/segments/{name}", "/inspect/segments/guarded")
+    call("GET", "/inspect/segments/{name}/count", "/inspect/segments/Active Mobile Users/count")
+    call("GET", "/inspect/segments/{name}/members", "/inspect/segments/guarded/members?limit=5")
+    call("GET", "/inspect/segments/{name}/members", "/inspect/segments/guarded/members?of=installations")
+    call("DELETE", "/inspect/segments/{name}", "/inspect/segments/guarded")
+    call("DELETE", "/inspect/segments/{name}", "/inspect/segments/guarded", status=404)
+    # messaging: the Push API and the provider (no inspection routes) and the campaign metrics
+    server: ProfileServer = app.state.profiles
+    server.messaging.add_api_key("guarded-key")
+    key = {"Authorization": "App guarded-key"}
+    send = {
+        "messages": [
+            {
+                "sender": APP_CODE,
+                "destinations": [{"type": "REGISTRATION", "pushRegistrationId": reg}],
+                "content": {"type": "TEXT", "text": "hi"},
+            }
+        ],
+        "options": {"schedule": {"bulkId": "g"}},
+    }
+    v2 = {"from": APP_CODE, "to": {"pushRegistrationId": reg}, "text": "hi"}
+    messaging = [
+        client.post("/push/3/messages", json=send, headers=key),
+        client.post("/push/2/message/single", json=v2, headers=key),
+        client.post("/push/2/message/multi", json={"messages": [v2]}, headers=key),
+        client.get("/provider/1/deliveries", headers={"Authorization": f"App {APP_CODE}"}),
+        phone.sync({"drIDs": ["x"]}),
+        client.get("/push/3/reports", headers=key),
+        client.get("/push/3/logs?useCursor=true&limit=1", headers=key),
+        client.get("/push/1/inbox/reports", headers=key),
+    ]  # fmt: skip
+    assert [r.status_code for r in messaging] == [200] * len(messaging), [r.text for r in messaging]
+    call("GET", "/inspect/campaigns")
+    call("GET", "/inspect/campaigns/{bulk_id}", "/inspect/campaigns/g")
+    call("GET", "/inspect/campaigns/{bulk_id}", "/inspect/campaigns/none", status=404)
     call("GET", "/inspect/violations")
     call("GET", "/inspect/violations/summary")
     call("GET", "/inspect/violations/rules")
