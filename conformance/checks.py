@@ -3,17 +3,23 @@
 A body drives virtual devices (the SDK's own traffic) and raw wire requests (built from
 ``contract``) through a :class:`~conformance.probe.Probe`; it returns to pass, calls
 ``p.fail``/``p.expect*`` to fail with the exchange that showed it, or raises ``CheckSkipped``.
-A device call that raises a ``SimulatorError`` fails the check with that error.
+A device call that raises a ``SimulatorError`` fails the check with that error. The messaging
+checks that need a message (``api_key=True``) send it to their own registration through the
+target's Push API with the run's key (`Probe.send_message`); without a key they are skipped.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from contract import format_epoch
+from contract import headers as h
+from contract.messages import parse_sync_payload
 
-from .model import ANDROID_REF, IOS_REF, Check, Scope
+from .model import ANDROID_REF, IOS_REF, MSG_ANDROID_REF, MSG_IOS_REF, PUSH_REF, Check, Exchange, Scope, trim
 from .probe import Probe
 
 __all__ = ["CATALOGUE", "by_id"]
@@ -23,10 +29,16 @@ Body = Callable[[Probe], None]
 
 
 def check(
-    id: str, statement: str, protects: str, *, scope: Scope = Scope.ANY, inspection: bool = False
+    id: str,
+    statement: str,
+    protects: str,
+    *,
+    scope: Scope = Scope.ANY,
+    inspection: bool = False,
+    api_key: bool = False,
 ) -> Callable[[Body], Body]:
     def register(body: Body) -> Body:
-        CATALOGUE.append(Check(id, statement, protects, body, scope, inspection, id.split("-")[0]))
+        CATALOGUE.append(Check(id, statement, protects, body, scope, inspection, id.split("-")[0], api_key))
         return body
 
     return register
@@ -691,3 +703,224 @@ def auth_failures(p: Probe) -> None:
     reg_id = p.register()
     p.expect_error(p.call("get_user", reg_id=reg_id, identity=wrong), "INVALID_APPLICATION_CODE",
                    "GET user with an unknown app code")  # fmt: skip
+
+
+# -- messages ------------------------------------------------------------------------------------------------------
+
+
+def _receiver(p: Probe) -> tuple[str, dict[str, str]]:
+    """A new registration of this check's platform and the headers its SDK sends (no pushregistrationid:
+    `Probe.call` adds the caller's)."""
+    identity, body = p.raw_identity()
+    return p.register(identity=identity, body=body), identity
+
+
+def _nothing(p: Probe) -> dict[str, Any] | None:
+    """The sync body of an SDK with neither archive nor delivery ids: none on Android, ``{}`` on iOS."""
+    return {} if p.ios else None
+
+
+def _message_id(payload: Any) -> str | None:
+    """The id of a sync answer's entry, in either platform's shape."""
+    if not isinstance(payload, dict):
+        return None
+    value = payload.get("messageId", payload.get("gcm.notification.messageId"))
+    return value if isinstance(value, str) else None
+
+
+def _sync(p: Probe, reg_id: str, identity: dict[str, str], body: dict[str, Any] | None,
+          what: str) -> tuple[Exchange, list[Any]]:  # fmt: skip
+    """One messages sync: its answer and the answer's ``payloads``."""
+    answer = p.call("sync_messages", reg_id=reg_id, identity=identity, body=body)
+    data = p.json_of(answer, what)
+    payloads = data.get("payloads")
+    p.expect(isinstance(payloads, list), f"{what}: `payloads`, a list", f"{trim(answer.response_body, 300)}", answer)
+    assert isinstance(payloads, list)
+    return answer, payloads
+
+
+def _sync_until(p: Probe, reg_id: str, identity: dict[str, str], message_id: str, *, answered: bool,
+                body: dict[str, Any] | None, what: str) -> tuple[Exchange, list[Any]]:  # fmt: skip
+    """Sync until ``message_id`` is (or is no longer) in the answer, within the probe's patience;
+    fails when it never is (or stays)."""
+
+    def look() -> tuple[bool, tuple[Exchange, list[Any]]]:
+        got = _sync(p, reg_id, identity, body, what)
+        return (message_id in {_message_id(x) for x in got[1]}) == answered, got
+
+    answer, payloads = p.eventually(look)
+    ids = [_message_id(x) for x in payloads]
+    p.expect((message_id in ids) == answered, f"{what}: {message_id} {'in' if answered else 'not in'} `payloads`",
+             f"payloads ids {ids}", answer)  # fmt: skip
+    return answer, payloads
+
+
+def _report_delivery(p: Probe, reg_id: str, identity: dict[str, str], message_id: str) -> None:
+    """The SDK's delivery report: Android in ``drIDs`` of the next sync (the id archived too), iOS's
+    Notification Service Extension in ``dlrIds``."""
+    if p.ios:
+        answer = p.call("delivery_report", reg_id=reg_id, identity=identity, body={"dlrIds": [message_id]},
+                        headers={h.FOREGROUND: "false"})  # fmt: skip
+        p.expect_ok(answer, "the extension's delivery report")
+    else:
+        _sync(p, reg_id, identity, {"mIDs": [message_id], "drIDs": [message_id]}, "a sync reporting the delivery")
+
+
+@check(
+    "MSG-001",
+    'The messages sync answers 2xx `{"payloads": [...]}` to each platform\'s bodies: the empty one, and `mIDs`',
+    f"Android sends no body at all when it has neither archive nor delivery ids, iOS then sends `{{}}`; both read "
+    f"`payloads` of the answer ({MSG_ANDROID_REF} §3.1, §3.2; {MSG_IOS_REF} §3.3, §3.4).",
+)
+def sync_answers_payloads(p: Probe) -> None:
+    reg_id, identity = _receiver(p)
+    _sync(p, reg_id, identity, _nothing(p), "a sync with nothing to report")
+    _sync(p, reg_id, identity, {"mIDs": [p.uid("archived")]}, "a sync with an archive (mIDs)")
+
+
+@check(
+    "MSG-002",
+    "A message sent to the installation is in its sync answer, in the platform's shape",
+    f"Android reads flat `gcm.notification.*` strings, `customPayload` and `internalData` as JSON strings; iOS "
+    f"the APNs dictionary (`messageId`, `aps.alert`, `internalData`, `customPayload`); an entry it cannot read "
+    f"is dropped ({MSG_ANDROID_REF} §3.2, §3.3; {MSG_IOS_REF} §1.2, §3.4).",
+    api_key=True,
+)
+def message_in_platform_shape(p: Probe) -> None:
+    reg_id, identity = _receiver(p)
+    custom = {"check": p.check_id, "n": 1}
+    message_id, text = p.send_message(reg_id, title="mobsim check", custom=custom)
+    answer, payloads = _sync_until(p, reg_id, identity, message_id, answered=True, body=_nothing(p),
+                                   what="a sync after the send")  # fmt: skip
+    payload = next(x for x in payloads if _message_id(x) == message_id)
+    got = parse_sync_payload(p.platform, payload)
+    shape = "the APNs dictionary" if p.ios else "flat gcm.notification.* strings with customPayload a JSON string"
+    p.expect(got is not None and got.text == text and got.title == "mobsim check" and got.custom_payload == custom,
+             f"{message_id} as {shape}: text {text!r}, title 'mobsim check', customPayload {custom}",
+             f"{trim(json.dumps(payload), 500)}" + (" (the SDK drops it)" if got is None else ""), answer)  # fmt: skip
+
+
+@check(
+    "MSG-003",
+    "A message is answered by every sync until `drIDs` report its delivery, then no more",
+    f"a sync answer is not a delivery: the SDK reports each message it took in `drIDs` of the next sync, and a "
+    f"message still answered after that is taken again ({MSG_ANDROID_REF} §2.3, §3.3; {MSG_IOS_REF} §3.3, §3.4).",
+    api_key=True,
+)
+def answered_until_reported(p: Probe) -> None:
+    reg_id, identity = _receiver(p)
+    message_id, _ = p.send_message(reg_id)
+    _sync_until(p, reg_id, identity, message_id, answered=True, body=_nothing(p), what="a sync after the send")
+    answer, payloads = _sync(p, reg_id, identity, _nothing(p), "the next sync")
+    p.expect(message_id in {_message_id(x) for x in payloads}, f"{message_id} answered again (not reported yet)",
+             f"payloads ids {[_message_id(x) for x in payloads]}", answer)  # fmt: skip
+    _sync(p, reg_id, identity, {"drIDs": [message_id]}, "a sync reporting the delivery in drIDs")
+    _sync_until(p, reg_id, identity, message_id, answered=False, body=_nothing(p),
+                what=f"a sync after drIDs [{message_id}]")  # fmt: skip
+
+
+@check(
+    "MSG-004",
+    "Ids in `mIDs` are not answered again",
+    f"both SDKs send back the ids they hold (the last 7 days, at most 100) so the answer leaves them out "
+    f"({MSG_ANDROID_REF} §3.1, §3.3; {MSG_IOS_REF} §3.3).",
+    api_key=True,
+)
+def archive_not_answered(p: Probe) -> None:
+    reg_id, identity = _receiver(p)
+    held, _ = p.send_message(reg_id)
+    new, _ = p.send_message(reg_id)
+    answer, payloads = _sync_until(p, reg_id, identity, new, answered=True, body={"mIDs": [held]},
+                                   what=f"a sync with mIDs [{held}]")  # fmt: skip
+    ids = [_message_id(x) for x in payloads]
+    p.expect(held not in ids, f"{held} (in mIDs) not in `payloads`", f"payloads ids {ids}", answer)
+
+
+@check(
+    "DLR-001",
+    "The extension's delivery report (`dlrIds`) is acknowledged and the message is no longer answered",
+    f"the Notification Service Extension reports each alert push; iOS before 15.0 counts only a 2xx, and never "
+    f"puts a reported id in `drIDs` again ({MSG_IOS_REF} §2.2, §2.3, §3.3).",
+    scope=Scope.IOS,
+    api_key=True,
+)
+def extension_delivery_report(p: Probe) -> None:
+    reg_id, identity = _receiver(p)
+    message_id, _ = p.send_message(reg_id)
+    _report_delivery(p, reg_id, identity, message_id)
+    _sync_until(p, reg_id, identity, message_id, answered=False, body={}, what="a sync after the delivery report")
+
+
+@check(
+    "SEEN-001",
+    "Seen reports are acknowledged (2xx), also when they name ids the backend does not know (Android)",
+    f"Android re-sends an unacknowledged seen report with every sync and reports any id the app marks seen, iOS "
+    f"re-sends until acknowledged ({MSG_ANDROID_REF} §5; {MSG_IOS_REF} §5).",
+    api_key=True,
+)
+def seen_acknowledged(p: Probe) -> None:
+    reg_id, identity = _receiver(p)
+    message_id, _ = p.send_message(reg_id)
+    _report_delivery(p, reg_id, identity, message_id)
+    messages = [{"messageId": message_id, "timestampDelta": 4}]
+    if not p.ios:
+        messages.append({"messageId": p.uid("unknown"), "timestampDelta": 0})
+    answer = p.call("seen_messages", reg_id=reg_id, identity=identity, body={"messages": messages})
+    p.expect_ok(answer, "a seen report")
+
+
+@check(
+    "MO-001",
+    "MO messages are answered each with its messageId, text and an integer statusCode",
+    f"iOS drops answer entries without messageId, text and an Int statusCode (0 sent, 1 failed); Android maps "
+    f"statusCode 0, 1, 2 to SUCCESS, ERROR, UNKNOWN ({MSG_IOS_REF} §7.2; {MSG_ANDROID_REF} §8).",
+)
+def mo_answered(p: Probe) -> None:
+    reg_id, identity = _receiver(p)
+    mo_id = str(uuid.uuid4())
+    mo_id = mo_id.upper() if p.ios else mo_id  # NSUUID().uuidString; java.util.UUID
+    text = f"mobsim check {p.run_id}"
+    body = {"from": reg_id, "messages": [{"messageId": mo_id, "text": text, "customPayload": {"check": p.check_id}}]}
+    answer = p.call("send_mo", reg_id=reg_id, identity=identity, body=body)
+    data = p.json_of(answer, "the MO answer")
+    entries = data.get("messages")
+    entry = next((e for e in entries or [] if isinstance(e, dict) and e.get("messageId") == mo_id), None) if (
+        isinstance(entries, list)) else None  # fmt: skip
+    p.expect(entry is not None, f"an entry with messageId {mo_id} in `messages`", trim(answer.response_body, 300),
+             answer)  # fmt: skip
+    assert entry is not None
+    code = entry.get("statusCode")
+    codes = (0, 1) if p.ios else (0, 1, 2)
+    p.expect(entry.get("text") == text, f"text {text!r} in the entry", f"text={entry.get('text')!r}", answer)
+    p.expect(isinstance(code, int) and not isinstance(code, bool) and code in codes,
+             f"an integer statusCode, one of {codes}", f"statusCode={code!r}", answer)  # fmt: skip
+
+
+def _group(report: dict[str, Any]) -> Any:
+    status = report.get("status")
+    return status.get("groupName") if isinstance(status, dict) else None
+
+
+@check(
+    "RPT-001",
+    "`GET /push/3/reports` returns a message's report once, DELIVERED after the device's delivery report",
+    f"the Push API's reports are each returned once; the status follows the SDK's delivery report (Android "
+    f"`drIDs`, iOS `dlrIds`) ({PUSH_REF} §5.1, §6; {MSG_ANDROID_REF} §9; {MSG_IOS_REF} §2.2).",
+    api_key=True,
+)
+def report_once(p: Probe) -> None:
+    reg_id, identity = _receiver(p)
+    message_id, _ = p.send_message(reg_id)
+    early = [r for r in p.reports(message_id) if _group(r) == "DELIVERED"]
+    p.expect(not early, "no DELIVERED report before the delivery report", f"{trim(json.dumps(early), 300)}")
+    _report_delivery(p, reg_id, identity, message_id)
+
+    def look() -> tuple[bool, list[dict[str, Any]]]:
+        found = p.reports(message_id)
+        return bool(found), found
+
+    found = p.eventually(look)
+    groups = [_group(r) for r in found]
+    p.expect(groups == ["DELIVERED"], f"one report of {message_id}, status group DELIVERED", f"groups {groups}")
+    again = p.reports(message_id)
+    p.expect(not again, f"no report of {message_id} the second time", f"{len(again)} again")

@@ -25,6 +25,13 @@ TRIM = 1500
 
 ANDROID_REF = "mobile-api-android.md"
 IOS_REF = "mobile-api-ios-and-people.md"
+MSG_ANDROID_REF = "messages-android.md"
+MSG_IOS_REF = "messages-ios.md"
+PUSH_REF = "push-api.md"
+REFERENCES = (ANDROID_REF, IOS_REF, MSG_ANDROID_REF, MSG_IOS_REF, PUSH_REF)
+"""The reference notes (docs/reference/) a check's ``protects`` cites."""
+NO_API_KEY = "sends a message through the Push API: needs a Push API key (--api-key KEY)"
+"""Why a check that sends a message is skipped without a key."""
 
 
 class Verdict(StrEnum):
@@ -119,6 +126,8 @@ class Check:
     scope: Scope = Scope.ANY
     needs_inspection: bool = False
     area: str = ""
+    needs_api_key: bool = False
+    """It sends a message through the Push API (``POST /push/3/messages``), with the run's API key."""
 
     def platforms(self, selected: tuple[str, ...]) -> list[str]:
         """The platforms this check runs for, given the selected ones (``ios``, ``android``)."""
@@ -152,6 +161,7 @@ class Result:
             "protects": self.check.protects,
             "scope": self.check.scope.value,
             "needsInspection": self.check.needs_inspection,
+            "needsApiKey": self.check.needs_api_key,
             "verdict": self.verdict.value,
             "seconds": round(self.seconds, 4),
             "requests": self.requests,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 
@@ -20,9 +20,14 @@ from simulator.systemdata import system_data, user_agent
 from simulator.tokens import installation_id, push_token
 from simulator.transport import HTTPXTransport, Outgoing, RecordingTransport, Reply
 
-from .model import CheckFailed, CheckSkipped, Exchange, trim
+from .model import NO_API_KEY, CheckFailed, CheckSkipped, Exchange, trim
 
-__all__ = ["Probe", "Recorder"]
+__all__ = ["LOOK_AGAIN", "Probe", "Recorder"]
+
+T = TypeVar("T")
+
+LOOK_AGAIN = 0.25
+"""Seconds between two looks of :meth:`Probe.eventually`."""
 
 
 def _mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -95,6 +100,8 @@ class Probe:
         run_id: str,
         check_id: str,
         inspection: bool,
+        api_key: str | None = None,
+        patience: float = 0.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.app_code = app_code
@@ -103,10 +110,16 @@ class Probe:
         self.run_id = run_id
         self.check_id = check_id
         self.inspection = inspection
+        self.api_key = api_key
+        """The Push API key checks that send a message use; None: they are skipped."""
+        self.patience = patience
+        """Seconds a check looks again for what an asynchronous backend may show late (a sent
+        message in the sync answer, a report): 0 looks once."""
         self.recorder = Recorder(client)
         self.clock = VirtualClock(float(int(time.time())))
         self.app = AppConfig(app_code, base_url=self.base_url, sync_messages=False, honour_new_base_url=False)
         self._seeds = 0
+        self._sent = 0
 
     # -- identities ----------------------------------------------------------------------------
 
@@ -240,6 +253,74 @@ class Probe:
         if not answer.ok:
             self.fail(f"{method} {path} of the inspection API answers 2xx", answer.line(), answer)
         return answer.json()
+
+    # -- the Push API -------------------------------------------------------------------------------
+
+    def push_api(
+        self, method: str, path: str, *, body: Any = None, params: Mapping[str, str] | None = None
+    ) -> Exchange:
+        """One Push API request with ``Authorization: App <API key>``."""
+        if not self.api_key:
+            raise CheckSkipped(NO_API_KEY)
+        url = self.base_url + path
+        if params:
+            url += "?" + str(httpx.QueryParams(dict(params)))
+        headers = {h.AUTHORIZATION: h.app_authorization(self.api_key), h.ACCEPT: "application/json"}
+        content = None
+        if body is not None:
+            content = json.dumps(body, separators=(",", ":")).encode()
+            headers[h.CONTENT_TYPE] = "application/json"
+        return self.recorder.request(method, url, headers, content)
+
+    def send_message(
+        self, reg_id: str, *, title: str | None = None, custom: Mapping[str, Any] | None = None
+    ) -> tuple[str, str]:
+        """Send one message to the registration ``reg_id`` (``POST /push/3/messages``, the sender
+        is the run's application); its messageId and text."""
+        self._sent += 1
+        text = f"mobsim check {self.check_id} {self.run_id} #{self._sent}"
+        content: dict[str, Any] = {"type": "TEXT", "text": text}
+        if title is not None:
+            content["title"] = title
+        message: dict[str, Any] = {
+            "sender": self.app_code,
+            "destinations": [{"type": "REGISTRATION", "pushRegistrationId": reg_id}],
+            "content": content,
+        }
+        if custom:
+            message["options"] = {"customPayload": dict(custom)}
+        answer = self.push_api("POST", "/push/3/messages", body={"messages": [message]})
+        data = self.json_of(answer, "POST /push/3/messages")
+        entries = data.get("messages")
+        entry = entries[0] if isinstance(entries, list) and len(entries) == 1 else None
+        message_id = entry.get("messageId") if isinstance(entry, dict) else None
+        if not isinstance(message_id, str) or not message_id:
+            self.fail("one message with a messageId in the send answer", trim(answer.response_body, 300), answer)
+        assert isinstance(entry, dict)
+        status = entry.get("status")
+        group = status.get("groupName") if isinstance(status, dict) else None
+        self.expect(group == "PENDING", f"the message to {reg_id} accepted (status group PENDING)",
+                    f"status={entry.get('status')!r}", answer)  # fmt: skip
+        return message_id, text
+
+    def reports(self, message_id: str) -> list[dict[str, Any]]:
+        """The delivery reports ``GET /push/3/reports?messageId=`` returns for ``message_id``."""
+        answer = self.push_api("GET", "/push/3/reports", params={"messageId": message_id})
+        data = self.json_of(answer, "GET /push/3/reports")
+        results = data.get("results")
+        self.expect(isinstance(results, list), "`results`, a list, in the reports answer",
+                    trim(answer.response_body, 300), answer)  # fmt: skip
+        assert isinstance(results, list)
+        return [r for r in results if isinstance(r, dict) and r.get("messageId") == message_id]
+
+    def eventually(self, look: Callable[[], tuple[bool, T]]) -> T:
+        """``look()`` until it says done or :attr:`patience` is spent; what it last saw."""
+        deadline = time.monotonic() + self.patience
+        while True:
+            done, seen = look()
+            if done or time.monotonic() + LOOK_AGAIN > deadline:
+                return seen
+            time.sleep(LOOK_AGAIN)
 
     # -- verdicts -----------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .model import Exchange, Result, Verdict
+from .model import NO_API_KEY, Exchange, Result, Verdict
 from .runner import Report
 
 __all__ = ["print_report", "to_junit", "write_json", "write_junit"]
@@ -58,6 +58,8 @@ def print_report(report: Report, console: Console | None = None, *, verbose: boo
         console.print(failure_text(result), markup=False, highlight=False)
     if not report.inspection:
         console.print("The target has no inspection API: the checks that need it were skipped.")
+    if any(r.reason == NO_API_KEY for r in report.results):
+        console.print("No Push API key: the checks that send a message were skipped (--api-key KEY runs them).")
     passed, failed, skipped = (report.count(v) for v in (Verdict.PASS, Verdict.FAIL, Verdict.SKIP))
     counts = f"{passed} passed, {failed} failed, {skipped} skipped"
     verdict = "[bold green]PASS[/bold green]" if report.passed else "[bold red]FAIL[/bold red]"
@@ -75,7 +77,8 @@ def to_junit(report: Report) -> ET.Element:
         time=f"{report.seconds:.3f}",
     )
     properties = ET.SubElement(suite, "properties")
-    for name, value in (("target", report.target), ("runId", report.run_id), ("inspection", str(report.inspection))):
+    for name, value in (("target", report.target), ("runId", report.run_id), ("inspection", str(report.inspection)),
+                        ("pushApi", str(report.push_api))):  # fmt: skip
         ET.SubElement(properties, "property", name=name, value=value)
     for result in report.results:
         case = ET.SubElement(

@@ -13,7 +13,7 @@ import httpx
 from simulator.errors import SimulatorError
 
 from .checks import CATALOGUE
-from .model import Check, CheckFailed, CheckSkipped, Result, Verdict
+from .model import NO_API_KEY, Check, CheckFailed, CheckSkipped, Result, Verdict
 from .probe import Probe
 
 __all__ = ["PLATFORMS", "Report", "has_inspection", "run_checks"]
@@ -29,6 +29,8 @@ class Report:
     inspection: bool
     results: list[Result] = field(default_factory=list)
     seconds: float = 0.0
+    push_api: bool = False
+    """A Push API key was given: the checks that send a message ran."""
 
     def count(self, verdict: Verdict) -> int:
         return sum(r.verdict is verdict for r in self.results)
@@ -51,6 +53,7 @@ class Report:
             "runId": self.run_id,
             "platforms": list(self.platforms),
             "inspection": self.inspection,
+            "pushApi": self.push_api,
             "verdict": "pass" if self.passed else "fail",
             "counts": {v.value: self.count(v) for v in Verdict},
             "requests": self.requests,
@@ -78,6 +81,8 @@ def run_one(check: Check, platform: str, probe: Probe) -> Result:
     result = Result(check, platform, Verdict.PASS, 0.0)
     if check.needs_inspection and not probe.inspection:
         result.verdict, result.reason = Verdict.SKIP, "needs the inspection API, which the target does not serve"
+    elif check.needs_api_key and not probe.api_key:
+        result.verdict, result.reason = Verdict.SKIP, NO_API_KEY
     else:
         try:
             check.body(probe)
@@ -112,14 +117,20 @@ def run_checks(
     run_id: str | None = None,
     inspection: bool | None = None,
     on_result: Callable[[Result], None] | None = None,
+    api_key: str | None = None,
+    patience: float = 0.0,
 ) -> Report:
     """Every check for every selected platform it concerns. Identities are unique to ``run_id`` (random
-    by default), so checks share no state and a run can be repeated against the same backend."""
+    by default), so checks share no state and a run can be repeated against the same backend.
+
+    ``api_key``: the target's Push API key, for the checks that send a message (without one they
+    are skipped). ``patience``: seconds a check looks again for a sent message or a report that an
+    asynchronous backend shows late (0: it looks once)."""
     run_id = run_id or secrets.token_hex(4)
     selected = tuple(p for p in PLATFORMS if p in platforms)
     if inspection is None:
         inspection = has_inspection(client, base_url)
-    report = Report(base_url, run_id, selected, inspection)
+    report = Report(base_url, run_id, selected, inspection, push_api=bool(api_key))
     started = time.perf_counter()
     for check in checks:
         for platform in check.platforms(selected):
@@ -131,6 +142,8 @@ def run_checks(
                 run_id=run_id,
                 check_id=check.id,
                 inspection=inspection,
+                api_key=api_key,
+                patience=patience,
             )
             result = run_one(check, platform, probe)
             report.results.append(result)

@@ -4,7 +4,10 @@
 request before it reaches the server and the status of its answer, and feeds a `ViolationRecorder`
 keyed per installation (the pushRegId, else the ``installationid`` header). The non-strict server has
 no trace of it. The rules (`RULES`) come from the SDK references in ``../shared/reference``:
-``mobile-api-android.md`` (A) and ``mobile-api-ios-and-people.md`` (I).
+``mobile-api-android.md`` (A) and ``mobile-api-ios-and-people.md`` (I); the message rules from
+docs/reference/messages-android.md and messages-ios.md, cited by name. The rules that judge a seen
+or delivery report against where its messages were sent read that through the store
+(`ViolationRecorder.messages`, server_stub/strict_api.py) before the request is observed.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ import logging
 import threading
 import typing
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ValidationError
@@ -25,10 +28,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contract import ENDPOINTS, Dialect, Endpoint, app_code_hash, endpoint, headers, parse_datetime
 from contract.headers import user_agent_matches
+from contract.messages import ARCHIVE_LIMIT
 from contract.retry import MAX_RETRIES, delay
 from contract.sessions import SESSION_TIMEOUT_MS
 
-__all__ = ["RULES", "Rule", "StrictMiddleware", "Violation", "ViolationRecorder"]
+__all__ = ["RULES", "Rule", "SentMessage", "StrictMiddleware", "Violation", "ViolationRecorder", "reported_ids"]
 
 log = logging.getLogger("mobsim.strict")
 
@@ -36,6 +40,12 @@ SESSION_GAP = SESSION_TIMEOUT_MS / 1000
 """Seconds between the end of a session and the next start (both SDKs); timestamps are whole seconds."""
 PER_INSTALLATION = 200
 """Violations kept per installation (the oldest are dropped, the counts stay exact)."""
+MESSAGES_SYNC_THROTTLE = 1.0
+"""Android's `SYNC_MSGS_THROTTLE_INTERVAL_MILLIS`: a messages sync without ``drIDs`` at most once a second."""
+ARRIVAL_SLACK = 0.5
+"""Seconds by which two requests may arrive closer than the client sent them (network and queueing)."""
+SEEN_SLACK_MS = 2000
+"""How far before its send time a seen moment may reach (Android rounds the delta to whole seconds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +144,66 @@ RULES: dict[str, Rule] = {
             "(A §6.1, I §9.1)",
             "back off as the SDK does; do not retry in an interceptor",
         ),
+        Rule(
+            "SYNC-SHAPE",
+            "a messages sync body not in the shape the platform's SDK sends",
+            "Android sends no body when it has neither archive nor delivery ids and leaves empty arrays out; iOS "
+            "always sends a body, `{}` when empty; both send at most 100 ids in `mIDs` "
+            "(messages-android.md §3.1, messages-ios.md §3.3)",
+            'let the SDK build the sync; a custom client sends `{"mIDs": [...], "drIDs": [...]}` without empty '
+            "or null arrays (Android: no body at all when both are empty; iOS: `{}`)",
+        ),
+        Rule(
+            "SYNC-THROTTLE",
+            "Android messages syncs without drIDs less than 1 s apart",
+            "Android syncs messages without delivery ids at most once a second (`SYNC_MSGS_THROTTLE_INTERVAL_MILLIS`, "
+            "kept in the process's memory: a new session may sync at once); only new delivery ids bypass it "
+            "(messages-android.md §2.3)",
+            "do not trigger the SDK's sync in a loop (or sync from a custom client on every screen)",
+        ),
+        Rule(
+            "DELIVERY-UNKNOWN",
+            "a delivery report (drIDs, dlrIds) for a message not sent to this installation",
+            "the SDKs report the delivery of the messages they received, each by its messageId "
+            "(messages-android.md §2, §3.1; messages-ios.md §2.2, §3.3)",
+            "report only ids of messages the SDK received on this installation; do not invent or copy ids",
+        ),
+        Rule(
+            "DIALECT-DELIVERY",
+            "the iOS extension's delivery report sent by an Android client",
+            "`/mobile/1/messages/deliveryreport` is the iOS Notification Service Extension's; Android reports "
+            "deliveries only in `drIDs` of the messages sync (messages-android.md §9, messages-ios.md §2.2)",
+            "on Android, let the SDK report deliveries in its messages sync",
+        ),
+        Rule(
+            "DIALECT-PLATFORM",
+            "`platformType` missing or of the other platform",
+            "the messages sync, MO and version calls carry `platformType=GCM` on Android and Huawei, `APNS` on iOS "
+            "(messages-android.md §3, §10; messages-ios.md §8)",
+            "let the SDK build the URLs; check which SDK the app embeds",
+        ),
+        Rule(
+            "SEEN-UNKNOWN",
+            "a seen report for a message this installation was never sent",
+            "the SDKs report seen only for messages they hold; they never report ids shaped like a UUID, which they "
+            "take for their own (messages-android.md §5, messages-ios.md §5)",
+            "mark seen only the messages the SDK delivered to the app on this installation (their messageId)",
+        ),
+        Rule(
+            "SEEN-DELTA",
+            "a seen report whose timestampDelta is negative or reaches back before the message was sent",
+            "timestampDelta is the whole seconds since the message was seen: iOS clamps it at 0 (`UInt(max(0, ...))`), "
+            "Android rounds the elapsed milliseconds (negative only if the device clock went back) "
+            "(messages-android.md §5, messages-ios.md §5)",
+            "send seconds (not milliseconds) since the moment the message was seen",
+        ),
+        Rule(
+            "MO-FROM",
+            "an MO message whose `from` is not the sending registration",
+            'both SDKs send MO as `{"from": <own pushRegId>, "messages": [...]}` (messages-android.md §8, '
+            "messages-ios.md §7.2)",
+            "let the SDK send MO (`sendMessages`); a custom client puts its own pushRegId in `from`",
+        ),
     )
 }
 
@@ -173,6 +243,71 @@ class _Installation:
     """Request signature → (time of the last retryable failure, attempts so far)."""
     violations: deque[Violation] = field(default_factory=lambda: deque(maxlen=PER_INSTALLATION))
     count: int = 0
+    last_messages_sync: float | None = None
+    """When the last messages sync arrived (server clock seconds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Owner:
+    """Who makes a report: its registration, its ``installationid`` header, its app code."""
+
+    reg_id: str | None
+    installation_id: str | None
+    app_code: str | None
+
+    def owns(self, message: SentMessage) -> bool:
+        """Sent to this registration, or to another of the same install (a re-registration keeps the
+        ``installationid``); with neither header (an iOS extension without them), to this app."""
+        if self.reg_id is not None and message.reg_id == self.reg_id:
+            return True
+        if self.installation_id is not None:
+            return message.installation_id == self.installation_id
+        return self.reg_id is None and message.app_code == self.app_code
+
+
+class SentMessage(NamedTuple):
+    """Where the server sent a message: what the message rules judge a report against."""
+
+    reg_id: str | None
+    installation_id: str | None
+    """The ``installationid`` its registration was created with."""
+    app_code: str
+    send_at_ms: int
+
+
+_SYNC = endpoint("sync_messages").template
+_SEEN = endpoint("seen_messages").template
+_DELIVERY = endpoint("delivery_report").template
+_PLATFORM_QUERY = frozenset({"sync_messages", "send_mo", "version"})
+
+
+_NO_BODY = object()
+"""A request without a body (not the same as a body that is not JSON)."""
+
+
+def _ids(values: Any) -> list[str]:
+    return [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
+
+
+def reported_ids(path: str, body: bytes) -> list[str]:
+    """The message ids a request reports (seen, ``drIDs``, ``dlrIds``): what the recorder needs looked
+    up (:attr:`ViolationRecorder.messages`) before it judges the request."""
+    if path not in (_SYNC, _SEEN, _DELIVERY) or not body.strip():
+        return []
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    if path == _SYNC:
+        return _ids(data.get("drIDs"))[:1000]
+    if path == _DELIVERY:
+        return _ids(data.get("dlrIds"))[:1000]
+    items = data.get("messages") if isinstance(data.get("messages"), list) else []
+    assert isinstance(items, list)
+    seen = [m.get("messageId") for m in items if isinstance(m, dict) and m.get("inbox") is not True]
+    return _ids(seen)[:1000]
 
 
 _BOOLEAN_QUERY = frozenset({"rt", "ri", "validate", "forceDepersonalize", "keepAsLead", "setDeviceAsPrimary"})
@@ -247,6 +382,7 @@ class ViolationRecorder:
         clock: Callable[[], datetime],
         known_definition: Callable[[str, str], bool] | None = None,
         definitions: Callable[[str], Awaitable[Collection[str] | None]] | None = None,
+        messages: Callable[[list[str]], Awaitable[Mapping[str, SentMessage] | None]] | None = None,
     ) -> None:
         self.clock = clock
         self.known_definition = known_definition or (lambda app_code, definition: True)
@@ -254,6 +390,10 @@ class ViolationRecorder:
         """The event definition keys (lower case) of an app code's account, or None when unknown:
         `StrictMiddleware` awaits it before observing a custom-event batch (the server reads them
         through its store, server_stub/strict_api.py) and passes them to :meth:`observe`."""
+        self.messages = messages
+        """Where the given message ids were sent (unknown ids are left out), or None when it cannot
+        be read: `StrictMiddleware` awaits it for the ids of a seen or delivery report
+        (:func:`reported_ids`) and passes them to :meth:`observe`."""
         self._lock = threading.Lock()
         self._installations: dict[str, _Installation] = {}
         self._aliases: dict[str, str] = {}
@@ -298,14 +438,17 @@ class ViolationRecorder:
         body: bytes,
         *,
         known: Collection[str] | None = None,
+        sent: Mapping[str, SentMessage] | None = None,
     ) -> Callable[[int, bytes], None]:
         """Judge one request; returns what to call with the answer's status and body.
 
         ``known``: the definition keys (lower case) of the caller's account, when read beforehand
         (:attr:`definitions`); else ``known_definition`` judges each custom event's definition.
+        ``sent``: where the message ids the request reports were sent (:attr:`messages`); None: the
+        rules that need it (SEEN-UNKNOWN, DELIVERY-UNKNOWN, the send time of SEEN-DELTA) are not judged.
         """
         with self._lock:
-            return self._observe(method, path, query_string, hdrs, body, known)
+            return self._observe(method, path, query_string, hdrs, body, known, sent)
 
     def _observe(
         self,
@@ -315,6 +458,7 @@ class ViolationRecorder:
         hdrs: dict[str, str],
         body: bytes,
         known: Collection[str] | None = None,
+        sent: Mapping[str, SentMessage] | None = None,
     ) -> Callable[[int, bytes], None]:
         if hdrs.get("user-agent", "").startswith(PREFLIGHT_AGENT):
             return _ignore  # mobsim's preflight probe (mobsim/targets.py), not an SDK
@@ -367,9 +511,17 @@ class ViolationRecorder:
                 if claimed is Dialect.IOS and method == "POST":
                     flag("DIALECT-PATCH", "POST with X-HTTP-Method-Override from an iOS User-Agent")
             other = Dialect.ANDROID if claimed is Dialect.IOS else Dialect.IOS
-            for name, value in parse_qsl(query_string, keep_blank_values=True):
+            query = parse_qsl(query_string, keep_blank_values=True)
+            for name, value in query:
                 if name in _BOOLEAN_QUERY and value in (other.true, other.false):
                     flag("DIALECT-QUERY", f"{name}={value} from an {claimed.os_name} User-Agent")
+            if ep.name in _PLATFORM_QUERY:
+                platform_types = [value for name, value in query if name == "platformType"]
+                if platform_types != [claimed.platform_type]:
+                    shown = ", ".join(f"platformType={v}" for v in platform_types) or "no platformType"
+                    flag("DIALECT-PLATFORM", f"{shown} from an {claimed.os_name} User-Agent")
+            if ep.name == "delivery_report" and claimed is Dialect.ANDROID:
+                flag("DIALECT-DELIVERY", "a delivery report (dlrIds) from an Android User-Agent")
         # body
         data: Any = None
         if body.strip():
@@ -390,6 +542,9 @@ class ViolationRecorder:
                     problem = exc.errors(include_url=False)[0]
                     where = ".".join(str(p) for p in problem["loc"]) or "body"
                     flag("BODY-CONTRACT", f"{where}: {problem['msg']} in {ep.name}")
+        if ep.name in ("sync_messages", "seen_messages", "delivery_report", "send_mo"):
+            owner = _Owner(path_reg or header_reg, installation_id, code)
+            self._messages(state, flag, ep.name, claimed, data if body.strip() else _NO_BODY, owner, sent)
         if isinstance(data, dict):
             if ep.name == "session_report":
                 self._sessions(state, flag, data)
@@ -428,6 +583,93 @@ class ViolationRecorder:
             self._record(state, key, rule, seen, method, path)
         return lambda status, answer: None
 
+    def _messages(
+        self,
+        state: _Installation,
+        flag: Callable[[str, str], None],
+        name: str,
+        claimed: Dialect | None,
+        data: Any,
+        owner: _Owner,
+        sent: Mapping[str, SentMessage] | None,
+    ) -> None:
+        body = data if isinstance(data, dict) else None
+        now = self.clock().timestamp()
+        if name == "sync_messages":
+            self._sync_shape(flag, claimed, data)
+            reporting = _ids(body.get("drIDs")) if body is not None else []
+            last, state.last_messages_sync = state.last_messages_sync, now
+            throttle = MESSAGES_SYNC_THROTTLE - ARRIVAL_SLACK
+            if claimed is Dialect.ANDROID and not reporting and last is not None and now - last < throttle:
+                flag("SYNC-THROTTLE", f"a sync without drIDs {now - last:.2f} s after the previous one")
+            self._unknown(flag, "DELIVERY-UNKNOWN", "drIDs", reporting, owner, sent, now)
+        elif name == "delivery_report" and body is not None:
+            self._unknown(flag, "DELIVERY-UNKNOWN", "dlrIds", _ids(body.get("dlrIds")), owner, sent, now)
+        elif name == "seen_messages" and body is not None:
+            items = body.get("messages") if isinstance(body.get("messages"), list) else []
+            assert isinstance(items, list)
+            ours = [m for m in items if isinstance(m, dict) and m.get("inbox") is not True]
+            self._unknown(flag, "SEEN-UNKNOWN", "seen", _ids([m.get("messageId") for m in ours]), owner, sent, now)
+            for item in ours:
+                delta, message_id = item.get("timestampDelta"), item.get("messageId")
+                if not isinstance(delta, int) or isinstance(delta, bool) or not isinstance(message_id, str):
+                    continue  # BODY-CONTRACT's
+                found = sent.get(message_id) if sent is not None else None
+                if delta < 0:
+                    flag("SEEN-DELTA", f"timestampDelta {delta} for {message_id}")
+                elif (
+                    found is not None
+                    and owner.owns(found)
+                    and now * 1000 - delta * 1000 < found.send_at_ms - SEEN_SLACK_MS
+                ):
+                    age = max(0.0, now - found.send_at_ms / 1000)
+                    flag("SEEN-DELTA", f"timestampDelta {delta} s for {message_id}, sent {age:.0f} s ago")
+        elif name == "send_mo" and body is not None and owner.reg_id is not None:  # none: HDR-REGISTRATION's
+            sender = body.get("from")
+            if sender != owner.reg_id:
+                shown = f"from {sender!r}" if "from" in body else "no from"
+                flag("MO-FROM", f"{shown} on an MO of {owner.reg_id}")
+
+    @staticmethod
+    def _sync_shape(flag: Callable[[str, str], None], claimed: Dialect | None, data: Any) -> None:
+        if claimed is None:
+            return
+        if data is _NO_BODY:
+            if claimed is Dialect.IOS:
+                flag("SYNC-SHAPE", "no body from an iOS User-Agent (iOS sends {} when it has nothing to report)")
+            return
+        if not isinstance(data, dict):
+            return  # BODY-CONTRACT's (not JSON, not an object)
+        empty = [key for key in ("mIDs", "drIDs") if key in data and not data[key]]
+        if empty:
+            flag("SYNC-SHAPE", f"{', '.join(f'{k}: {data[k]!r}' for k in empty)} (the SDKs leave empty arrays out)")
+        elif not data and claimed is Dialect.ANDROID:
+            flag("SYNC-SHAPE", "a {} body from an Android User-Agent (Android sends no body when it has nothing)")
+        archive = data.get("mIDs")
+        if isinstance(archive, list) and len(archive) > ARCHIVE_LIMIT:
+            flag("SYNC-SHAPE", f"{len(archive)} ids in mIDs (the SDKs send at most {ARCHIVE_LIMIT})")
+
+    @staticmethod
+    def _unknown(
+        flag: Callable[[str, str], None],
+        rule: str,
+        what: str,
+        ids: list[str],
+        owner: _Owner,
+        sent: Mapping[str, SentMessage] | None,
+        now: float,
+    ) -> None:
+        if sent is None or not ids:
+            return
+        strangers = []
+        for message_id in dict.fromkeys(ids):
+            found = sent.get(message_id)
+            if found is None or not owner.owns(found) or found.send_at_ms > now * 1000:
+                strangers.append(message_id)
+        if strangers:
+            shown = ", ".join(strangers[:3]) + (f" and {len(strangers) - 3} more" if len(strangers) > 3 else "")
+            flag(rule, f"{what} of {shown}: not sent to this installation (or not due yet)")
+
     def _sessions(self, state: _Installation, flag: Callable[[str, str], None], data: dict[str, Any]) -> None:
         bounds = data.get("sessionBounds") if isinstance(data.get("sessionBounds"), dict) else {}
         starts = data.get("sessionStarts") if isinstance(data.get("sessionStarts"), list) else []
@@ -443,6 +685,7 @@ class ViolationRecorder:
             if start in state.acked_starts and not bounds:
                 flag("SESSION-TWICE", f"session start {text} was acknowledged before")
             if start not in state.sessions:
+                state.last_messages_sync = None  # a new app launch: the SDK's throttle is a process's memory
                 earlier = [s for s in state.sessions if s < start]
                 if earlier:
                     previous = max(earlier)
@@ -519,8 +762,12 @@ class StrictMiddleware:
             code = headers.parse_app_authorization(hdrs.get("authorization", ""))
             if code is not None:
                 known = await self.recorder.definitions(code)
+        sent = None
+        if self.recorder.messages is not None:
+            ids = reported_ids(scope["path"], body)
+            sent = await self.recorder.messages(ids) if ids else None
         answered = self.recorder.observe(scope["method"], scope["path"], scope["query_string"].decode("latin-1"),
-                                         hdrs, body, known=known)  # fmt: skip
+                                         hdrs, body, known=known, sent=sent)  # fmt: skip
         replayed = False
 
         async def replay() -> Message:

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from .http import json_response
 from .inspect_api import PREFIX
 from .server import ProfileServer
-from .strict import RULES, StrictMiddleware, ViolationRecorder
+from .strict import RULES, SentMessage, StrictMiddleware, ViolationRecorder
 
 __all__ = ["install_strict", "strict_router"]
 
@@ -77,7 +77,31 @@ def install_strict(app: FastAPI, server: ProfileServer) -> ViolationRecorder:
         except sqlite3.Error:
             return None
 
-    recorder = ViolationRecorder(server.clock, definitions=definitions)
+    async def messages(ids: list[str]) -> dict[str, SentMessage] | None:
+        """Where the server sent these messages (their registration, its installationid, the app,
+        the send time), read through the store; None when they cannot be read: no message rules then."""
+
+        def sent(db: sqlite3.Connection) -> dict[str, SentMessage]:
+            found: dict[str, SentMessage] = {}
+            unique = list(dict.fromkeys(ids))
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    "SELECT m.message_id, m.reg_id, i.installation_id, m.app_code, m.send_at FROM messages m"
+                    f" LEFT JOIN installations i ON i.reg_id = m.reg_id WHERE m.message_id IN ({marks})",
+                    chunk,
+                )
+                for message_id, reg_id, installation_id, app_code, send_at in rows:
+                    found[message_id] = SentMessage(reg_id, installation_id, app_code, send_at)
+            return found
+
+        try:
+            return await server.store.atomic(sent)
+        except sqlite3.Error:
+            return None
+
+    recorder = ViolationRecorder(server.clock, definitions=definitions, messages=messages)
     app.state.strict = recorder
     app.include_router(strict_router())
     app.add_middleware(StrictMiddleware, recorder=recorder)

@@ -11,6 +11,7 @@ import pytest
 from brokenkit import Mutate, Req, error, rename_code
 
 from conformance import CATALOGUE, Scope, Verdict, run_checks
+from conformance.model import NO_API_KEY, REFERENCES
 from conformance.report import print_report, write_json, write_junit
 from mobsim.cli import main
 from server_stub import create_app
@@ -20,12 +21,14 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 CODE = "SUITE-CODE"
+API_KEY = "SUITE-PUSH-KEY"
 
 
 def test_the_reference_server_passes_every_check_on_every_platform(tmp_path: Path) -> None:
-    client = TestClient(create_app(memory=True, app_codes=[CODE]), base_url="http://testserver")
-    report = run_checks(client, "http://testserver", CODE)
-    assert report.inspection
+    app = create_app(memory=True, app_codes=[CODE], api_keys=[API_KEY])
+    with TestClient(app, base_url="http://testserver") as client:
+        report = run_checks(client, "http://testserver", CODE, api_key=API_KEY)
+    assert report.inspection and report.push_api
     assert [r.name for r in report.results if r.verdict is not Verdict.PASS] == []
     ran = {(r.check.id, r.platform) for r in report.results}
     for check in CATALOGUE:
@@ -36,7 +39,8 @@ def test_the_reference_server_passes_every_check_on_every_platform(tmp_path: Pat
     assert suite.get("tests") == str(len(report.results)) and suite.get("failures") == "0"
     write_json(report, tmp_path / "report.json")
     data = json.loads((tmp_path / "report.json").read_text())
-    assert data["verdict"] == "pass" and data["counts"]["pass"] == len(report.results)
+    assert data["verdict"] == "pass" and data["counts"]["pass"] == len(report.results) and data["pushApi"] is True
+    assert {r["id"] for r in data["results"] if r["needsApiKey"]} == {c.id for c in CATALOGUE if c.needs_api_key}
 
 
 def test_every_check_states_what_it_protects_with_the_reference() -> None:
@@ -44,17 +48,36 @@ def test_every_check_states_what_it_protects_with_the_reference() -> None:
     assert len(ids) == len(set(ids))
     for check in CATALOGUE:
         assert check.statement and "\n" not in check.statement
-        assert "mobile-api-android.md" in check.protects or "mobile-api-ios-and-people.md" in check.protects
+        assert any(ref in check.protects for ref in REFERENCES), check.id
     areas = {c.area for c in CATALOGUE}
-    assert areas == {"REG", "PAT", "PER", "DEP", "PRI", "ATT", "EVT", "SES", "NOR", "ERR", "AUTH"}
+    assert areas == {"REG", "PAT", "PER", "DEP", "PRI", "ATT", "EVT", "SES", "NOR", "ERR", "AUTH", "MSG", "DLR",
+                     "SEEN", "MO", "RPT"}  # fmt: skip
+    assert {c.area for c in CATALOGUE if c.needs_api_key} == {"MSG", "DLR", "SEEN", "RPT"}
+
+
+def test_without_a_push_api_key_the_checks_that_send_are_skipped_with_the_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    checks = [c for c in CATALOGUE if c.area in ("MSG", "MO", "RPT")]
+    with TestClient(create_app(memory=True, app_codes=[CODE]), base_url="http://testserver") as client:
+        report = run_checks(client, "http://testserver", CODE, checks=checks, platforms=["ios"])
+    assert report.passed and not report.push_api
+    skipped = {r.check.id for r in report.results if r.verdict is Verdict.SKIP}
+    assert skipped == {c.id for c in checks if c.needs_api_key} and {"MSG-001", "MO-001"} <= {
+        r.check.id for r in report.results if r.verdict is Verdict.PASS
+    }
+    assert all(r.reason == NO_API_KEY and r.requests == 0 for r in report.results if r.verdict is Verdict.SKIP)
+    print_report(report)
+    assert "No Push API key: the checks that send a message were skipped" in capsys.readouterr().out
 
 
 def test_without_the_inspection_api_its_checks_are_skipped_not_failed() -> None:
     def no_inspection(req: Req) -> tuple[int, dict[str, str], bytes] | None:
         return error(404, "NOT_FOUND") if req.path.startswith("/inspect") else None
 
-    app = Mutate(create_app(memory=True, app_codes=[CODE]), request=no_inspection)
-    report = run_checks(TestClient(app, base_url="http://testserver"), "http://testserver", CODE, platforms=["android"])
+    app = Mutate(create_app(memory=True, app_codes=[CODE], api_keys=[API_KEY]), request=no_inspection)
+    with TestClient(app, base_url="http://testserver") as client:
+        report = run_checks(client, "http://testserver", CODE, platforms=["android"], api_key=API_KEY)
     assert not report.inspection and report.passed
     skipped = {r.check.id for r in report.results if r.verdict is Verdict.SKIP}
     assert skipped == {c.id for c in CATALOGUE if c.needs_inspection}
@@ -124,3 +147,14 @@ def test_the_cli_exits_non_zero_when_a_check_fails(
     out = capsys.readouterr().out
     assert code == 1
     assert "AUTH-001" in out and "FORBIDDEN" in out
+
+
+def test_the_guide_lists_every_check_and_every_strict_rule() -> None:
+    from server_stub.strict import RULES
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "check.md").read_text()
+    for check in CATALOGUE:
+        assert f"| `{check.id}` | {check.scope.value} | {check.statement}" in guide, check.id
+        assert ("(API key)" in guide.split(f"| `{check.id}` |")[1].split("\n")[0]) == check.needs_api_key, check.id
+    for rule in RULES.values():
+        assert f"| `{rule.id}` | {rule.title} | {rule.sdk} |" in guide, rule.id

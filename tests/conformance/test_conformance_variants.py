@@ -2,7 +2,8 @@
 
 Every variant breaks one rule (a mutated rule, a missing header, a wrong error code, a dialect the
 server refuses...) and the test asserts exactly which checks fail: the one that guards the rule, and
-the others that depend on it, nothing else.
+the others that depend on it, nothing else. The runs have the server's Push API key, so the checks
+that send a message run too.
 """
 
 from __future__ import annotations
@@ -17,21 +18,27 @@ from brokenkit import Answer, Mutate, Req, ResponseHook, error, ok_empty, rename
 from starlette.types import ASGIApp
 
 from conformance import CATALOGUE, Verdict, run_checks
-from server_stub import create_app
-from server_stub.rules import installations, persons
+from contract import ErrorCode, Platform
+from contract import push_api as pa
+from contract.messages import apns_payload, parse_sync_payload
+from server_stub import create_app, push_api
+from server_stub.errors import ApiError
+from server_stub.rules import installations, messages, persons
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 CODE = "VARIANT-CODE"
+API_KEY = "VARIANT-PUSH-KEY"
 APPINSTANCE = "/mobile/1/appinstance"
+SYNC = "/mobile/5/messages"
 
 
 def suite_failures(app: ASGIApp) -> dict[str, set[str]]:
     """Failed check ids (with their platforms) of a full run against ``app``."""
-    client = TestClient(app, base_url="http://testserver")
-    report = run_checks(client, "http://testserver", CODE, run_id="variant")
+    with TestClient(app, base_url="http://testserver") as client:  # one event loop for the whole run
+        report = run_checks(client, "http://testserver", CODE, run_id="variant", api_key=API_KEY)
     failed: dict[str, set[str]] = {}
     for result in report.results:
         if result.verdict is Verdict.FAIL:
@@ -41,7 +48,7 @@ def suite_failures(app: ASGIApp) -> dict[str, set[str]]:
 
 
 def base() -> ASGIApp:
-    return create_app(memory=True, app_codes=[CODE])
+    return create_app(memory=True, app_codes=[CODE], api_keys=[API_KEY])
 
 
 def on(endpoint_suffix: str, method: str | None = None) -> Callable[[Req], bool]:
@@ -391,6 +398,119 @@ variant("no repersonalize route", {"NOR-003": ANDROID})(
 variant("errors without Content-Length", {"ERR-001": BOTH})(lambda mp: Mutate(base(), response=_no_content_length))
 variant("bad app code answered as FORBIDDEN", {"AUTH-001": BOTH})(
     lambda mp: Mutate(base(), response=rename_code("INVALID_APPLICATION_CODE", "FORBIDDEN", 403))
+)
+
+
+def is_sync(req: Req) -> bool:
+    return req.path == SYNC
+
+
+def _apns_for_android(data: Any) -> Any:
+    """Android's sync answer in the APNs shape (what iOS reads)."""
+    payloads = data.get("payloads") if isinstance(data, dict) else None
+    if isinstance(payloads, list):
+        parsed = [parse_sync_payload(Platform.ANDROID, p) for p in payloads]
+        data["payloads"] = [apns_payload(m) for m in parsed if m is not None]
+    return data
+
+
+def _answers_deliver(monkeypatch: pytest.MonkeyPatch) -> ASGIApp:
+    real = messages.sync
+
+    def sync(ctx: Any, reg_id: str, body: Any) -> dict[str, Any]:
+        answer = real(ctx, reg_id, body)
+        ids = [p.get("messageId", p.get("gcm.notification.messageId")) for p in answer["payloads"]]
+        messages.delivered(ctx, reg_id, ids)  # the mutated rule: an answered message counts as delivered
+        return answer
+
+    monkeypatch.setattr(messages, "sync", sync)
+    return base()
+
+
+def _unknown_seen_refused(monkeypatch: pytest.MonkeyPatch) -> ASGIApp:
+    real = messages.seen
+
+    def seen(ctx: Any, reg_id: str, body: Any) -> int:
+        counted = real(ctx, reg_id, body)
+        if counted < len({m.messageId for m in body.messages}):
+            raise ApiError(ErrorCode.NOT_FOUND, "a seen report of a message this installation was not sent")
+        return counted
+
+    monkeypatch.setattr(messages, "seen", seen)
+    return base()
+
+
+def _reports_again(monkeypatch: pytest.MonkeyPatch) -> ASGIApp:
+    real = push_api.reports
+
+    def reports(ctx: Any, **kwargs: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = real(ctx, **kwargs)
+        ctx.db.execute("UPDATE messages SET reported=0")  # the mutated rule: a report is never marked returned
+        return answer
+
+    monkeypatch.setattr(push_api, "reports", reports)
+    return base()
+
+
+def _mo_without_status(data: Any) -> Any:
+    for item in (data.get("messages") or []) if isinstance(data, dict) else []:
+        if isinstance(item, dict):
+            item.pop("statusCode", None)
+    return data
+
+
+def _reports_pending(data: Any) -> Any:
+    for item in (data.get("results") or []) if isinstance(data, dict) else []:
+        if isinstance(item, dict):
+            item["status"] = pa.PENDING_ENROUTE.json()
+    return data
+
+
+variant(
+    "a sync without a body refused (Android's sync with nothing to report)",
+    {"MSG-001": ANDROID, "MSG-002": ANDROID, "MSG-003": ANDROID},
+)(
+    lambda mp: Mutate(
+        base(),
+        request=request_hook(lambda r: is_sync(r) and not r.body, lambda r: error(400, "REQUEST_FORMAT_INVALID")),
+    )
+)
+variant("sync answers under another key", {"MSG-001": BOTH, "MSG-002": BOTH, "MSG-003": BOTH, "MSG-004": BOTH,
+                                            "DLR-001": IOS, "SEEN-001": ANDROID, "RPT-001": ANDROID})(
+    lambda mp: Mutate(base(), response=rewrite_json(is_sync, lambda d: {"messages": d.get("payloads")}))
+)  # fmt: skip
+variant("Android sync answers in the APNs shape", {"MSG-002": ANDROID})(
+    lambda mp: Mutate(
+        base(), response=rewrite_json(lambda r: is_sync(r) and r.query.get("platformType") == "GCM", _apns_for_android)
+    )
+)
+variant("a sync answer marks its messages delivered (mutated rule)", {"MSG-003": BOTH})(_answers_deliver)
+variant("drIDs ignored", {"MSG-003": BOTH, "RPT-001": ANDROID})(
+    lambda mp: Mutate(base(), request=request_hook(is_sync, lambda r: with_body(r, drop("drIDs"))))
+)
+variant("mIDs ignored", {"MSG-004": BOTH})(
+    lambda mp: Mutate(base(), request=request_hook(is_sync, lambda r: with_body(r, drop("mIDs"))))
+)
+variant("the extension's delivery reports ignored", {"DLR-001": IOS, "RPT-001": IOS})(
+    lambda mp: Mutate(
+        base(), request=request_hook(lambda r: r.path == "/mobile/1/messages/deliveryreport", lambda r: ok_empty())
+    )
+)
+variant("seen reports refused", {"SEEN-001": BOTH})(
+    lambda mp: Mutate(
+        base(),
+        request=request_hook(
+            lambda r: r.path == "/mobile/2/messages/seen", lambda r: error(400, "REQUEST_FORMAT_INVALID")
+        ),
+    )
+)
+variant("seen reports naming an unknown id refused (mutated rule)", {"SEEN-001": ANDROID})(_unknown_seen_refused)
+variant("MO answered without statusCode", {"MO-001": BOTH})(
+    lambda mp: Mutate(base(), response=rewrite_json(lambda r: r.path == "/mobile/1/messages/mo", _mo_without_status))
+)
+variant("Push API reports returned on every read (mutated rule)", {"RPT-001": BOTH})(_reports_again)
+variant("Push API reports never DELIVERED", {"RPT-001": BOTH})(
+    lambda mp: Mutate(base(), response=rewrite_json(lambda r: r.path == "/push/3/reports", _reports_pending))
 )
 
 

@@ -1,5 +1,6 @@
 """`mobsim serve --strict`: every violation is recorded, answers are unchanged, and mobsim's own
-traffic (every persona, every platform, the default load scenario) makes none."""
+traffic (every persona, every platform, a campaign's pushes, syncs, taps and seen reports, the
+default load scenario) makes none."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import httpx
 import pytest
 
 from contract import Platform, app_code_hash, format_epoch
+from contract.messages import Message, push_payload
 from mobsim.cli import main
 from scenarios import EVENT_DEFINITIONS, PERSONA_SESSIONS, Population, Session, Tally, no_expectations, run_session
+from scenarios._pushes import DELIVERIES_PATH, OpenPolicy, PushReceiver, open_session
 from server_stub import create_app
 from server_stub.serve import BackgroundServer, ServeConfig
 from simulator import AppConfig, VirtualClock, VirtualDevice
@@ -29,16 +32,24 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 CODE = "STRICT-CODE"
+API_KEY = "STRICT-PUSH-KEY"
 
 
 class StrictWorld:
     def __init__(self, *, strict: bool = True) -> None:
         self.clock = VirtualClock()
-        app = create_app(
-            memory=True, app_codes=[CODE], strict=strict, clock=lambda: datetime.fromtimestamp(self.clock.now(), UTC)
-        )
+        app = create_app(memory=True, app_codes=[CODE], strict=strict, api_keys=[API_KEY],
+                         clock=lambda: datetime.fromtimestamp(self.clock.now(), UTC))  # fmt: skip
         self.client = TestClient(app, base_url="http://testserver")
         self.app = AppConfig(CODE, base_url="http://testserver")
+
+    def send(self, *reg_ids: str, text: str = "A message for you") -> list[str]:
+        """Message ids of one message sent through the Push API to each registration."""
+        destinations = [{"type": "REGISTRATION", "pushRegistrationId": reg_id} for reg_id in reg_ids]
+        body = {"messages": [{"sender": CODE, "destinations": destinations, "content": {"type": "TEXT", "text": text}}]}
+        answer = self.client.post("/push/3/messages", headers={"Authorization": f"App {API_KEY}"}, json=body)
+        assert answer.status_code == 200, answer.text
+        return [m["messageId"] for m in answer.json()["messages"]]
 
     def summary(self) -> dict[str, Any]:
         data: dict[str, Any] = self.client.get("/inspect/violations/summary").json()
@@ -102,6 +113,24 @@ def test_a_device_life_on_each_platform_makes_no_violation(platform: str) -> Non
     phone.foreground()  # a new session
     phone.advance(10)
     tablet.fetch_user()
+    pushed, pulled = w.send(phone.reg_id or "", text="Pushed"), w.send(phone.reg_id or "", text="Pulled")
+    message = Message(pushed[0], "Pushed", send_date_time=int(w.clock.now() * 1000))
+    assert phone.receive_push(push_payload(message, phone.platform)) == pushed[0]  # the sync fetches the other
+    phone.advance(3)
+    assert {m["messageId"] for m in phone.messages if m["deliveryReported"]} >= {pushed[0]}
+    phone.sync()
+    phone.advance(2)
+    assert {m["messageId"]: m["deliveryReported"] for m in phone.messages} == {pushed[0]: True, pulled[0]: True}
+    phone.background()
+    phone.advance(60)
+    assert phone.tap(pushed[0]) == pushed[0]  # opens the app, seen
+    phone.set_seen(pulled[0])
+    phone.advance(10)
+    phone.send_mo("Yes please")
+    phone.sync()
+    phone.sync()
+    phone.advance(10)
+    assert all(m["seenReported"] for m in phone.messages), phone.messages
     phone.depersonalize_installation(tablet.reg_id or "")
     phone.depersonalize()
     phone.advance(30)
@@ -113,19 +142,64 @@ def test_a_device_life_on_each_platform_makes_no_violation(platform: str) -> Non
     assert w.rules() == {"EVENT-UNKNOWN"}
 
 
-def raw_headers(platform: str, *, code: str = CODE) -> dict[str, str]:
+def test_a_campaign_on_every_platform_makes_no_violation() -> None:
+    """Pushes handed to parked devices (delivery reports, the syncs they start), the messages the
+    syncs fetch, taps that open the app (seen), the iOS extension's reports: all as the SDKs do."""
+    w = StrictWorld()
+    for definition in EVENT_DEFINITIONS:  # an open may convert (a purchase)
+        assert w.client.post("/inspect/event-definitions", json=definition).status_code == 201
+    population = Population(18, 4, w.app, personas={"browser": 1}, clock=w.clock,
+                            platforms={"ios": 1, "android": 1, "huawei": 1})  # fmt: skip
+    regs = []
+    for _ in range(18):
+        got = population.checkout("browser", w.client)
+        assert got is not None
+        index, device = got
+        device.start()
+        assert device.reg_id, device.last_error
+        regs.append(device.reg_id)
+        device.advance(5)
+        device.background()
+        population.park(index, device)
+    w.clock.advance(120)
+    w.send(*regs)
+    w.send(*regs[::3])  # a second message for some: they fetch it with the sync the first push starts
+    w.clock.advance(60)  # past the provider's latency
+    deliveries = w.client.get(DELIVERIES_PATH, params={"shard": "0", "of": "1", "limit": "1000"},
+                              headers={"Authorization": f"App {CODE}"}).json()["deliveries"]  # fmt: skip
+    tally, opens = Tally(), []
+    receiver = PushReceiver(population, w.client, tally, random.Random(4), OpenPolicy(share=1.0),
+                            lambda delay, index, message_id: opens.append((index, message_id)))  # fmt: skip
+    assert receiver.handle(deliveries) >= 18
+    w.clock.advance(90)
+    for index, message_id in opens:
+        device = population.wake(index, w.client)
+        assert device is not None
+        session = Session(device, index, population, random.Random(index), device.advance, tally, no_expectations)
+        open_session(session, message_id, OpenPolicy(), "browser")
+        device.advance(10)
+        population.put_back(index, device)
+    assert tally.counts["pushes_received"] >= 18 and tally.counts["opens"] >= 6, tally.counts
+    funnel = w.client.get("/inspect/campaigns").json()["campaigns"]
+    assert sum(c["delivered"] for c in funnel) == 24 and sum(c["seen"] for c in funnel) >= 6, funnel
+    assert w.summary()["total"] == 0, shown(w)
+
+
+def raw_headers(platform: str, *, code: str = CODE, installation_id: str = "0001") -> dict[str, str]:
     profile = profile_for(Platform(platform), 9)
     return {
         "Authorization": f"App {code}",
         "applicationcode": app_code_hash(code),
         "User-Agent": user_agent(profile, "App", "com.example"),
-        "installationid": "2f7a9f7e-0000-4000-8000-000000000001",
+        "installationid": f"2f7a9f7e-0000-4000-8000-00000000{installation_id}",
         "Content-Type": "application/json",
     }
 
 
-def register(client: httpx.Client, platform: str, code: str = CODE) -> tuple[str, dict[str, str]]:
-    h = raw_headers(platform, code=code)
+def register(
+    client: httpx.Client, platform: str, code: str = CODE, installation_id: str = "0001"
+) -> tuple[str, dict[str, str]]:
+    h = raw_headers(platform, code=code, installation_id=installation_id)
     body = system_data(profile_for(Platform(platform), 9), True, 1_714_557_600)
     body.update(pushServiceType=Platform(platform).push_service_type, pushServiceToken="t" * 64)
     query = "rt=1" if platform == "ios" else "ri=true"
@@ -197,6 +271,90 @@ CASES: dict[str, tuple[Any, str]] = {
     "sessions 10 s apart": (_session("android", [0, 10]), "SESSION-30S"),
     "a start reported twice": (_session("ios", [0, 0]), "SESSION-TWICE"),
 }  # fmt: skip
+
+SYNC = {"android": "/mobile/5/messages?platformType=GCM", "ios": "/mobile/5/messages?platformType=APNS"}
+MO = {"android": "/mobile/1/messages/mo?platformType=GCM", "ios": "/mobile/1/messages/mo?platformType=APNS"}
+SEEN, DELIVERY = "/mobile/2/messages/seen", "/mobile/1/messages/deliveryreport"
+
+
+def _message_call(platform: str, path: str, body: Any = None, *, message: str | None = None, again: float | None = None,
+                  headers: dict[str, str] | None = None) -> Any:  # fmt: skip
+    """One request on the message endpoints; ``message``: ``"own"`` or ``"other"`` sends one first (to
+    this registration or another install's) and ``body(message_id)`` builds the body; ``again``: the
+    same request again that many seconds later."""
+
+    def send(w: StrictWorld) -> httpx.Response:
+        reg_id, h = register(w.client, platform)
+        h.update(headers or {})
+        data = body
+        if message is not None:
+            owner = reg_id if message == "own" else register(w.client, platform, installation_id="0002")[0]
+            (message_id,) = w.send(owner)
+            data = body(message_id)
+        content = data if isinstance(data, bytes) or data is None else json.dumps(data).encode()
+        answer = w.client.post(path, headers=h, content=content)
+        if again is not None:
+            w.clock.advance(again)
+            answer = w.client.post(path, headers=h, content=content)
+        return answer
+
+    return send
+
+
+def _seen(delta: int) -> Any:
+    return lambda message_id: {"messages": [{"messageId": message_id, "timestampDelta": delta}]}
+
+
+MESSAGE_CASES: dict[str, tuple[Any, str]] = {
+    "Android sync with a {} body": (_message_call("android", SYNC["android"], {}), "SYNC-SHAPE"),
+    "iOS sync without a body": (_message_call("ios", SYNC["ios"]), "SYNC-SHAPE"),
+    "a sync body that is not JSON (not also SYNC-SHAPE)": (_message_call("ios", SYNC["ios"], b"{drIDs"),
+                                                           "BODY-CONTRACT"),
+    "empty array in a sync": (_message_call("ios", SYNC["ios"], {"drIDs": [], "mIDs": ["m-1"]}), "SYNC-SHAPE"),
+    "101 ids in mIDs": (_message_call("android", SYNC["android"], {"mIDs": [f"m-{n}" for n in range(101)]}),
+                        "SYNC-SHAPE"),
+    "Android syncs without drIDs 0.2 s apart": (_message_call("android", SYNC["android"], again=0.2), "SYNC-THROTTLE"),
+    "drIDs of a message never sent": (_message_call("android", SYNC["android"], {"mIDs": ["nope"], "drIDs": ["nope"]}),
+                                      "DELIVERY-UNKNOWN"),
+    "drIDs of another install's message": (_message_call("ios", SYNC["ios"], lambda m: {"drIDs": [m]},
+                                                         message="other"), "DELIVERY-UNKNOWN"),
+    "dlrIds of a message never sent": (_message_call("ios", DELIVERY, {"dlrIds": ["nope"]}), "DELIVERY-UNKNOWN"),
+    "Android sends the extension's delivery report": (_message_call("android", DELIVERY, lambda m: {"dlrIds": [m]},
+                                                                    message="own"), "DIALECT-DELIVERY"),
+    "Android syncs with platformType=APNS": (_message_call("android", SYNC["ios"]), "DIALECT-PLATFORM"),
+    "seen of a message never sent": (_message_call("android", SEEN, _seen(3)("nope")), "SEEN-UNKNOWN"),
+    "seen of another install's message": (_message_call("ios", SEEN, _seen(3), message="other"), "SEEN-UNKNOWN"),
+    "a negative timestampDelta": (_message_call("ios", SEEN, _seen(-5), message="own"), "SEEN-DELTA"),
+    "timestampDelta in milliseconds": (_message_call("android", SEEN, _seen(4000), message="own"), "SEEN-DELTA"),
+    "MO from another registration": (_message_call("android", MO["android"], {"from": "someone-else", "messages": [
+        {"messageId": "mo-1", "text": "hi"}]}), "MO-FROM"),
+    "MO without from": (_message_call("ios", MO["ios"], {"messages": [{"messageId": "MO-1", "text": "hi"}]}),
+                        "MO-FROM"),
+}  # fmt: skip
+CASES.update(MESSAGE_CASES)
+
+
+def test_the_message_rules_pass_what_the_sdks_send() -> None:
+    """The same requests in the SDKs' way are not flagged: a sync with drIDs right after one without,
+    the archive of 100, a seen report of an own message a minute after it was sent, MO from itself."""
+    w = StrictWorld()
+    reg_id, h = register(w.client, "android")
+    (message_id,) = w.send(reg_id)
+    w.clock.advance(60)
+    for body in (None, {"mIDs": [message_id], "drIDs": [message_id]}, {"mIDs": [f"m-{n}" for n in range(100)]}):
+        w.client.post(SYNC["android"], headers=h, content=json.dumps(body).encode() if body else None)
+        w.clock.advance(1)
+    w.client.post(SEEN, headers=h, json=_seen(59)(message_id))
+    w.client.post(MO["android"], headers=h, json={"from": reg_id, "messages": [{"messageId": "mo-1", "text": "hi"}]})
+    ios_reg, ios_h = register(w.client, "ios", installation_id="0003")
+    (ios_message,) = w.send(ios_reg)
+    w.client.post(DELIVERY, headers={k: v for k, v in ios_h.items() if k != "pushregistrationid"},
+                  json={"dlrIds": [ios_message]})  # the extension without a pushRegId in the keychain  # fmt: skip
+    w.client.post(SYNC["ios"], headers=ios_h, json={})
+    assert w.summary()["total"] == 0, shown(w)
+    assert {r["rule"] for r in w.client.get("/inspect/violations/rules").json()["rules"]} >= {
+        rule for _, rule in MESSAGE_CASES.values()
+    }
 
 
 @pytest.mark.parametrize("case", list(CASES))

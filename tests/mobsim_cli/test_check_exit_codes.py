@@ -127,3 +127,46 @@ def test_an_interrupted_check_is_130_and_shows_what_ran(
         assert "interrupted after 1 result;" in out and "REG-001" in out and "REG-003" not in out
     assert not report.exists()
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+
+
+def test_the_bundled_server_runs_the_checks_that_send_with_its_own_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "r.json"
+    code = main(["check", "--only", "RPT", "--json", str(report)])
+    out = capsys.readouterr().out
+    assert code == exitcodes.PASSED, out
+    data = json.loads(report.read_text())
+    assert data["pushApi"] is True and data["counts"] == {"pass": 2, "fail": 0, "skip": 0}
+    assert "Push API key" in out.splitlines()[0]
+
+
+def test_a_target_without_an_api_key_skips_the_checks_that_send(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "r.json"
+    with BackgroundServer(ServeConfig(port=0, app_codes=["GOOD-CODE"], api_keys=["PUSH-KEY-1"])) as server:
+        only_sending = main(["check", "--target", server.url, "--app-code", "GOOD-CODE", "--only", "RPT"])
+        out = capsys.readouterr().out
+        assert only_sending == exitcodes.FAILED, out
+        assert "nothing was checked (every selected check skipped)" in out and "--api-key KEY" in out
+        some = main(["check", "--target", server.url, "--app-code", "GOOD-CODE", "--only", "MO", "--only", "RPT"])
+        out = capsys.readouterr().out
+        assert some == exitcodes.PASSED, out
+        assert "no Push API key" in out.splitlines()[0]
+        sending = main(["check", "--target", server.url, "--app-code", "GOOD-CODE", "--api-key", "PUSH-KEY-1",
+                        "--only", "RPT", "--platform", "android", "--json", str(report)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert sending == exitcodes.PASSED, out
+    assert json.loads(report.read_text())["counts"] == {"pass": 1, "fail": 0, "skip": 0}
+    assert "Push API key PUSH…EY-1" in out.splitlines()[0]
+
+
+def test_a_wrong_api_key_is_one_line_and_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with BackgroundServer(ServeConfig(port=0, app_codes=["GOOD"], api_keys=["RIGHT-KEY"])) as server, quick():
+        code = main(["check", "--target", server.url, "--app-code", "GOOD", "--api-key", "WRONG-KEY-0123456789"])
+    out = capsys.readouterr().out
+    assert code == exitcodes.USAGE
+    assert out.splitlines() == [
+        f"mobsim check: {server.url} rejects the Push API key WRON…6789 (401 on GET /push/3/logs): check --api-key"
+    ]
