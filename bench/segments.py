@@ -21,7 +21,7 @@ Run from the repository root (loopback-free: everything is in-process)::
 
     .venv/bin/python bench/segments.py                      # 1,000,000 persons (about 4 minutes)
     .venv/bin/python bench/segments.py --persons 100000     # quicker
-    .venv/bin/python bench/segments.py --keep /tmp/seg.db   # keep the database file
+    .venv/bin/python bench/segments.py --db /tmp/seg.db     # build it there once, reuse it next time
 
 Timings are wall time of one call each (the best of ``--repeat``, default 3); nothing here is a
 timed assertion, and a busy machine makes every figure noisy (the load average is printed first).
@@ -239,10 +239,12 @@ Run = Callable[[Callable[[Context], Any]], Any]
 
 def measure(name: str, raw: dict[str, Any] | None, run: Run, run_sample: Run, repeat: int, scale: float) -> str:
     """One segment's line of the table."""
-    saved = 0.0
+    saved = "-"
     if raw is not None:
         segment = {"name": name, "query": raw}
-        saved, _ = best(1, lambda: run(lambda ctx: create_segment(ctx, segment)))
+        if run(lambda ctx: ctx.db.execute("SELECT 1 FROM segments WHERE name=?", (name,)).fetchone()) is None:
+            seconds, _ = best(1, lambda: run(lambda ctx: create_segment(ctx, segment)))
+            saved = f"{seconds:.2f}"
         run_sample(lambda ctx: create_segment(ctx, segment))
     parsed = parse_query(query_of(name, raw), NOW)
     count_s, persons = best(repeat, lambda: run(lambda ctx: count_persons(ctx.db, ACCOUNT, parsed)))
@@ -255,7 +257,7 @@ def measure(name: str, raw: dict[str, Any] | None, run: Run, run_sample: Run, re
     assert (len(py_persons), py_reached) == (sql_persons, sql_reached), f"{name}: the evaluators differ"
     extrapolated = python_s * scale
     return (
-        f"{name:48} {saved:7.2f} {persons:9,} {count_s * 1000:9.1f} {installations:9,} {inst_s * 1000:8.1f}"
+        f"{name:48} {saved:>7} {persons:9,} {count_s * 1000:9.1f} {installations:9,} {inst_s * 1000:8.1f}"
         f" {page_s * 1000:8.1f} {python_s * 1000:13.0f} {extrapolated:13.1f} {extrapolated / count_s:6.0f}x"
     )
 
@@ -264,14 +266,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--keep", type=Path, help="keep the full-size database at this path")
+    parser.add_argument("--db", type=Path, help="the full-size database: built there if missing, else reused")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; SQLite {sqlite3.sqlite_version}")
     tmp = Path(tempfile.mkdtemp(prefix="mobsim-segments-"))
     try:
-        store, seconds, counts = build(tmp / "full.db", args.persons)
-        size = (tmp / "full.db").stat().st_size
-        print(f"built {', '.join(f'{v:,} {k}' for k, v in counts.items())} in {seconds:.1f} s ({size / 1e6:,.0f} MB)")
+        path = args.db or tmp / "full.db"
+        if path.exists():
+            store = Store(path)
+            persons = context(store)(lambda ctx: ctx.db.execute("SELECT count(*) FROM persons").fetchone()[0])
+            print(f"reusing {path} ({persons:,} persons, {path.stat().st_size / 1e6:,.0f} MB)")
+        else:
+            store, seconds, counts = build(path, args.persons)
+            persons = counts["persons"]
+            done = ", ".join(f"{v:,} {k}" for k, v in counts.items())
+            print(f"built {done} in {seconds:.1f} s ({path.stat().st_size / 1e6:,.0f} MB)")
         sample, sample_seconds, _ = build(tmp / "sample.db", SAMPLE)
         print(f"built the {SAMPLE:,}-person sample in {sample_seconds:.1f} s")
         run, run_sample = context(store), context(sample)
@@ -279,12 +288,10 @@ def main() -> None:
                   f" {'page ms':>8} {'Python ms@20k':>13} {'Python s@full':>13} {'ratio':>7}")  # fmt: skip
         print(header)
         for name, raw in SEGMENTS:
-            print(measure(name, raw, run, run_sample, args.repeat, args.persons / SAMPLE))
+            print(measure(name, raw, run, run_sample, args.repeat, persons / SAMPLE))
         print("ratio: the Python evaluator's time, extrapolated to the full size, over the SQL person count")
         store.close()
         sample.close()
-        if args.keep:
-            shutil.copy(tmp / "full.db", args.keep)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -7,6 +7,8 @@ package never imports Locust or gevent (``_runtime`` and ``_setup``, which do, a
 processes).
 """
 
+from typing import Any
+
 from ._counts import arrivals_summary, merge_parts
 from ._curves import DAY_PROFILE, Curve, curve, day_level, ramp_level, spike_level
 from ._installed_base import INSTALL_WINDOW_DAYS, SetupResult, establish, logs_in_at_install
@@ -47,21 +49,37 @@ from ._population import (
     slice_state_path,
     state_header,
 )
+from ._pushes import DELIVERIES_PATH, EVERYONE, SEND_PATH, OpenPolicy, PushReceiver, campaign_request, open_session
+
+
+def locust_transport() -> Any:
+    """`LocustTransport`, the devices' carrier over a Locust ``FastHttpSession``: importing it
+    imports Locust (which monkey-patches the standard library for gevent), so it is handed out on
+    request rather than imported with this package."""
+    from ._runtime import LocustTransport
+
+    return LocustTransport
+
 
 __all__ = [
     "DAY_PROFILE",
     "DEFAULT_NEW_INSTALLS",
     "DEFAULT_PERSONAS",
     "DEFAULT_PLATFORMS",
+    "DELIVERIES_PATH",
     "EVENT_DEFINITIONS",
+    "EVERYONE",
     "INSTALL_WINDOW_DAYS",
     "OPTIONS",
     "PERSONAS",
     "PERSONA_SESSIONS",
+    "SEND_PATH",
     "SHAPES",
     "Curve",
+    "OpenPolicy",
     "Option",
     "Population",
+    "PushReceiver",
     "Session",
     "SetupResult",
     "ShapePlan",
@@ -72,14 +90,17 @@ __all__ = [
     "add_run_options",
     "arrivals_summary",
     "business_outcome",
+    "campaign_request",
     "curve",
     "day_level",
     "establish",
     "load_state",
+    "locust_transport",
     "logs_in_at_install",
     "merge_parts",
     "new_install_share",
     "no_expectations",
+    "open_session",
     "parse_weights",
     "person_attributes",
     "persona_weights",

@@ -19,8 +19,19 @@ import pytest
 from contract import Platform, app_code_hash, format_epoch
 from contract.messages import Message, push_payload
 from mobsim.cli import main
-from scenarios import EVENT_DEFINITIONS, PERSONA_SESSIONS, Population, Session, Tally, no_expectations, run_session
-from scenarios._pushes import DELIVERIES_PATH, OpenPolicy, PushReceiver, open_session
+from scenarios import (
+    DELIVERIES_PATH,
+    EVENT_DEFINITIONS,
+    PERSONA_SESSIONS,
+    OpenPolicy,
+    Population,
+    PushReceiver,
+    Session,
+    Tally,
+    no_expectations,
+    open_session,
+    run_session,
+)
 from server_stub import create_app
 from server_stub.serve import BackgroundServer, ServeConfig
 from simulator import AppConfig, VirtualClock, VirtualDevice
