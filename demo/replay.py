@@ -2,8 +2,13 @@
 
 A recorded create (``"r"``: the id the recording's server answered) is sent first; the id the
 target answers replaces the recorded one in every later path, header and body of that person
-(ids never cross persons, so the map holds one person's ids). ``Authorization: App <code>`` and
-the ``applicationcode`` hash header get the target's code.
+(ids never cross persons: each person has its own small map, since persons' requests interleave).
+``Authorization: App <code>`` and the ``applicationcode`` hash header get the target's code. The
+ids a target answered are appended to an :class:`IdLog` as they come, so that a checkpoint only
+records how much of the log is valid.
+
+Message ids (delivery and seen reports of the demo's campaigns) are sent as recorded: the target
+never sent those messages, and a backend ignores reports of ids it does not know.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import httpx
 
@@ -20,7 +26,7 @@ from contract.formats import app_code_hash
 
 from .recording import translate
 
-__all__ = ["Pacer", "Replayer", "create_definitions"]
+__all__ = ["IdLog", "Pacer", "Replayer", "create_definitions", "create_segments"]
 
 
 class Pacer:
@@ -45,27 +51,79 @@ class Pacer:
         self._next = max(self._next, now) + 1.0 / self.rate
 
 
+IdMaps = dict[int, dict[str, str]]
+"""Per person: recorded push registration id → the target's."""
+
+
+class IdLog:
+    """The push registration ids a target answered, one ``[person, recorded, target]`` line each,
+    appended (and flushed) as they come; ``offset`` is how much of the file holds them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self._handle: IO[bytes] | None = None
+
+    def open(self, offset: int | None) -> IdMaps:
+        """Start a new log (``None``) or continue one from a checkpoint: the maps its first ``offset`` bytes hold."""
+        maps: IdMaps = {}
+        if offset is None or not self.path.exists():
+            self._handle = self.path.open("wb")
+            self.offset = 0
+            return maps
+        self._handle = self.path.open("r+b")
+        data = self._handle.read(offset)
+        for raw in data.splitlines():
+            person, recorded, answered = json.loads(raw)
+            maps.setdefault(person, {})[recorded] = answered
+        self._handle.truncate(len(data))
+        self._handle.seek(len(data))
+        self.offset = len(data)
+        return maps
+
+    def append(self, person: int, recorded: str, answered: str) -> None:
+        if self._handle is None:
+            return
+        raw = (json.dumps([person, recorded, answered]) + "\n").encode()
+        self._handle.write(raw)
+        self._handle.flush()
+        self.offset += len(raw)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
 class Replayer:
-    def __init__(self, client: httpx.Client, base_url: str, app_code: str, pacer: Pacer | None = None) -> None:
+    def __init__(
+        self,
+        client: httpx.Client,
+        base_url: str,
+        app_code: str,
+        pacer: Pacer | None = None,
+        *,
+        on_id: Callable[[int, str, str], None] | None = None,
+    ) -> None:
         self.client = client
         self.base_url = base_url.rstrip("/")
         self.authorization = f"App {app_code}"
         self.code_hash = app_code_hash(app_code)
         self.pacer = pacer or Pacer(0)
-        self.person: int | None = None
-        self.ids: dict[str, str] = {}
+        self.on_id = on_id
+        """Told each id the target answers to a create: ``(person, recorded, answered)``."""
+        self.ids: IdMaps = {}
         self.sent = 0
         self.statuses: Counter[int] = Counter()
         self.unexpected: Counter[str] = Counter()
         """``"<status> <method> <path>"`` of answers that differ from the recorded status."""
 
-    def restore(self, person: int | None, ids: dict[str, str]) -> None:
-        self.person, self.ids = person, dict(ids)
+    def restore(self, ids: IdMaps) -> None:
+        self.ids = {person: dict(found) for person, found in ids.items()}
 
     def send(self, line: dict[str, Any]) -> int:
-        if line["p"] != self.person:
-            self.person = line["p"]
-            self.ids.clear()
+        person: int = line["p"]
+        ids = self.ids.setdefault(person, {})
         headers = dict(line["h"])
         for key in headers:
             lower = key.lower()
@@ -74,7 +132,7 @@ class Replayer:
             elif lower == "applicationcode":
                 headers[key] = self.code_hash
         body = None if line["b"] is None else line["b"].encode("utf-8")
-        url, headers, body = translate(line["u"], headers, body, self.ids)
+        url, headers, body = translate(line["u"], headers, body, ids)
         self.pacer.wait()
         try:
             response = self.client.request(line["m"], self.base_url + url, headers=headers, content=body)
@@ -88,9 +146,13 @@ class Replayer:
         recorded = line.get("r")
         if recorded and 200 <= status < 300:
             try:
-                self.ids[recorded] = json.loads(response.content)["pushRegId"]
+                answered = json.loads(response.content)["pushRegId"]
             except (ValueError, KeyError, TypeError):
                 self.unexpected[f"{status} create without pushRegId"] += 1
+            else:
+                ids[recorded] = answered
+                if self.on_id is not None:
+                    self.on_id(person, recorded, answered)
         return status
 
 
@@ -113,6 +175,23 @@ def create_definitions(client: httpx.Client, base_url: str, definitions: list[di
         except httpx.RequestError:
             return "unsupported"
         if response.status_code in (404, 405, 401, 403):
+            return "unsupported"
+        if response.status_code not in (200, 201, 409):
+            return "unsupported"
+    return "created"
+
+
+def create_segments(client: httpx.Client, base_url: str, segments: list[dict[str, Any]]) -> str:
+    """Save the demo's segments on a target with the inspection API (``POST /inspect/segments``).
+
+    Returns ``"created"`` (all created or there already), ``"none"`` (no segments) or
+    ``"unsupported"`` (no such API, or a query it refuses: the caller prints them)."""
+    if not segments:
+        return "none"
+    for segment in segments:
+        try:
+            response = client.post(f"{base_url.rstrip('/')}/inspect/segments", json=segment)
+        except httpx.RequestError:
             return "unsupported"
         if response.status_code not in (200, 201, 409):
             return "unsupported"

@@ -1,18 +1,21 @@
 """A demo run: the audience's history to a JSONL file, to a target, and a file replayed later.
 
-Every way out is resumable. Generation is deterministic per person (each person's requests depend
-on the seed, the options and the person only), so a run can restart at any person boundary and
-produce the same bytes:
+The history runs all persons together in time order, with the campaigns at their times (a
+campaign's segment is evaluated on the audience as it is then), so the requests of the persons
+interleave. Generation is deterministic: the same options give the same requests in the same
+order, and a run can restart anywhere by generating again and skipping what was done:
 
-- ``--out FILE``: the file is written person by person; ``FILE.checkpoint`` holds the options'
-  fingerprint, the byte offset after the last complete person, the next person and the tally.
-  On a restart with the same options the file is cut back to that offset and generation goes on
-  from that person. The checkpoint goes away when the run completes.
+- ``--out FILE``: ``FILE.checkpoint`` holds the options' fingerprint, the byte offset after the
+  last complete step and the number of requests before it. On a restart with the same options
+  the file is cut back to that offset; the history is generated again from its start (in memory:
+  the reference server in this process must hold the audience as it was) and what follows the
+  checkpoint is written. The checkpoint goes away when the run completes.
 - a target (direct run, or a replay): requests are sent one by one; after each answer the
-  checkpoint records how far the stream got (the person and how many of its requests were sent,
-  or the byte offset in the file) and the current person's id map. A restart skips what was sent.
-  An interruption (Ctrl-C, or ``should_stop``) is honoured between two requests, so nothing is
-  sent twice; only a hard kill between an answer and its checkpoint can repeat one request.
+  checkpoint records how many were sent (or the byte offset in the file) and how much of its
+  ``.ids`` log, the push registration ids the target answered (one line each), belongs to them.
+  A restart skips what was sent. An interruption (Ctrl-C, or ``should_stop``) is honoured between
+  two requests, so nothing is sent twice; only a hard kill between an answer and its checkpoint
+  can repeat one request.
 """
 
 from __future__ import annotations
@@ -29,17 +32,18 @@ from typing import Any
 
 import httpx
 
-from simulator import AppConfig
+from simulator import AppConfig, VirtualClock
 
-from .audience import AudienceOptions, PersonPlan, parse_locales
+from .audience import AudienceOptions, parse_locales
+from .campaigns import saved_segments, schedule
 from .history import History, Tally, people, window
 from .recording import BASE_URL, InProcessServer, RecordingTransport, dumps_line, iso_ms
-from .replay import Pacer, Replayer, create_definitions
+from .replay import IdLog, Pacer, Replayer, create_definitions, create_segments
 from .verticals import vertical
 
 __all__ = ["DemoConfig", "Outcome", "Progress", "generate_to_file", "generate_to_target", "replay_file"]
 
-FORMAT = 1
+FORMAT = 2
 PLACEHOLDER_CODE = "mobsim-demo-app"
 APP_NAMES = {"retail": "Mobsim Shop", "media": "Mobsim TV", "banking": "Mobsim Bank", "travel": "Mobsim Travel"}
 
@@ -57,6 +61,8 @@ class DemoConfig:
     """The code the recorded requests carry (a replay swaps it)."""
     realistic_contacts: bool = False
     """Realistic emails and phone numbers (default: reserved example domains and fiction ranges)."""
+    campaigns: bool = True
+    """Campaigns to the vertical's segments in the history (``--no-campaigns``: none)."""
 
     def resolved(self) -> DemoConfig:
         """The same options with ``until`` fixed, so that a resume uses the run's window."""
@@ -89,10 +95,30 @@ class DemoConfig:
 
 @dataclass
 class Progress:
-    """Callbacks for a progress display: ``total`` devices, ``advance(devices, requests)``."""
+    """Callbacks for a progress display: ``start(total, done)`` hours of history, ``advance(hours, requests)``."""
 
     start: Callable[[int, int], None] = lambda total, done: None
-    advance: Callable[[int, int], None] = lambda devices, requests: None
+    advance: Callable[[int, int], None] = lambda hours, requests: None
+
+
+class _Hours:
+    """Hours of the window done, for the progress display."""
+
+    def __init__(self, progress: Progress, start: float, days: int) -> None:
+        self.progress, self.start, self.total = progress, start, days * 24
+        self.done = self.requests = 0
+        progress.start(self.total, 0)
+
+    def step(self, moment: float, requests: int) -> None:
+        self.requests += requests
+        hour = min(self.total, int((moment - self.start) // 3600))
+        if hour > self.done:
+            self.progress.advance(hour - self.done, self.requests)
+            self.done, self.requests = hour, 0
+
+    def finish(self) -> None:
+        if self.done < self.total:
+            self.progress.advance(self.total - self.done, self.requests)
 
 
 @dataclass
@@ -107,6 +133,12 @@ class Outcome:
     """The in-process reference server (holds this process's part of the run)."""
     replay: dict[str, Any] = field(default_factory=dict)
     definitions_created: str = ""
+    segments_created: str = ""
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    """The vertical's saved segments (``POST /inspect/segments`` bodies) the campaigns go to."""
+    campaigns: list[dict[str, Any]] = field(default_factory=list)
+    """Each campaign of a completed run: what it was, the segment's size at the send, the server's
+    funnel (``/inspect/campaigns/{bulkId}`` at the window's end) and what the devices did."""
 
 
 class _Generator:
@@ -118,9 +150,16 @@ class _Generator:
         for definition in self.definitions:
             status, _ = self.server.post("/inspect/event-definitions", definition)
             assert status == 201, status
+        name, start, end = self.options.vertical.name, self.options.start, self.options.end
+        self.segments = saved_segments(name) if config.campaigns else []
+        for segment in self.segments:
+            status, answer = self.server.post("/inspect/segments", segment)
+            assert status == 201, (status, answer)
+        self.campaigns = schedule(name, start, end) if config.campaigns else []
         self.lines: list[str] = []
         self.transport = RecordingTransport(self.server, config.seed, self.lines.append)
         self.app = AppConfig(config.app_code, base_url=BASE_URL, app_name=APP_NAMES[config.vertical])
+        self.tally = Tally()
 
     def header(self) -> dict[str, Any]:
         return {
@@ -129,14 +168,30 @@ class _Generator:
             "options": asdict(self.config),
             "window": [iso_ms(self.options.start), iso_ms(self.options.end)],
             "definitions": self.definitions,
+            "segments": self.segments,
+            "campaigns": [c.describe() for c in self.campaigns],
         }
 
-    def persons(self, tally: Tally, person: int, devices: int) -> Iterator[tuple[PersonPlan, list[str]]]:
-        history = History(self.options, self.app, self.transport, tally)
-        for plan in people(self.options, self.config.devices, person, devices):
+    def steps(self) -> Iterator[tuple[float, list[str]]]:
+        """Each step of the history: its time and its requests (valid until the next step)."""
+        history = History(self.options, self.app, self.transport, self.tally, self.campaigns)
+        for moment in history.run(people(self.options, self.config.devices)):
+            yield moment, self.lines
             self.lines.clear()
-            history.run_person(plan)
-            yield plan, self.lines
+
+    def finish(self) -> list[dict[str, Any]]:
+        """The server's clock to the window's end; each campaign's figures."""
+        self.server.clock = VirtualClock(self.options.end)
+        report = []
+        for campaign in self.campaigns:
+            funnel = self.server.get(f"/inspect/campaigns/{campaign.bulk_id}")
+            devices: dict[str, int] = dict(self.tally.campaigns.get(campaign.bulk_id, {}))
+            report.append({**campaign.describe(), "funnel": {k: funnel[k] for k in _FUNNEL},
+                           "devices": dict(sorted(devices.items()))})  # fmt: skip
+        return report
+
+
+_FUNNEL = ("sent", "handed", "delivered", "seen", "opened", "converted", "expired", "undeliverable", "pending")
 
 
 def _write_json(path: Path, value: Any) -> None:
@@ -173,17 +228,17 @@ def generate_to_file(
     progress: Progress | None = None,
     checkpoint_every: float = 0.5,
 ) -> Outcome:
-    """Write the header and every person's requests to ``out`` (resuming from ``out.checkpoint``)."""
-    progress = progress or Progress()
+    """Write the header and every request to ``out`` (resuming from ``out.checkpoint``)."""
     checkpoint = out.with_name(out.name + ".checkpoint")
     config = _config_from_checkpoint(checkpoint, config)
     generator = _Generator(config)
     state = _read_checkpoint(checkpoint, config.fingerprint())
-    tally = Tally() if state is None else Tally.from_json(state["tally"])
-    person, devices = (0, 0) if state is None else (state["person"], state["devices"])
-    outcome = Outcome(tally, config, generator.definitions, resumed=state is not None, server=generator.server)
-    progress.start(config.devices, devices)
+    skip = 0 if state is None else int(state["lines"])
+    outcome = Outcome(generator.tally, config, generator.definitions, resumed=state is not None,
+                      server=generator.server, segments=generator.segments)  # fmt: skip
+    hours = _Hours(progress or Progress(), generator.options.start, config.days)
     handle = out.open("r+b" if state is not None else "wb")
+    done = 0
     try:
         if state is None:
             handle.write((dumps_line(generator.header()) + "\n").encode())
@@ -194,17 +249,17 @@ def generate_to_file(
         def save() -> None:
             handle.flush()
             _write_json(checkpoint, {"fingerprint": config.fingerprint(), "config": asdict(config),
-                                     "offset": handle.tell(), "person": person, "devices": devices,
-                                     "tally": tally.as_json()})  # fmt: skip
+                                     "offset": handle.tell(), "lines": max(done, skip)})  # fmt: skip
 
         save()
         last = time.monotonic()
-        for plan, lines in generator.persons(tally, person, devices):
-            if lines:
-                handle.write(("\n".join(lines) + "\n").encode())
-            person, devices = plan.index + 1, devices + len(plan.devices)
-            outcome.requests += len(lines)
-            progress.advance(len(plan.devices), len(lines))
+        for moment, lines in generator.steps():
+            fresh = lines[max(0, skip - done) :]
+            if fresh:
+                handle.write(("\n".join(fresh) + "\n").encode())
+                outcome.requests += len(fresh)
+            done += len(lines)
+            hours.step(moment, len(lines))
             if should_stop():
                 save()
                 outcome.interrupted = True
@@ -215,6 +270,8 @@ def generate_to_file(
         handle.flush()
     finally:
         handle.close()
+    hours.finish()
+    outcome.campaigns = generator.finish()
     checkpoint.unlink(missing_ok=True)
     return outcome
 
@@ -231,47 +288,64 @@ def generate_to_target(
     progress: Progress | None = None,
 ) -> Outcome:
     """Generate and send each request to ``target`` as it is made (a file and its replay at once)."""
-    progress = progress or Progress()
     config = _config_from_checkpoint(checkpoint, config)
     generator = _Generator(config)
     fingerprint = config.fingerprint() + ":" + hashlib.sha256(f"{target}|{app_code}".encode()).hexdigest()[:8]
     state = _read_checkpoint(checkpoint, fingerprint)
-    tally = Tally() if state is None else Tally.from_json(state["tally"])
-    person, devices, skip = (0, 0, 0) if state is None else (state["person"], state["devices"], state["sent"])
-    outcome = Outcome(tally, config, generator.definitions, resumed=state is not None, server=generator.server)
+    skip = 0 if state is None else int(state["sent"])
+    outcome = Outcome(generator.tally, config, generator.definitions, resumed=state is not None,
+                      server=generator.server)  # fmt: skip
     outcome.definitions_created = create_definitions(client, target, generator.definitions)
-    replayer = Replayer(client, target, app_code, Pacer(max_rps))
-    if state is not None:
-        replayer.restore(state["person"], state["ids"])
-    progress.start(config.devices, devices)
-    start_tally = tally.as_json()
+    outcome.segments = generator.segments
+    outcome.segments_created = create_segments(client, target, generator.segments)
+    ids = IdLog(_ids_path(checkpoint))
+    replayer = Replayer(client, target, app_code, Pacer(max_rps), on_id=ids.append)
+    replayer.restore(ids.open(None if state is None else state["ids"]))
+    hours = _Hours(progress or Progress(), generator.options.start, config.days)
+    number = 0
 
     def save(sent: int) -> None:
-        _write_json(checkpoint, {"fingerprint": fingerprint, "config": asdict(config), "person": person,
-                                 "devices": devices, "sent": sent, "ids": replayer.ids,
-                                 "tally": start_tally})  # fmt: skip
+        _write_json(checkpoint, {"fingerprint": fingerprint, "config": asdict(config), "sent": sent,
+                                 "ids": ids.offset})  # fmt: skip
 
-    for plan, lines in generator.persons(tally, person, devices):
-        person = plan.index
-        for number, line in enumerate(lines):
-            if number < skip:
+    try:
+        for moment, lines in generator.steps():
+            if number + len(lines) <= skip:
+                number += len(lines)
+                hours.step(moment, len(lines))
+                if should_stop():
+                    outcome.interrupted = True
+                    break
                 continue
-            if should_stop():
+            for line in lines:
+                if number < skip:
+                    number += 1
+                    continue
+                if should_stop():
+                    save(number)
+                    outcome.interrupted = True
+                    break
+                replayer.send(json.loads(line))
+                outcome.requests += 1
+                number += 1
                 save(number)
-                outcome.interrupted = True
-                outcome.replay = _replay_summary(replayer)
-                return outcome
-            replayer.send(json.loads(line))
-            outcome.requests += 1
-            save(number + 1)
-        skip = 0
-        person, devices = plan.index + 1, devices + len(plan.devices)
-        start_tally = tally.as_json()
-        save(0)
-        progress.advance(len(plan.devices), len(lines))
-    checkpoint.unlink(missing_ok=True)
+            if outcome.interrupted:
+                break
+            hours.step(moment, len(lines))
+    finally:
+        ids.close()
     outcome.replay = _replay_summary(replayer)
+    if outcome.interrupted:
+        return outcome
+    hours.finish()
+    outcome.campaigns = generator.finish()
+    checkpoint.unlink(missing_ok=True)
+    _ids_path(checkpoint).unlink(missing_ok=True)
     return outcome
+
+
+def _ids_path(checkpoint: Path) -> Path:
+    return checkpoint.with_name(checkpoint.name + ".ids")
 
 
 def _replay_summary(replayer: Replayer) -> dict[str, Any]:
@@ -310,28 +384,38 @@ def replay_file(
     size = path.stat().st_size
     fingerprint = hashlib.sha256(f"{header['options']}|{size}|{target}|{app_code}".encode()).hexdigest()[:16]
     state = _read_checkpoint(checkpoint, fingerprint)
-    replayer = Replayer(client, target, app_code, Pacer(max_rps))
-    result: dict[str, Any] = {"definitions": header["definitions"], "resumed": state is not None}
+    ids = IdLog(_ids_path(checkpoint))
+    replayer = Replayer(client, target, app_code, Pacer(max_rps), on_id=ids.append)
+    result: dict[str, Any] = {
+        "definitions": header["definitions"],
+        "resumed": state is not None,
+        "segments": header.get("segments", []),
+        "campaigns": header.get("campaigns", []),
+    }
     result["definitionsCreated"] = create_definitions(client, target, header["definitions"])
-    with path.open("rb") as handle:
-        handle.readline()
-        offset = handle.tell()
-        if state is not None:
-            offset = state["offset"]
-            replayer.restore(state["person"], state["ids"])
-            handle.seek(offset)
-        progress(offset, size)
-        interrupted = False
-        for raw in handle:
-            if should_stop():
-                interrupted = True
-                break
-            replayer.send(json.loads(raw))
-            offset += len(raw)
-            _write_json(checkpoint, {"fingerprint": fingerprint, "offset": offset, "person": replayer.person,
-                                     "ids": replayer.ids})  # fmt: skip
+    result["segmentsCreated"] = create_segments(client, target, result["segments"])
+    interrupted = False
+    try:
+        replayer.restore(ids.open(None if state is None else state["ids"]))
+        with path.open("rb") as handle:
+            handle.readline()
+            offset = handle.tell()
+            if state is not None:
+                offset = state["offset"]
+                handle.seek(offset)
             progress(offset, size)
+            for raw in handle:
+                if should_stop():
+                    interrupted = True
+                    break
+                replayer.send(json.loads(raw))
+                offset += len(raw)
+                _write_json(checkpoint, {"fingerprint": fingerprint, "offset": offset, "ids": ids.offset})
+                progress(offset, size)
+    finally:
+        ids.close()
     if not interrupted:
         checkpoint.unlink(missing_ok=True)
+        _ids_path(checkpoint).unlink(missing_ok=True)
     result.update(_replay_summary(replayer), interrupted=interrupted)
     return result

@@ -1,10 +1,16 @@
 """``mobsim demo``: a realistic audience with weeks of history, to a target or to a JSONL file.
 
 The devices are driven against the reference server in this process (its answers, such as push
-registration ids, shape what the SDKs send next) and every request is recorded. ``--out FILE``
-writes them (no network at all); ``--target URL --app-code CODE`` sends each one to the target
-as it is made, with the target's own registration ids mapped in (see ``demo/run.py``). Either
-resumes after an interruption when run again with the same options.
+registration ids, shape what the SDKs send next) and every request is recorded. The history holds
+campaigns too (``demo/campaigns.py``; ``--no-campaigns`` leaves them out): the reference server
+in this process sends them to the vertical's saved segments and its provider hands the pushes to
+the devices, whose delivery and seen reports, opens and conversions are recorded like the rest.
+``--out FILE`` writes the requests (no network at all); ``--target URL --app-code CODE`` sends
+each one to the target as it is made, with the target's own registration ids mapped in (see
+``demo/run.py``): the target gets the campaigns' SDK traffic, not the campaigns (it never sent
+those messages; its Push API needs a key and its pushes could not reach these devices). Either
+resumes after an interruption when run again with the same options. The summary prints each
+campaign's reach and funnel and example queries, the segments' sizes among them.
 
 A ``--target`` follows :mod:`mobsim.targets` (off loopback: ``--allow-remote-target``, at most 50
 requests per second unless ``--max-rps`` says otherwise, ``0`` for no cap) and gets one preflight
@@ -24,6 +30,7 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -121,19 +128,20 @@ def demo_command(args: argparse.Namespace) -> int:
         until=args.until,
         app_code=args.app_code if args.out and args.app_code else "mobsim-demo-app",
         realistic_contacts=args.realistic_contacts,
+        campaigns=not args.no_campaigns,
     )
     bar = _progress(console)
-    task = bar.add_task("devices", total=args.devices, rate="")
+    task = bar.add_task("hours of history", total=args.days * 24, rate="")
     counters = {"requests": 0}
 
     def start(total: int, done: int) -> None:
         bar.update(task, total=total, completed=done)
 
-    def advance(devices: int, requests: int) -> None:
+    def advance(hours: int, requests: int) -> None:
         counters["requests"] += requests
         elapsed = bar.tasks[task].elapsed or 0.0
         rate = f"{counters['requests'] / elapsed:,.0f} req/s" if elapsed > 0 else ""
-        bar.update(task, advance=devices, rate=rate)
+        bar.update(task, advance=hours, rate=rate)
 
     where = str(args.out) if target is None else f"{target.url} (app code {mask_code(target.app_code)}, {target.cap()})"
     audience = f"{args.devices:,} devices, {args.days} days, vertical {args.vertical}, seed {args.seed}"
@@ -170,7 +178,7 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 def _summary(console: Console, outcome: Any, args: argparse.Namespace, target: str | None) -> None:
-    from demo.queries import example_queries
+    from demo.queries import example_queries, reach_queries
     from demo.verticals import vertical
 
     tally = outcome.tally
@@ -194,6 +202,11 @@ def _summary(console: Console, outcome: Any, args: argparse.Namespace, target: s
         f"{counts['reinstalls']:,}, app updates {counts['appUpdates']:,}"
     )
     console.print("  events         " + ", ".join(f"{k} {v:,}" for k, v in sorted(tally.events.items())))
+    if outcome.config.campaigns:
+        console.print(
+            f"  pushes         {counts['pushesReceived']:,} received of {len(tally.campaigns):,} campaigns; "
+            f"{counts['opens']:,} opened (tapped), {counts['conversions']:,} converted after the open"
+        )
     console.print(f"  requests       {outcome.requests:,} in this process")
     if outcome.replay:
         console.print(f"  target answers {outcome.replay['statuses']}")
@@ -207,19 +220,90 @@ def _summary(console: Console, outcome: Any, args: argparse.Namespace, target: s
         why = "to create on the target" if target else "the file's header carries them; replay creates them"
         console.print(f"\n[bold]Event definitions[/] ({why}):")
         console.print(json.dumps(outcome.definitions, indent=None))
+    if target is not None and outcome.segments_created == "unsupported":
+        console.print("\n[bold]Saved segments[/] (the target did not take them: POST /inspect/segments):")
+        console.print(json.dumps(outcome.segments), markup=False)
     if outcome.interrupted:
         return
+    _campaigns(console, outcome, target)
     options = outcome.config.audience()
     base = target or "http://127.0.0.1:8080"
     console.print("\n[bold]Example queries[/] (the inspection API of the reference server; mobsim serve):")
     for what, body in example_queries(vertical(args.vertical), options.start, options.end):
         found = ""
-        if outcome.server is not None and not outcome.resumed:
+        if outcome.server is not None:
             status, result = outcome.server.post("/inspect/persons/query", body)
             found = f" → {result['total']:,} persons here" if status == 200 else f" → {status}"
         console.print(f"  # {what}{found}")
         console.print(f"  curl -s -X POST '{base}/inspect/persons/query' -H 'Content-Type: application/json' "
                       f"-d '{json.dumps(body)}'", soft_wrap=True)  # fmt: skip
+    for what, method, path, body in reach_queries(outcome.campaigns):
+        found = ""
+        if outcome.server is not None:
+            found = _reach_here(outcome.server, method, path, body)
+        console.print(f"  # {what}{found}")
+        shown = quote(path, safe="/?=&")
+        if method == "GET":
+            console.print(f"  curl -s '{base}{shown}'", soft_wrap=True)
+        else:
+            console.print(f"  curl -s -X POST '{base}{shown}' -H 'Content-Type: application/json' "
+                          f"-d '{json.dumps(body)}'", soft_wrap=True)  # fmt: skip
+
+
+def _reach_here(server: Any, method: str, path: str, body: Any) -> str:
+    """What a reach query answers on the reference server of this process (at the window's end)."""
+    if method == "POST":
+        status, result = server.post(path, body)
+        return f" → {result['total']:,} persons here" if status == 200 else f" → {status}"
+    status, _, raw = server.request("GET", path)
+    if status != 200:
+        return f" → {status}"
+    result = json.loads(raw)
+    return f" → {result['persons']:,} persons, {result['installations']:,} installations here"
+
+
+def _n(count: int, what: str) -> str:
+    return f"{count:,} {what}{'' if count == 1 else 's'}"
+
+
+def _campaigns(console: Console, outcome: Any, target: str | None) -> None:
+    """Each campaign's reach and funnel (``GET /inspect/campaigns/{bulkId}`` in this process)."""
+    if not outcome.campaigns:
+        if outcome.config.campaigns:
+            console.print("\n[bold]Campaigns[/]: none (they start on the window's third day: give --days 3 or more)")
+        return
+    where = "the target holds their SDK traffic, not the campaigns" if target else "replay sends their SDK traffic"
+    console.print(
+        f"\n[bold]Campaigns[/] ({len(outcome.campaigns)}, sent by the reference server in this process to saved "
+        f"segments, POST /push/3/messages; {where}). Reach from the segment at the send, funnel from "
+        "GET /inspect/campaigns/{bulkId} at the window's end:",
+        soft_wrap=True,
+    )
+    totals: dict[str, int] = {}
+    for campaign in outcome.campaigns:
+        funnel, devices = campaign["funnel"], campaign["devices"]
+        when = campaign["sendAt"].replace("T", " ")[:16]
+        console.print(
+            f"  {when}  {campaign['bulkId']}  {campaign['title']!r} → {campaign['segment']}: "
+            f"{_n(devices.get('segmentPersons', 0), 'person')}, {_n(funnel['sent'], 'installation')}",
+            markup=False, soft_wrap=True,
+        )  # fmt: skip
+        console.print(
+            f"      delivered {funnel['delivered']:,}, seen {funnel['seen']:,}, opened {funnel['opened']:,} "
+            f"({_n(devices.get('personsOpened', 0), 'person')}), converted {funnel['converted']:,}; "
+            f"{devices.get('conversions', 0):,} {campaign['conversion']} after the open; expired {funnel['expired']:,}",
+            markup=False, soft_wrap=True,
+        )  # fmt: skip
+        for key in ("sent", "delivered", "opened", "converted"):
+            totals[key] = totals.get(key, 0) + funnel[key]
+        totals["conversions"] = totals.get("conversions", 0) + devices.get("conversions", 0)
+    sent = totals["sent"] or 1
+    console.print(
+        f"  in all: {totals['sent']:,} messages, {totals['delivered']:,} delivered ({totals['delivered'] / sent:.0%}), "
+        f"{totals['opened']:,} opened ({totals['opened'] / sent:.1%}), {totals['conversions']:,} conversion events "
+        "after an open (converted: any custom event within 24 h of the open)",
+        markup=False, soft_wrap=True,
+    )  # fmt: skip
 
 
 def register(commands: Any) -> None:
@@ -227,8 +311,10 @@ def register(commands: Any) -> None:
         "demo",
         help="a realistic audience with weeks of history, to a target or a JSONL file",
         description="Persons on their phones and tablets with attributes, tags and weeks of app sessions, events "
-        "and funnels, sent to a target (--target URL --app-code CODE, after one preflight request) or written as "
-        "the SDK requests to a JSONL file (--out FILE, where --app-code is the code to record). "
+        "and funnels, and campaigns to the vertical's saved segments with their delivery reports, opens and "
+        "conversions (built in this process; --no-campaigns leaves them out), sent to a target (--target URL "
+        "--app-code CODE, after one preflight request) or written as the SDK requests to a JSONL file "
+        "(--out FILE, where --app-code is the code to record). "
         "Exit codes: 0 done (every answer as the reference server gave it); 1 a request failed or an answer differs "
         "from the reference server's; 2 bad options, an unconfirmed remote target or a failed preflight; "
         "130 interrupted (run again to resume).",
@@ -245,6 +331,12 @@ def register(commands: Any) -> None:
         help="realistic email hosts and valid national phone numbers, which may be real people's (default: "
         "emails at example.com/.net/.org and numbers from ranges reserved for fiction; no phone where a country "
         "has none)",
+    )
+    parser.add_argument(
+        "--no-campaigns",
+        action="store_true",
+        help="no campaigns in the history (default: a few a week to the vertical's saved segments, sent by the "
+        "reference server in this process, with the delivery and seen reports, opens and conversions that follow)",
     )
     add_target_arguments(parser)
     parser.add_argument("--out", metavar="FILE.jsonl", help="write the SDK requests to this file instead")

@@ -1,9 +1,13 @@
 """``mobsim replay FILE --target URL --app-code CODE``: send a ``mobsim demo --out`` file to a backend.
 
 The app code and its hash header are replaced, the recorded push registration ids are mapped to
-those the target assigns, and the event definitions in the file's header are created on a target
-that has the inspection API. ``FILE.replay-checkpoint`` keeps the progress: run the same command
-again after an interruption and it goes on from the next request.
+those the target assigns, and the event definitions and saved segments in the file's header are
+created on a target that has the inspection API. The campaigns of the file's history were sent in
+the recording's process: the file holds their SDK traffic (delivery and seen reports of message ids
+the target never sent, which it accepts and ignores; the opens' sessions and conversions), not the
+campaigns. ``FILE.replay-checkpoint`` (with ``FILE.replay-checkpoint.ids``, the registration ids the
+target answered) keeps the progress: run the same command again after an interruption and it goes
+on from the next request.
 
 The target follows :mod:`mobsim.targets` (off loopback: ``--allow-remote-target``, at most 50
 requests per second unless ``--max-rps`` says otherwise, ``0`` for no cap) and gets one preflight
@@ -102,6 +106,20 @@ def _report(console: Console, result: dict[str, Any]) -> None:
     if result["definitionsCreated"] != "created":
         console.print("The target has no inspection API: create these event definitions there:")
         console.print(json.dumps(result["definitions"]))
+    segments = result.get("segments") or []
+    if segments and result.get("segmentsCreated") == "created":
+        console.print("saved segments on the target: " + ", ".join(repr(s["name"]) for s in segments))
+    elif segments:
+        console.print("The target did not take the demo's saved segments (POST /inspect/segments); their queries:")
+        console.print(json.dumps(segments))
+    campaigns = result.get("campaigns") or []
+    if campaigns:
+        console.print(
+            f"The file holds the SDK traffic of {len(campaigns)} campaigns sent in the recording's process (delivery "
+            "and seen reports, the opens' sessions, conversions); the target never sent those messages, so it "
+            "accepts their reports and counts no campaign (mobsim demo printed their reach).",
+            markup=False, soft_wrap=True,
+        )  # fmt: skip
 
 
 def register(commands: Any) -> None:

@@ -4,21 +4,17 @@ requests, no duplicates, the same counts on the reference server."""
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from demohelpers import UNTIL, Generated
+from demohelpers import UNTIL, Generated, InProcessHttp
 
 from demo.replay import Pacer
 from demo.run import DemoConfig, generate_to_file, generate_to_target, replay_file
-from server_stub import create_app
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
+from server_stub.inprocess import InProcessServer
+from simulator import RealClock
 
 TARGET = "http://testserver"
 CODE = "target-app-code"
@@ -26,10 +22,12 @@ SMALL = DemoConfig(devices=50, days=10, seed=21, vertical="banking", until=UNTIL
 
 
 class Target:
-    """The reference server in-process, counting the SDK requests it receives."""
+    """The reference server in this process (on the wall clock, like mobsim serve), counting the SDK
+    requests it receives; the client calls it without HTTP (``InProcessHttp``)."""
 
     def __init__(self) -> None:
-        self.client = TestClient(create_app(memory=True, app_codes=[CODE]), base_url=TARGET)
+        self.server = InProcessServer(CODE, clock=RealClock())
+        self.client = httpx.Client(transport=InProcessHttp(self.server), base_url=TARGET)
         self.sdk_requests = 0
         self.client.event_hooks["request"].append(self._count)
 
@@ -71,8 +69,11 @@ def direct(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     target = Target()
     checkpoint = tmp_path_factory.mktemp("direct") / "checkpoint"
     outcome = generate_to_target(SMALL, target.client, TARGET, CODE, checkpoint)
-    assert not checkpoint.exists()
-    return {"counts": target.counts(), "requests": target.sdk_requests, "outcome": outcome}
+    assert not checkpoint.exists() and not checkpoint.with_name("checkpoint.ids").exists()
+    segments = {s["name"] for s in target.client.get("/inspect/segments").json()["segments"]}
+    campaigns = target.client.get("/inspect/campaigns").json()["total"]
+    return {"counts": target.counts(), "requests": target.sdk_requests, "outcome": outcome, "segments": segments,
+            "campaigns": campaigns}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -91,6 +92,19 @@ def test_a_direct_run_sends_every_request_once_with_the_targets_ids(
     assert sum(counts["installations"]["active"].values()) > 0
 
 
+def test_campaigns_are_built_in_process_and_the_target_gets_their_sdk_traffic(
+    direct: dict[str, Any], recorded: tuple[Path, int]
+) -> None:
+    outcome = direct["outcome"]
+    assert outcome.campaigns and outcome.segments_created == "created"
+    assert sum(c["funnel"]["delivered"] for c in outcome.campaigns) > 0  # figures of the in-process server
+    assert direct["campaigns"] == 0  # the target sent nothing: it holds no campaign...
+    assert direct["segments"] >= {"Loan offer viewers", "Affluent without a card"}  # ...but the segments
+    lines = [json.loads(line) for line in recorded[0].read_text().splitlines()[1:]]
+    reports = [x for x in lines if "drIDs" in (x["b"] or "") or "dlrIds" in (x["b"] or "") or "/seen" in x["u"]]
+    assert reports and {x["s"] for x in reports} == {200}  # accepted as answered by the recording's server
+
+
 def test_a_replayed_file_gives_the_same_counts_as_a_direct_run(
     tmp_path: Path, recorded: tuple[Path, int], direct: dict[str, Any]
 ) -> None:
@@ -98,8 +112,9 @@ def test_a_replayed_file_gives_the_same_counts_as_a_direct_run(
     result = replay_file(recorded[0], target.client, TARGET, CODE, tmp_path / "ckpt")
     assert result["sent"] == recorded[1] == target.sdk_requests
     assert result["unexpected"] == {} and result["definitionsCreated"] == "created"
+    assert result["segmentsCreated"] == "created" and len(result["campaigns"]) == len(direct["outcome"].campaigns)
     assert target.counts() == direct["counts"]
-    assert not (tmp_path / "ckpt").exists()
+    assert not (tmp_path / "ckpt").exists() and not (tmp_path / "ckpt.ids").exists()
 
 
 def test_an_interrupted_replay_resumes_without_duplicates(
@@ -107,8 +122,8 @@ def test_an_interrupted_replay_resumes_without_duplicates(
 ) -> None:
     target = Target()
     checkpoint = tmp_path / "ckpt"
-    first = replay_file(recorded[0], target.client, TARGET, CODE, checkpoint, should_stop=_stop_after(300))
-    assert first["interrupted"] and first["sent"] == 300 and checkpoint.exists()
+    first = replay_file(recorded[0], target.client, TARGET, CODE, checkpoint, should_stop=_stop_after(700))
+    assert first["interrupted"] and first["sent"] == 700 and checkpoint.exists()
     second = replay_file(recorded[0], target.client, TARGET, CODE, checkpoint)
     assert second["resumed"] and not second["interrupted"]
     assert first["sent"] + second["sent"] == recorded[1] == target.sdk_requests
@@ -119,8 +134,13 @@ def test_an_interrupted_replay_resumes_without_duplicates(
 def test_an_interrupted_direct_run_resumes_without_duplicates(tmp_path: Path, direct: dict[str, Any]) -> None:
     target = Target()
     checkpoint = tmp_path / "ckpt"
-    first = generate_to_target(SMALL, target.client, TARGET, CODE, checkpoint, should_stop=_stop_after(250))
-    assert first.interrupted and checkpoint.exists() and target.sdk_requests == 250
+    reports: list[int] = []
+    target.client.event_hooks["request"].append(
+        lambda r: reports.append(target.sdk_requests) if r.url.path.endswith(("/deliveryreport", "/seen")) else None
+    )
+    first = generate_to_target(SMALL, target.client, TARGET, CODE, checkpoint, should_stop=_stop_after(700))
+    assert first.interrupted and checkpoint.exists() and target.sdk_requests == 700
+    assert reports  # it stopped after a campaign: the ids the target answered are in the checkpoint's log
     second = generate_to_target(SMALL, target.client, TARGET, CODE, checkpoint)
     assert second.resumed and not second.interrupted and not checkpoint.exists()
     assert target.sdk_requests == direct["requests"]
@@ -131,9 +151,10 @@ def test_an_interrupted_direct_run_resumes_without_duplicates(tmp_path: Path, di
 
 def test_an_interrupted_file_resumes_to_the_same_bytes(tmp_path: Path, small: Generated) -> None:
     path = tmp_path / "resumed.jsonl"
-    first = generate_to_file(small.config, path, should_stop=_stop_after(40), checkpoint_every=3600)
+    first = generate_to_file(small.config, path, should_stop=_stop_after(600), checkpoint_every=3600)
     checkpoint = path.with_name(path.name + ".checkpoint")
     assert first.interrupted and checkpoint.exists()
+    assert b"dlrIds" in path.read_bytes()  # a campaign had been sent: the restart generates it again
     with path.open("ab") as handle:  # a hard kill in the middle of a write leaves half a line
         handle.write(b'{"p":999,"d":"999.0","t":')
     second = generate_to_file(small.config, path)

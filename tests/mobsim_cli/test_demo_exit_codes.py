@@ -165,3 +165,19 @@ def test_an_aborted_run_is_130(
     target = ["--target", server.url, "--app-code", "GOOD-CODE"]
     assert main([*DEMO, *target] if command == "demo" else _replay(recorded, here, *target)) == exitcodes.INTERRUPTED
     assert "aborted; run the same command again to resume" in capsys.readouterr().out
+
+
+def test_a_target_run_builds_the_campaigns_here_and_sends_their_sdk_traffic(
+    here: Path, server: BackgroundServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import httpx
+
+    argv = ["demo", "--devices", "12", "--days", "8", "--seed", "3", "--until", "2024-06-01",
+            "--target", server.url, "--app-code", "GOOD-CODE", "--max-rps", "0"]  # fmt: skip
+    assert main(argv) == exitcodes.PASSED, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "sent by the reference server in this process" in out and "the target holds their SDK traffic" in out
+    assert httpx.get(f"{server.url}/inspect/campaigns").json()["total"] == 0  # the target sent nothing
+    segments = {s["name"] for s in httpx.get(f"{server.url}/inspect/segments").json()["segments"]}
+    assert "Cart abandoners" in segments  # saved there, for the reach queries the summary prints
+    assert not list(here.glob("*checkpoint*"))
