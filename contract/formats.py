@@ -49,23 +49,36 @@ def format_date(day: date) -> str:
     return day.strftime("%Y-%m-%d")
 
 
+def parse_zoned(text: str, *, shape: str, not_iso: str, no_zone: str, out_of_range: str) -> datetime:
+    """An ISO-8601 date-time with a zone, in UTC; ``ValueError`` with the given texts (each may name
+    ``{text!r}`` as ``{0}``) for a non-string or over-long value (``shape``), anything else that is not
+    ISO-8601, a missing zone, a moment out of range."""
+    if not isinstance(text, str) or len(text) > 40:
+        raise ValueError(shape)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(not_iso.format(repr(text))) from None
+    if moment.tzinfo is None:
+        raise ValueError(no_zone.format(repr(text)))
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(out_of_range.format(repr(text))) from None
+
+
 def parse_datetime(text: str) -> datetime:
     """Parse an SDK timestamp. Accepts the canonical ``...ssZ`` and any ISO-8601 with an offset.
 
     Raises ``ValueError`` for anything else, including timestamps without a zone.
     """
-    if not isinstance(text, str) or len(text) > 40:
-        raise ValueError("timestamp must be an ISO-8601 string such as 2024-05-01T10:00:00Z")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not an ISO-8601 timestamp such as 2024-05-01T10:00:00Z") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone; send UTC with a trailing Z")
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"{text!r} is out of range in UTC") from None
+    return parse_zoned(
+        text,
+        shape="timestamp must be an ISO-8601 string such as 2024-05-01T10:00:00Z",
+        not_iso="{0} is not an ISO-8601 timestamp such as 2024-05-01T10:00:00Z",
+        no_zone="{0} has no time zone; send UTC with a trailing Z",
+        out_of_range="{0} is out of range in UTC",
+    )
 
 
 def is_datetime(text: str) -> bool:

@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
+from .formats import parse_zoned
 from .models import _finite_json
 
 __all__ = [
@@ -200,18 +201,13 @@ def format_push_time(epoch_ms: int) -> str:
 
 def parse_push_time(text: str) -> datetime:
     """A Push API date-time: ISO-8601 with a zone (``+0000``, ``+01:00``, ``Z``); ``ValueError`` else."""
-    if not isinstance(text, str) or len(text) > 40:
-        raise ValueError("a date-time such as 2026-07-23T12:55:35.086+0000")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a date-time such as 2026-07-23T12:55:35.086+0000") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone; write one, e.g. 2026-07-23T12:55:35.086+0000")
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"{text!r} is out of range") from None
+    return parse_zoned(
+        text,
+        shape="a date-time such as 2026-07-23T12:55:35.086+0000",
+        not_iso="{0} is not a date-time such as 2026-07-23T12:55:35.086+0000",
+        no_zone="{0} has no time zone; write one, e.g. 2026-07-23T12:55:35.086+0000",
+        out_of_range="{0} is out of range",
+    )
 
 
 def _push_time(text: str) -> str:
