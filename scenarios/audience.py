@@ -191,7 +191,7 @@ def _receive_pushes(environment: Environment, run: RunState) -> None:
     one: they are the provider's traffic, not the app's."""
     opts = environment.parsed_options
     assert opts is not None
-    session = FastHttpSession(base_url=run.host, request_event=environment.events.request, user=None)
+    session = FastHttpSession(base_url=run.host, request_event=environment.events.request, user=None, max_retries=0)
     transport = LocustTransport(session, run.limiter)
     poller = HTTPClient.from_url(run.host, network_timeout=30.0, connection_timeout=10.0)
     rng = random.Random()
