@@ -11,21 +11,24 @@ bodies are :mod:`contract.push_api`; what the server does with them is
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from contract import headers, parse_query_bool
 from contract import push_api as pa
 
 from .errors import ApiError
 from .http import _body, json_response
-from .rules import Caller
-from .rules.messages import DAY_MS, BulkResult, Outgoing, Target, Violation, epoch_ms, send
+from .rules import Caller, Context, sending
+from .rules.messages import DAY_MS, Violation, epoch_ms
 from .rules.reports import LogQuery, logs, mo_reports, reports
+from .rules.sending import SEND_CHUNK, BulkResult, Outgoing, SendPlan, Sent, Target
 from .server import ProfileServer
 
 __all__ = ["PUSH_MODELS", "push_router"]
@@ -309,12 +312,78 @@ def outgoing_v2(message: pa.PushRequest, where: str) -> Outgoing:
     )
 
 
-async def _send(
-    server: ProfileServer, caller: Caller, bulks: list[tuple[str | None, Sequence[Outgoing], dict[str, Any]]], **kw: Any
-) -> list[BulkResult]:
-    results = await server.execute(caller, send, bulks, latency=server.messaging.sample_latency_ms, **kw)
+Bulks = list[tuple[str | None, Sequence[Outgoing], dict[str, Any]]]
+_log = logging.getLogger("mobsim.serve")
+
+
+def _plan(
+    ctx: Context, bulks: Bulks, *, latency: Callable[[], int], **kw: Any
+) -> tuple[SendPlan, list[tuple[int, Sent]]]:
+    """Check and plan the send; a plan of at most ``SEND_CHUNK`` installations is written at once
+    (one unit: all or nothing), a larger one later, chunk by chunk (:func:`_chunks`)."""
+    planned = sending.plan(ctx, bulks, latency=latency, **kw)
+    return planned, sending.write(ctx, planned) if planned.installations <= SEND_CHUNK else []
+
+
+async def _start(
+    server: ProfileServer, caller: Caller, bulks: Bulks, **kw: Any
+) -> tuple[SendPlan, list[tuple[int, Sent]]]:
+    planned, first = await server.execute(caller, _plan, bulks, latency=server.messaging.sample_latency_ms, **kw)
     server.messaging.version += 1  # committed: long-polling providers look again
+    return planned, first
+
+
+async def _chunks(server: ProfileServer, caller: Caller, planned: SendPlan) -> AsyncIterator[list[tuple[int, Sent]]]:
+    """The rest of a large send, one unit of work per chunk: other requests are answered between
+    them and the provider hands each chunk as soon as it is committed."""
+    while not planned.finished:
+        yield await server.execute(caller, sending.write, planned, budget=SEND_CHUNK)
+        server.messaging.version += 1
+
+
+async def _send(server: ProfileServer, caller: Caller, bulks: Bulks, **kw: Any) -> list[BulkResult]:
+    """The whole send, then its results (the ``/push/2`` answers count messages: nothing to stream)."""
+    planned, first = await _start(server, caller, bulks, **kw)
+    results = [BulkResult(bulk_id, []) for bulk_id in planned.bulk_ids]
+    for bulk, entry in first:
+        results[bulk].sent.append(entry)
+    async for entries in _chunks(server, caller, planned):
+        for bulk, entry in entries:
+            results[bulk].sent.append(entry)
     return results
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _entry(sent: Sent) -> dict[str, Any]:
+    return {"messageId": sent.message_id, "status": sent.status.json(), "destination": sent.destination}
+
+
+async def _streamed(server: ProfileServer, caller: Caller, planned: SendPlan) -> AsyncIterator[bytes]:
+    """A large send's ``/push/3`` answer, written as its chunks commit (the same JSON as a small one's)."""
+    yield b'{"bulkId":' + json.dumps(planned.bulk_ids[0]).encode() + b',"messages":['
+    comma = b""
+    statuses: dict[str, str] = {}  # a status's JSON, encoded once (a million entries share four)
+    try:
+        async for entries in _chunks(server, caller, planned):
+            if entries:
+                parts = []
+                for _, sent in entries:
+                    status = statuses.get(sent.status.name)
+                    if status is None:
+                        status = statuses[sent.status.name] = _compact(sent.status.json())
+                    parts.append(f'{{"messageId":{_compact(sent.message_id)},"status":{status},'
+                                 f'"destination":{_compact(sent.destination)}}}')  # fmt: skip
+                yield comma + ",".join(parts).encode("utf-8")
+                comma = b","
+    except Exception:
+        # The answer has started (200): the client sees a cut body. What is committed stays sent
+        # (GET /inspect/campaigns/{bulkId} counts it).
+        _log.exception("a send to bulk %s stopped after some of its messages were written", planned.bulk_ids[0])
+        raise
+    yield b"]}"
 
 
 # -- routes --------------------------------------------------------------------------------------
@@ -327,10 +396,10 @@ async def send_v3(request: Request) -> Response:
     body = await _parse(request, pa.PushUnificationRequest)
     bulk_id = body.options.schedule.bulkId if body.options and body.options.schedule else None
     dumped = body.model_dump(mode="json", by_alias=True, exclude_none=True)
-    (result,) = await _send(server, caller, [(bulk_id, outgoing_v3(body), dumped)])
-    messages = [{"messageId": s.message_id, "status": s.status.json(), "destination": s.destination}
-                for s in result.sent]  # fmt: skip
-    return json_response({"bulkId": result.bulk_id, "messages": messages})
+    planned, first = await _start(server, caller, [(bulk_id, outgoing_v3(body), dumped)])
+    if not planned.finished:  # a large send: the answer streams as the chunks are written
+        return StreamingResponse(_streamed(server, caller, planned), media_type="application/json")
+    return json_response({"bulkId": planned.bulk_ids[0], "messages": [_entry(s) for _, s in first]})
 
 
 def _bulks_v2(messages: Sequence[pa.PushRequest], results: Sequence[BulkResult]) -> Response:

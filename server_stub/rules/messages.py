@@ -1,18 +1,10 @@
-"""Messages: sending to destinations, the Mobile API's message calls, the push provider's queue.
+"""Messages: the Mobile API's message calls, reading messages back, the push provider's queue.
 
-Sending (``send``): every message of a request goes from its sender application to the
-installations its destinations resolve to, one row per eligible installation. Eligible is an
-installation of the sender application that is active (not uninstalled or deleted) with
-``regEnabled`` not false; a person destination (``EXTERNAL_USER_ID``, ``EMAIL``, ``PHONE_NUMBER``)
-reaches only the installations attached to that person now (a logged-out one is not), and
-``targetOnlyPrimaryDevices`` only the primary one. A destination that reaches nobody is one
-undeliverable row (``UNDELIVERABLE_NOT_DELIVERED`` with the reason for a registration,
-``UNDELIVERABLE_NO_DESTINATION`` otherwise), reported like any other.
-
-Times are epoch milliseconds of the server's clock. A message is sent at ``send_at`` (``sendAt``
-or now), may be handed by the provider from ``deliver_at`` (``send_at`` plus a sampled latency),
-and expires at ``send_at`` plus its validity (default and cap 48 h): a message with no delivery
-report by then is ``EXPIRED`` and a later report is ignored.
+Sending is :mod:`server_stub.rules.sending`. Times are epoch milliseconds of the server's clock. A
+message is sent at ``send_at`` (``sendAt`` or now), may be handed by the provider from
+``deliver_at`` (``send_at`` plus a sampled latency), and expires at ``send_at`` plus its validity
+(default and cap 48 h): a message with no delivery report by then is ``EXPIRED`` and a later
+report is ignored.
 
 The Mobile API: ``sync`` marks the caller's ``drIDs`` delivered and answers the caller's messages
 that are due, not delivered, not expired and not in ``mIDs``; ``delivered`` is the iOS extension's
@@ -25,30 +17,24 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from contract import ErrorCode, LimitViolation, Platform, format_epoch, limits, parse_datetime
+from contract import ErrorCode, Platform, format_epoch, parse_datetime
 from contract import push_api as pa
-from contract.messages import Message, new_message_id, push_payload, sync_payload, token_route
+from contract.messages import Message, push_payload, sync_payload
 from contract.models import MoRequest, SeenMessagesBody, SyncMessagesBody
 
 from ..errors import ApiError
 from ..store import dumps
 from .context import Context
-from .identities import parse_identity
 
 __all__ = [
     "DAY_MS",
     "MAX_SCHEDULE_MS",
     "OPEN_WINDOW_MS",
     "SYNC_LIMIT",
-    "BulkResult",
-    "Outgoing",
-    "Sent",
-    "Target",
     "Violation",
     "claim_deliveries",
     "delivered",
@@ -56,7 +42,6 @@ __all__ = [
     "message_of",
     "now_ms",
     "seen",
-    "send",
     "session_started",
     "status_of",
     "store_mo",
@@ -90,324 +75,6 @@ def epoch_ms(moment: datetime) -> int:
 
 def now_ms(ctx: Context) -> int:
     return epoch_ms(ctx.clock())
-
-
-# -- sending -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One destination of a message, as the request gave it."""
-
-    type: str
-    address: str
-    where: str
-    """Its place in the request (``messages[0].destinations[1]``), for violations."""
-    message_id: str | None = None
-    primary_only: bool = False
-    any_of: tuple[dict[str, Any], ...] = ()
-    """``MULTIPLE``: ``$or`` filters (one must hold; none given: no condition)."""
-    all_of: tuple[dict[str, Any], ...] = ()
-    """``MULTIPLE``: ``$and`` filters (each must hold)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One message of a request: a content from one application to its destinations."""
-
-    sender: str
-    targets: Sequence[Target]
-    content: dict[str, Any]
-    """Fields of :class:`contract.messages.Message` other than its id, send time and bulk id."""
-    where: str
-    send_at: datetime | None = None
-    validity_ms: int = 2 * DAY_MS
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Kept for reports and logs: ``content``, ``callbackData``, ``campaignReferenceId``, ``platform``."""
-
-
-@dataclass(frozen=True, slots=True)
-class Sent:
-    """One entry of a send answer."""
-
-    message_id: str
-    status: pa.Status
-    destination: str
-    message: int
-    """The index of its message in the request."""
-
-
-@dataclass(slots=True)
-class BulkResult:
-    bulk_id: str
-    sent: list[Sent]
-
-    def count(self, message: int) -> int:
-        """Messages created for installations from the request's ``message``-th message."""
-        return sum(1 for s in self.sent if s.message == message and s.status is pa.PENDING_ACCEPTED)
-
-
-Refusal = tuple[pa.Status, pa.Error]
-_NO_DESTINATION: Refusal = (pa.UNDELIVERABLE_NO_DESTINATION, pa.NO_ERROR)
-
-
-def _enabled(row: sqlite3.Row) -> bool:
-    return json.loads(row["data"]).get("regEnabled") is not False
-
-
-def _eligible(rows: Iterable[sqlite3.Row], target: Target) -> list[sqlite3.Row]:
-    return [r for r in rows if _enabled(r) and (r["is_primary"] or not target.primary_only)]
-
-
-def _registration(ctx: Context, app_code: str, target: Target) -> tuple[list[sqlite3.Row], Refusal]:
-    row = ctx.db.execute("SELECT * FROM installations WHERE reg_id=?", (target.address,)).fetchone()
-    if row is None or row["app_code"] != app_code:
-        return [], (pa.UNDELIVERABLE_NOT_DELIVERED, pa.EC_NO_REGISTRATION_ID_FOUND)
-    if row["state"] != "active":
-        error = pa.EC_DEVICE_APP_UNINSTALL if row["state"] == "uninstalled" else pa.EC_NO_REGISTRATION_ID_FOUND
-        return [], (pa.UNDELIVERABLE_NOT_DELIVERED, error)
-    if not _enabled(row):
-        return [], (pa.UNDELIVERABLE_NOT_DELIVERED, pa.EC_REGISTRATION_ID_DISABLED)
-    return _eligible([row], target), _NO_DESTINATION
-
-
-def _identity(target: Target) -> tuple[str, str]:
-    """The identities row (kind, normalised value) a person destination names."""
-    if target.type == "EXTERNAL_USER_ID":
-        return "externalUserId", target.address
-    email = target.type == "EMAIL"
-    try:
-        ((kind, value, _),) = parse_identity(None, [] if email else [target.address], [target.address] if email else [])
-    except ApiError as exc:
-        raise Violation(f"{target.where}.{'email' if email else 'phoneNumber'}", exc.text) from None
-    return kind, value
-
-
-def _person(ctx: Context, app_code: str, target: Target) -> list[sqlite3.Row]:
-    kind, value = _identity(target)
-    owner = ctx.db.execute(
-        "SELECT person_id FROM identities WHERE account=? AND kind=? AND value=?", (ctx.caller.account, kind, value)
-    ).fetchone()
-    if owner is None:
-        return []
-    rows = ctx.db.execute(
-        "SELECT * FROM installations WHERE person_id=? AND app_code=? AND state='active' ORDER BY created, rowid",
-        (owner[0], app_code),
-    ).fetchall()
-    return _eligible(rows, target)
-
-
-def _by_reg_ids(ctx: Context, app_code: str, reg_ids: Sequence[str], target: Target) -> list[sqlite3.Row]:
-    rows: list[sqlite3.Row] = []
-    unique = list(dict.fromkeys(reg_ids))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start : start + 500]
-        # "+app_code": by the primary key, not by the application's index (which would read every
-        # installation of the application for each chunk: O(n²) for a segment; bench/campaign.py)
-        rows += ctx.db.execute(
-            f"SELECT * FROM installations WHERE reg_id IN ({','.join('?' * len(chunk))}) AND +app_code=?"
-            " AND state='active'",
-            (*chunk, app_code),
-        ).fetchall()
-    order = {reg_id: n for n, reg_id in enumerate(unique)}
-    return _eligible(sorted(rows, key=lambda r: order[r["reg_id"]]), target)
-
-
-def _segment(ctx: Context, app_code: str, target: Target) -> list[sqlite3.Row]:
-    """mobsim's ``SEGMENT`` destination: the segment's installations of the sender application."""
-    from .. import segments  # the segments helper (server_stub/segments.py); imported late: it imports the rules
-
-    try:
-        reg_ids = segments.segment_reg_ids(ctx.db, ctx.caller.account, app_code, target.address, now=ctx.clock())
-    except ApiError as exc:
-        raise Violation(f"{target.where}.segment", exc.text) from None
-    return _by_reg_ids(ctx, app_code, reg_ids, target)
-
-
-class _People:
-    """The account's identities and custom attributes, loaded once for ``MULTIPLE`` filters."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self._identities: dict[int, dict[str, set[str]]] | None = None
-        self._attributes: dict[int, dict[str, Any]] | None = None
-
-    def identities(self, person_id: int | None) -> dict[str, set[str]]:
-        if self._identities is None:
-            self._identities = {}
-            rows = self.ctx.db.execute(
-                "SELECT person_id, kind, value FROM identities WHERE account=?", (self.ctx.caller.account,)
-            )
-            for person, kind, value in rows:
-                self._identities.setdefault(person, {}).setdefault(kind, set()).add(value)
-        return self._identities.get(person_id, {}) if person_id is not None else {}
-
-    def attributes(self, person_id: int | None) -> dict[str, Any]:
-        if self._attributes is None:
-            rows = self.ctx.db.execute("SELECT id, data FROM persons WHERE account=?", (self.ctx.caller.account,))
-            self._attributes = {pid: json.loads(data).get("customAttributes", {}) for pid, data in rows}
-        return self._attributes.get(person_id, {}) if person_id is not None else {}
-
-
-_FILTER_IDENTITIES = {"externalUserId": "externalUserId", "email": "email", "phoneNumber": "phone"}
-
-
-def _holds(people: _People, row: sqlite3.Row, data: dict[str, Any], test: dict[str, Any], where: str) -> bool:
-    for key, value in test.items():
-        if isinstance(value, dict | list) or value is None:
-            raise Violation(where, f"filter {key!r}: a value is a string, a number or a boolean")
-        if key == "pushRegistrationId":
-            ok = row["reg_id"] == value
-        elif key in _FILTER_IDENTITIES:
-            kind = _FILTER_IDENTITIES[key]
-            try:
-                wanted = limits.normalize_email(str(value)) if kind == "email" else (
-                    limits.normalize_phone(str(value)) if kind == "phone" else value)  # fmt: skip
-            except LimitViolation:
-                return False
-            ok = wanted in people.identities(row["person_id"]).get(kind, set())
-        else:  # a custom attribute of the installation, else of its person
-            own = data.get("customAttributes", {})
-            ok = own[key] == value if key in own else people.attributes(row["person_id"]).get(key) == value
-        if not ok:
-            return False
-    return True
-
-
-def _multiple(ctx: Context, app_code: str, target: Target) -> list[sqlite3.Row]:
-    """``$or`` (one filter holds) and ``$and`` (every filter holds): each filter's keys all hold."""
-    people = _People(ctx)
-    rows = ctx.db.execute(
-        "SELECT * FROM installations WHERE app_code=? AND state='active' ORDER BY created, rowid", (app_code,)
-    ).fetchall()
-    found = []
-    for row in rows:
-        data = json.loads(row["data"])
-        any_ok = not target.any_of or any(
-            _holds(people, row, data, t, f"{target.where}.$or[{n}]") for n, t in enumerate(target.any_of)
-        )
-        all_ok = all(_holds(people, row, data, t, f"{target.where}.$and[{n}]") for n, t in enumerate(target.all_of))
-        if any_ok and all_ok:
-            found.append(row)
-    return _eligible(found, target)
-
-
-def _resolve(ctx: Context, app_code: str, target: Target) -> tuple[list[sqlite3.Row], Refusal]:
-    """The eligible installations a destination reaches, and why, when it reaches none."""
-    if target.type == "REGISTRATION":
-        return _registration(ctx, app_code, target)
-    if target.type == "MULTIPLE":
-        return _multiple(ctx, app_code, target), _NO_DESTINATION
-    if target.type == "SEGMENT":
-        return _segment(ctx, app_code, target), _NO_DESTINATION
-    return _person(ctx, app_code, target), _NO_DESTINATION
-
-
-def _taken(ctx: Context, message_id: str, taken: set[str]) -> bool:
-    if message_id in taken:
-        return True
-    return ctx.db.execute("SELECT 1 FROM messages WHERE message_id=?", (message_id,)).fetchone() is not None
-
-
-def _new_id(ctx: Context, taken: set[str]) -> str:
-    while True:
-        message_id = new_message_id()
-        if not _taken(ctx, message_id, taken):
-            taken.add(message_id)
-            return message_id
-
-
-_INSERT = (
-    "INSERT INTO messages (message_id, bulk_id, account, app_code, reg_id, platform, push_token, route, person_id,"
-    " destination, payload, extra, created, send_at, expires_at, deliver_at, done_at, status, error)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
-
-
-def _send_message(
-    ctx: Context,
-    bulk_id: str,
-    index: int,
-    message: Outgoing,
-    now: int,
-    latency: Callable[[], int],
-    taken: set[str],
-) -> tuple[list[Sent], int, int]:
-    app = ctx.db.execute("SELECT account FROM applications WHERE code=?", (message.sender,)).fetchone()
-    if app is None or app["account"] != ctx.caller.account:
-        raise Violation(
-            f"{message.where}.sender",
-            f"{message.sender!r} is not an application code of this account (GET /inspect/applications lists them)",
-        )
-    send_at = now if message.send_at is None else max(now, epoch_ms(message.send_at))
-    if send_at > now + MAX_SCHEDULE_MS:
-        raise Violation(f"{message.where}.options.sendAt", "a message is scheduled at most 180 days in advance")
-    expires_at = send_at + message.validity_ms
-    extra = dumps(message.extra)
-    payload = dumps({k: v for k, v in asdict(Message(message_id="", **message.content)).items() if k != "message_id"}
-                    | {"send_date_time": send_at, "bulk_id": bulk_id})  # fmt: skip
-    sent: list[Sent] = []
-    reached: set[str] = set()
-    for target in message.targets:
-        if target.message_id is not None and _taken(ctx, target.message_id, taken):
-            sent.append(Sent(target.message_id, pa.REJECTED_DUPLICATE_MESSAGE_ID, target.address, index))
-            continue
-        if target.message_id is not None:
-            taken.add(target.message_id)
-        rows, refusal = _resolve(ctx, message.sender, target)
-        fresh = [r for r in rows if r["reg_id"] not in reached]
-        if not rows:
-            message_id = target.message_id or _new_id(ctx, taken)
-            status, error = refusal
-            ctx.db.execute(_INSERT, (message_id, bulk_id, ctx.caller.account, message.sender, None, None, None, None,
-                                     None, target.address, payload, extra, now, send_at, expires_at, send_at, now,
-                                     "UNDELIVERABLE", error.name))  # fmt: skip
-            sent.append(Sent(message_id, status, target.address, index))
-        for n, row in enumerate(fresh):
-            reached.add(row["reg_id"])
-            message_id = target.message_id if n == 0 and target.message_id else _new_id(ctx, taken)
-            token = json.loads(row["data"]).get("pushServiceToken")
-            route = token_route(Platform(row["platform"]), token) if isinstance(token, str) and token else None
-            deliver_at = send_at + max(0, latency())
-            ctx.db.execute(_INSERT, (message_id, bulk_id, ctx.caller.account, message.sender, row["reg_id"],
-                                     row["platform"], token, route, row["person_id"], row["reg_id"], payload, extra,
-                                     now, send_at, expires_at, deliver_at, None, "PENDING", None))  # fmt: skip
-            sent.append(Sent(message_id, pa.PENDING_ACCEPTED, row["reg_id"], index))
-    return sent, send_at, expires_at
-
-
-def send(
-    ctx: Context,
-    bulks: Sequence[tuple[str | None, Sequence[Outgoing], dict[str, Any]]],
-    *,
-    latency: Callable[[], int],
-    where: str = "options.schedule.bulkId",
-) -> list[BulkResult]:
-    """Send each bulk (its id or a new one, its messages, the request to keep); all or nothing."""
-    now = now_ms(ctx)
-    taken: set[str] = set()
-    results = []
-    for bulk_id, messages, request in bulks:
-        if bulk_id is not None and ctx.db.execute("SELECT 1 FROM bulks WHERE bulk_id=?", (bulk_id,)).fetchone():
-            raise Violation(where, f"bulk {bulk_id!r} exists already; send a new bulkId (or none)")
-        bulk_id = bulk_id or pa.new_bulk_id()
-        result = BulkResult(bulk_id, [])
-        sends, expiries = [], []
-        for index, message in enumerate(messages):
-            sent, send_at, expires_at = _send_message(ctx, bulk_id, index, message, now, latency, taken)
-            result.sent += sent
-            sends.append(send_at)
-            expiries.append(expires_at)
-        senders = {m.sender for m in messages}
-        target = [{"sender": m.sender, "destinations": [{"type": t.type, "address": t.address} for t in m.targets]}
-                  for m in messages]  # fmt: skip
-        ctx.db.execute(
-            "INSERT INTO bulks VALUES (?,?,?,?,?,?,?,?)",
-            (bulk_id, ctx.caller.account, senders.pop() if len(senders) == 1 else None, now, min(sends),
-             max(expiries), dumps(request), dumps(target)),
-        )  # fmt: skip
-        results.append(result)
-    return results
 
 
 # -- reading messages back -----------------------------------------------------------------------
