@@ -8,9 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
+from contract import ErrorCode, parse_datetime
+
+from .errors import ApiError
 from .http import json_response
 from .inspect_api import PREFIX
 from .rules import reports
+from .rules.messages import epoch_ms
 from .server import DEFAULT_ACCOUNT, ProfileServer
 
 __all__ = ["campaigns_router"]
@@ -30,9 +34,26 @@ async def list_campaigns(
     account: Account = DEFAULT_ACCOUNT,
     page: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    application_code: Annotated[
+        str | None, Query(alias="applicationCode", max_length=200, description="only bulks with a message from it")
+    ] = None,
+    since: Annotated[
+        str | None, Query(max_length=64, description="only bulks created at or after it (ISO 8601 date-time)")
+    ] = None,
 ) -> Response:
     server = _server(request)
-    return json_response(await server.execute(server.admin(account), reports.campaigns, page=page, limit=limit))
+    since_ms = None
+    if since is not None:
+        try:
+            since_ms = epoch_ms(parse_datetime(since))
+        except ValueError:
+            raise ApiError(
+                ErrorCode.REQUEST_FORMAT_INVALID, f"since: {since!r} is not an ISO 8601 date-time with a zone"
+            ) from None
+    found = await server.execute(
+        server.admin(account), reports.campaigns, page=page, limit=limit, app_code=application_code, since=since_ms
+    )
+    return json_response(found)
 
 
 @router.get("/campaigns/{bulk_id}", summary="One bulk: sent, handed, delivered, seen, opened, converted, expired")

@@ -284,14 +284,25 @@ def _campaigns(ctx: Context, bulks: Sequence[sqlite3.Row]) -> list[dict[str, Any
     return result
 
 
-def campaigns(ctx: Context, *, page: int = 0, limit: int = 20) -> dict[str, Any]:
-    """Every bulk of the account, newest first, with its metrics."""
+def campaigns(
+    ctx: Context, *, page: int = 0, limit: int = 20, app_code: str | None = None, since: int | None = None
+) -> dict[str, Any]:
+    """The account's bulks, newest first, with their metrics: those with a message from ``app_code``
+    (if given), created at or after ``since`` (epoch ms, if given)."""
     expire(ctx)
-    account = ctx.caller.account
-    total = ctx.db.execute("SELECT COUNT(*) FROM bulks WHERE account=?", (account,)).fetchone()[0]
+    where = "account=?"
+    args: list[Any] = [ctx.caller.account]
+    if app_code is not None:  # a bulk of several senders has no app_code of its own
+        where += " AND (app_code=? OR (app_code IS NULL AND EXISTS (SELECT 1 FROM messages m"
+        where += " WHERE m.bulk_id = bulks.bulk_id AND m.app_code=?)))"
+        args += [app_code, app_code]
+    if since is not None:
+        where += " AND created>=?"
+        args.append(since)
+    total = ctx.db.execute(f"SELECT COUNT(*) FROM bulks WHERE {where}", args).fetchone()[0]
     bulks = ctx.db.execute(
-        "SELECT * FROM bulks WHERE account=? ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?",
-        (account, limit, page * limit),
+        f"SELECT * FROM bulks WHERE {where} ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?",
+        (*args, limit, page * limit),
     ).fetchall()
     return {"campaigns": _campaigns(ctx, bulks), "total": total, "page": page, "limit": limit}
 

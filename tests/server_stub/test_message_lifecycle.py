@@ -450,6 +450,34 @@ def test_campaign_metrics_count_each_step(
     assert row(app, ids[0])["handed_at"] == START_MS
 
 
+def test_campaigns_are_listed_by_application_and_by_creation_time(
+    push: PushApi, client: TestClient, clock: Clock
+) -> None:
+    mine, theirs = device(client, Platform.ANDROID, route=1), device(client, Platform.IOS, route=2, app_code=OTHER_APP)
+    push.send([reg(mine)], schedule={"bulkId": "mine-early"})
+    clock.advance(10)
+    push.send([reg(theirs)], sender=OTHER_APP, schedule={"bulkId": "theirs"})
+    body = {"messages": [push.message([reg(mine)]), push.message([reg(theirs)], sender=OTHER_APP)],
+            "options": {"schedule": {"bulkId": "both"}}}  # fmt: skip
+    assert push.call("POST", "/push/3/messages", json=body).status_code == 200  # two senders: no app of its own
+
+    def listed(**params: Any) -> list[str]:
+        answer = client.get("/inspect/campaigns", params=params)
+        assert answer.status_code == 200, answer.text
+        return [c["bulkId"] for c in answer.json()["campaigns"]]
+
+    assert listed() == ["both", "theirs", "mine-early"]
+    assert listed(applicationCode=APP_CODE) == ["both", "mine-early"]
+    assert listed(applicationCode=OTHER_APP) == ["both", "theirs"]
+    assert listed(applicationCode="NONE") == []
+    assert listed(since=ts(10)) == ["both", "theirs"]  # at or after: the boundary is in
+    assert listed(since="2024-05-01T12:00:10.001Z") == []
+    assert listed(applicationCode=APP_CODE, since=ts(10)) == ["both"]
+    assert client.get("/inspect/campaigns", params={"applicationCode": APP_CODE}).json()["total"] == 2
+    bad = client.get("/inspect/campaigns", params={"since": "yesterday"})
+    assert bad.status_code == 400 and "since" in bad.text
+
+
 def test_a_reset_forgets_messages_but_keeps_api_keys(
     push: PushApi, inspector: Inspector, new_device: MakeDevice
 ) -> None:
