@@ -568,7 +568,7 @@ def _run(args: argparse.Namespace, plan: Plan, paths: dict[str, Path], out: Outp
             finally:
                 _end_group(process)
         after = stored_counts(host, app_code) if before is not None else None
-        campaigns = campaign_funnels(host, app_code) or []
+        campaigns = campaign_funnels(host, app_code, since=started_at) or []
     finally:
         if server is not None:
             server.stop()
@@ -656,7 +656,8 @@ def _verdict(summary: dict[str, Any], results: list[Any], aborted: list[str], in
     elif aborted:
         code, reason = FAILED, "aborted on a failed threshold (--abort-on-fail): " + "; ".join(aborted)
     elif (summary.get("campaign") or {}).get("error"):
-        code, reason = FAILED, f"the spike campaign was not sent: {summary['campaign']['error'][:200]}"
+        what = "reached no installation" if summary["campaign"].get("messages") == 0 else "was not sent"
+        code, reason = FAILED, f"the spike campaign {what}: {summary['campaign']['error'][:200]}"
     elif results:
         code = FAILED if failed else PASSED
         reason = (

@@ -9,6 +9,7 @@ the run: the difference of its event counts after and before the measured window
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -77,11 +78,17 @@ FUNNEL = ("sent", "handed", "delivered", "seen", "opened", "converted", "expired
 """A campaign's funnel as the reference server counts it (``GET /inspect/campaigns``)."""
 
 
-def campaign_funnels(url: str, app_code: str, *, timeout: float = 10.0) -> list[dict[str, Any]] | None:
-    """The funnel of each campaign of the app on a target with campaign metrics, or None."""
+def campaign_funnels(
+    url: str, app_code: str, *, since: datetime | None = None, timeout: float = 10.0
+) -> list[dict[str, Any]] | None:
+    """The funnel of each campaign of the app (created at or after ``since``) on a target with
+    campaign metrics (``GET /inspect/campaigns``), newest first, or None."""
+    params: dict[str, Any] = {"applicationCode": app_code, "limit": 100}
+    if since is not None:
+        params["since"] = since.isoformat()
     try:
         with httpx.Client(base_url=url, timeout=timeout) as client:
-            answer = client.get("/inspect/campaigns", params={"applicationCode": app_code})
+            answer = client.get("/inspect/campaigns", params=params)
             if answer.status_code != 200:
                 return None
             data = answer.json()
@@ -105,7 +112,7 @@ def message_figures(counts: Mapping[str, int], acknowledged: Mapping[str, int]) 
         "dropped_by_the_sdk": int(counts.get("pushes_dropped", 0)),
         "stale_token": int(counts.get("pushes_stale", 0)),
         "not_for_this_run": int(counts.get("pushes_unroutable", 0)),
-        "taken_by_sdks": int(acknowledged.get("pushes", 0)),
+        "from_message_syncs": int(acknowledged.get("messages_synced", 0)),
         "delivery_reports_acknowledged": int(acknowledged.get("deliveries", 0)),
         "seen_acknowledged": int(acknowledged.get("seen", 0)),
         "opens": int(counts.get("opens", 0)),
@@ -251,10 +258,11 @@ def _print_messages(out: Output, summary: dict[str, Any]) -> None:
         return
     n = {key: figures.get(key, 0) for key in figures}
     out.line(
-        f"pushes: {n.get('received', 0)} received by the devices ({n.get('taken_by_sdks', 0)} taken by their SDKs, "
-        f"{n.get('held_for_a_session', 0)} held for a session, {n.get('dropped_by_the_sdk', 0)} dropped), "
-        f"{n.get('delivery_reports_acknowledged', 0)} delivery reports and {n.get('seen_acknowledged', 0)} seen "
-        f"reports acknowledged, {n.get('opens', 0)} opens, {n.get('conversions', 0)} conversions"
+        f"pushes: {n.get('received', 0)} taken by the devices' SDKs ({n.get('held_for_a_session', 0)} held for a "
+        f"session, {n.get('dropped_by_the_sdk', 0)} dropped by the SDK), {n.get('from_message_syncs', 0)} messages "
+        f"from message syncs; {n.get('delivery_reports_acknowledged', 0)} delivery reports and "
+        f"{n.get('seen_acknowledged', 0)} seen reports acknowledged; {n.get('opens', 0)} opens, "
+        f"{n.get('conversions', 0)} conversions"
     )
     if campaigns:
         out.table(

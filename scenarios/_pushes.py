@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import httpx
 
 from contract.dialect import Platform
 from simulator import SimulatorError, Transport, VirtualDevice
@@ -26,7 +29,16 @@ from simulator import SimulatorError, Transport, VirtualDevice
 from ._personas import Session, Tally
 from ._population import Population
 
-__all__ = ["DELIVERIES_PATH", "EVERYONE", "SEND_PATH", "OpenPolicy", "PushReceiver", "campaign_request", "open_session"]
+__all__ = [
+    "DELIVERIES_PATH",
+    "EVERYONE",
+    "SEND_PATH",
+    "OpenPolicy",
+    "PushReceiver",
+    "campaign_request",
+    "open_session",
+    "send_campaign",
+]
 
 DELIVERIES_PATH = "/provider/1/deliveries"
 SEND_PATH = "/push/3/messages"
@@ -43,6 +55,52 @@ def campaign_request(app_code: str, segment: str, bulk_id: str) -> dict[str, Any
         ],
         "options": {"schedule": {"bulkId": bulk_id}},
     }
+
+
+def send_campaign(
+    host: str, app_code: str, api_key: str, segment: str, bulk_id: str, *, transport: httpx.BaseTransport | None = None
+) -> dict[str, Any]:
+    """Send the spike's campaign (:func:`campaign_request`) to a ``mobsim serve``; the record the
+    run summary shows as ``campaign``: ``bulkId``, ``segment``, ``sent_at``, ``seconds``, the send's
+    ``status`` and ``messages`` (what the server wrote, from its campaign metrics), or ``error``
+    (the send refused or cut, or a campaign that reached no installation, ``messages`` 0)."""
+    record: dict[str, Any] = {"bulkId": bulk_id, "segment": segment, "sent_at": time.time()}
+    try:
+        with httpx.Client(base_url=host.rstrip("/"), timeout=300.0, transport=transport) as client:
+            if segment == EVERYONE:  # a saved segment of the reference server; 409 when it exists
+                client.post("/inspect/segments", json={"name": EVERYONE, "query": {}})
+            # The answer has an entry per message (a stream, for a large segment): read, not parsed.
+            with client.stream("POST", SEND_PATH, json=campaign_request(app_code, segment, bulk_id),
+                               headers={"Authorization": f"App {api_key}"}) as answer:  # fmt: skip
+                record["status"] = answer.status_code
+                if answer.status_code >= 300:
+                    record["error"] = (
+                        f"{SEND_PATH} answered {answer.status_code}: " + answer.read().decode(errors="replace")[:500]
+                    )
+                else:
+                    for _ in answer.iter_raw():
+                        pass
+            if "error" not in record:
+                record.update(_reach(client, bulk_id, segment))
+    except httpx.HTTPError as exc:
+        record["error"] = f"{type(exc).__name__}: {exc}"
+    record["seconds"] = round(time.time() - record["sent_at"], 3)
+    return record
+
+
+def _reach(client: httpx.Client, bulk_id: str, segment: str) -> dict[str, Any]:
+    """The campaign's messages as the server counts them; none is an error (nobody was reached)."""
+    found = client.get(f"/inspect/campaigns/{bulk_id}")
+    if found.status_code != 200:
+        return {"error": f"GET /inspect/campaigns/{bulk_id} answered {found.status_code}: {found.text[:300]}"}
+    try:
+        messages = int(found.json()["sent"])
+    except (ValueError, KeyError, TypeError):
+        return {"error": f"GET /inspect/campaigns/{bulk_id} answered no 'sent' count: {found.text[:300]}"}
+    if messages == 0:
+        return {"messages": 0, "error": f"segment {segment!r} holds no installation that can receive it "
+                                        "(registered, push enabled, of this application)"}  # fmt: skip
+    return {"messages": messages}
 
 
 _OPEN_SHARE: dict[str, float] = {

@@ -36,15 +36,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from scenarios import EVENT_DEFINITIONS, Session, add_options, persona_weights, run_session, validate
 from scenarios._options import plan_shape
-from scenarios._pushes import (
-    DELIVERIES_PATH,
-    EVERYONE,
-    SEND_PATH,
-    OpenPolicy,
-    PushReceiver,
-    campaign_request,
-    open_session,
-)
+from scenarios._pushes import DELIVERIES_PATH, OpenPolicy, PushReceiver, open_session, send_campaign
 from scenarios._runtime import LocustTransport, RunState, shape_curve, summary
 from simulator import ApiError, SimulatorError, VirtualDevice
 
@@ -145,25 +137,10 @@ def _send_campaign(environment: Environment) -> None:
     opts = environment.parsed_options
     assert opts is not None and environment.host
     bulk_id = f"mobsim-spike-{int(time.time())}"
-    record: dict[str, Any] = {"bulkId": bulk_id, "segment": opts.spike_segment, "sent_at": time.time()}
-    try:
-        if opts.spike_segment == EVERYONE:  # a saved segment of the reference server; 409 when it exists
-            httpx.post(environment.host.rstrip("/") + "/inspect/segments", timeout=30.0,
-                       json={"name": EVERYONE, "query": {}})  # fmt: skip
-        answer = httpx.post(environment.host.rstrip("/") + SEND_PATH, timeout=300.0,
-                            json=campaign_request(opts.app_code, opts.spike_segment, bulk_id),
-                            headers={"Authorization": f"App {opts.api_key}"})  # fmt: skip
-        record["status"] = answer.status_code
-        if answer.status_code < 300:
-            record["messages"] = len(answer.json().get("messages") or [])
-        else:
-            record["error"] = answer.text[:500]
-    except (httpx.HTTPError, ValueError) as exc:
-        record["error"] = str(exc)
-    record["seconds"] = round(time.time() - record["sent_at"], 3)
+    record = send_campaign(environment.host, opts.app_code, opts.api_key, opts.spike_segment, bulk_id)
     _STATE["campaign"] = record
     if "error" in record:
-        _log.error("the spike campaign was not sent: %s", record["error"])
+        _log.error("the spike campaign failed: %s", record["error"])
     else:
         _log.warning("spike campaign %s: %d messages to %r", bulk_id, record["messages"], opts.spike_segment)
 

@@ -493,8 +493,7 @@ class VirtualDevice(MessageFlows):
         message = parse_push(self.platform, payload)
         if message is None or not self._push_arrived(message, payload):
             return None
-        self._acked("pushes")
-        return message.message_id
+        return message.message_id  # the device took it: no target acknowledged anything (yet)
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -532,7 +531,6 @@ class VirtualDevice(MessageFlows):
         assert entry is not None
         inbox.set_flag(entry, M.SHOWN, False)
         inbox.set_flag(entry, M.TAPPED)
-        self._acked("opens")
         self._opened(chosen)
         return chosen
 

@@ -15,12 +15,16 @@ The kinds, and what one of them is:
 - ``user_updates``: a user PATCH answered 2xx;
 - ``events``: custom events carried by a 2xx (a batch counts each event; the server may still
   reject some of them, which it lists as rejected events);
-- ``pushes``: messages the SDK took (from a push, or from a sync answer): stored, not dropped;
+- ``messages_synced``: messages a 2xx messages-sync answer carried that the SDK took (stored, not
+  dropped);
 - ``deliveries``: delivery reports a 2xx carried (ids in ``drIDs``, an iOS extension's ``dlrIds``);
 - ``seen``: seen reports a 2xx carried (one per message);
-- ``opens``: notifications the user tapped (the app opened; what the server sees of it is the seen
-  report and the App Launch);
 - ``mo``: mobile-originated messages answered 2xx.
+
+A push the provider hands over and a tap on a notification are not acknowledgements: they happen
+on the device (``receive_push`` and ``tap`` return what was taken or tapped, and the scenarios
+count those as what the devices did); what the target acknowledges of them is the delivery
+report, the seen report and the App Launch.
 
 :func:`pending` reads a device's state for what it holds unacknowledged: session starts not
 reported, batched events not sent, a depersonalize not acknowledged, user changes not saved,
@@ -44,10 +48,9 @@ ACK_KINDS = (
     "depersonalizations",
     "user_updates",
     "events",
-    "pushes",
+    "messages_synced",
     "deliveries",
     "seen",
-    "opens",
     "mo",
 )
 PENDING_KINDS = ("launches", "events", "depersonalizations", "user_updates", "deliveries", "seen")

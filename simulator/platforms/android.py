@@ -306,7 +306,7 @@ class AndroidDevice(VirtualDevice):
         for payload in payloads:
             message = parse_sync_payload(self.platform, payload)
             if message is not None and self._push_arrived(message, payload):
-                self._acked("pushes")
+                self._acked("messages_synced")
 
     def _seen_delta(self, now_ms: int, seen_ms: int) -> int:
         return round((now_ms - seen_ms) / 1000)  # Math.round(delta / 1000f)

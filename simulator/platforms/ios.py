@@ -293,7 +293,7 @@ class IosDevice(VirtualDevice):
             if message is None or inbox.find(self.state.messages, message.message_id) or self._expired(message):
                 continue
             self._store(message, 0 if message.silent else M.SHOWN)
-            self._acked("pushes")
+            self._acked("messages_synced")
         if iteration < SYNC_CHAIN_LIMIT:
             self._sync_messages(iteration=iteration + 1)
 

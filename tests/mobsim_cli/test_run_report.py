@@ -52,6 +52,14 @@ def summary(requests: int = 100, failures: int = 0, **extra: Any) -> dict[str, A
         (summary(exceptions=[{"count": 2, "msg": "boom"}]), ["p95<100"], [], False, PASSED, "all 1 thresholds passed"),
         (summary(campaign={"error": "401 API_KEY"}), [], [], False, FAILED, "the spike campaign was not sent: 401"),
         (summary(campaign={"error": "x"}), ["p95<100"], [], False, FAILED, "the spike campaign was not sent"),
+        (
+            summary(campaign={"messages": 0, "error": "segment 'S' holds no installation"}),
+            [],
+            [],
+            False,
+            FAILED,
+            "the spike campaign reached no installation: segment 'S'",
+        ),
         (summary(campaign={"bulkId": "b", "messages": 3}), [], [], False, PASSED, "all 100 requests succeeded"),
     ],
 )
@@ -172,20 +180,25 @@ def test_the_set_up_leaves_a_core_to_a_server_on_this_machine() -> None:
 
 def test_message_figures_come_from_what_the_devices_did_and_what_the_target_acknowledged() -> None:
     counts = {"pushes_received": 9, "pushes_held": 2, "pushes_dropped": 1, "opens": 3, "conversions": 1}
-    acknowledged = {"pushes": 8, "deliveries": 7, "seen": 3}
+    acknowledged = {"messages_synced": 8, "deliveries": 7, "seen": 3}
     figures = message_figures(counts, acknowledged)
     assert figures == {"received": 9, "held_for_a_session": 2, "dropped_by_the_sdk": 1, "stale_token": 0,
-                       "not_for_this_run": 0, "taken_by_sdks": 8, "delivery_reports_acknowledged": 7,
+                       "not_for_this_run": 0, "from_message_syncs": 8, "delivery_reports_acknowledged": 7,
                        "seen_acknowledged": 3, "opens": 3, "conversions": 1}  # fmt: skip
 
 
 def test_campaign_funnels_read_the_inspection_api_and_tolerate_targets_without_it() -> None:
+    from datetime import UTC, datetime
+
     import httpx
     import respx
 
+    since = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
     with respx.mock(base_url="http://127.0.0.1:9") as router:
-        router.get("/inspect/campaigns").respond(200, json={"campaigns": [{"bulkId": "B", "sent": 5, "delivered": 4}]})
-        rows = campaign_funnels("http://127.0.0.1:9", "APP")
+        router.get("/inspect/campaigns", params={"applicationCode": "APP", "since": since.isoformat()}).respond(
+            200, json={"campaigns": [{"bulkId": "B", "sent": 5, "delivered": 4}]}
+        )
+        rows = campaign_funnels("http://127.0.0.1:9", "APP", since=since)
     assert rows == [{"bulkId": "B", "sent": 5, "handed": 0, "delivered": 4, "seen": 0, "opened": 0, "converted": 0,
                      "expired": 0}]  # fmt: skip
     with respx.mock(base_url="http://127.0.0.1:9") as router:
@@ -204,7 +217,7 @@ def test_the_summary_prints_the_pushes_and_the_campaign_funnel() -> None:
                            "converted": 0, "expired": 0}]}  # fmt: skip
     _print_messages(out, data)
     text = buffer.getvalue()
-    assert "pushes: 4 received by the devices" in text and "4 delivery reports" in text and "1 opens" in text
+    assert "pushes: 4 taken by the devices' SDKs" in text and "4 delivery reports" in text and "1 opens" in text
     assert "B-1" in text and "delivered" in text
     quiet = io.StringIO()
     _print_messages(Output(quiet, terminal=False), {"messages": message_figures({}, {}), "campaigns": []})

@@ -279,17 +279,38 @@ def test_parked_messages_survive_resume(started, router, client, clock):
     assert resumed.notifications == ["MSG-1"] and resumed.messages == device.messages
 
 
-def test_acknowledgements_are_counted_by_kind(make, router, clock):
+def test_acknowledgements_are_counted_by_kind_and_a_push_or_a_tap_is_none(make, router, clock):
     seen: dict[str, int] = {}
     device = make("android", observer=lambda kind, n: seen.__setitem__(kind, seen.get(kind, 0) + n))
     device.start()
     router.post("/mobile/2/messages/seen").respond(200)
     router.post("/mobile/1/appinstance/REG-1/user/events/session").respond(200)
-    push(device, msg())
+    base = dict(seen)
+    assert push(device, msg()) == "MSG-1"  # taken; its delivery report goes in the sync answered 200
     clock.set(START + 60)
-    device.tap()
-    assert {k: seen.get(k) for k in ("pushes", "deliveries", "opens", "seen")} == {
-        "pushes": 1, "deliveries": 1, "opens": 1, "seen": 1}  # fmt: skip
+    assert device.tap() == "MSG-1"
+    assert {k: seen.get(k, 0) - base.get(k, 0) for k in ("messages_synced", "deliveries", "seen")} == {
+        "messages_synced": 0, "deliveries": 1, "seen": 1}  # fmt: skip
+    assert "pushes" not in seen and "opens" not in seen
+    answer = {"payloads": [sync_payload(msg("S-1"), Platform.ANDROID)]}
+    router.post("/mobile/5/messages").mock(
+        side_effect=[httpx.Response(200, json=answer)] + [httpx.Response(200, json={"payloads": []})] * 3
+    )
+    clock.set(START + 70)
+    device.sync()
+    assert seen.get("messages_synced", 0) - base.get("messages_synced", 0) == 1
+
+
+def test_a_message_of_a_sync_answer_the_sdk_drops_is_not_counted(make, router, clock):
+    seen: dict[str, int] = {}
+    device = make("android", observer=lambda kind, n: seen.__setitem__(kind, seen.get(kind, 0) + n))
+    device.start()
+    assert push(device, msg()) == "MSG-1"
+    answer = {"payloads": [sync_payload(msg(), Platform.ANDROID)]}  # the one it has already
+    router.post("/mobile/5/messages").mock(return_value=httpx.Response(200, json=answer))
+    clock.set(START + 10)
+    device.sync()
+    assert seen.get("messages_synced", 0) == 0
 
 
 def test_respx_router_fixture_is_strict(router: respx.Router) -> None:

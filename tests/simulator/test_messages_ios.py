@@ -134,6 +134,20 @@ def test_sync_answers_chain_at_most_two_more_syncs(ios, router):
     assert ios.messages[-1]["deliveryReported"] is False  # P2 waits for the next sync
 
 
+def test_messages_of_sync_answers_are_acknowledged_and_a_push_is_not(started, router):
+    seen: dict[str, int] = {}
+    router.post("/mobile/1/messages/deliveryreport").respond(200)
+    ios = started("ios", observer=lambda kind, n: seen.__setitem__(kind, seen.get(kind, 0) + n))
+    answers = [httpx.Response(200, json={"payloads": [sync_payload(msg(f"P{n}"), Platform.IOS)]}) for n in range(3)]
+    router.post("/mobile/5/messages").mock(side_effect=answers)
+    ios.background()
+    base = dict(seen)
+    assert push(ios, msg("S", silent=True)) == "S"
+    assert ios.notifications == ["P0", "P1", "P2"]
+    assert seen.get("messages_synced", 0) - base.get("messages_synced", 0) == 3  # the three answers' messages
+    assert "pushes" not in seen
+
+
 def test_the_archive_holds_reported_messages_of_seven_days_newest_first_by_send_time(ios, router, clock):
     ios.background()
     push(ios, msg("OLDER", silent=True, sent=START - 100))

@@ -55,7 +55,7 @@ def make(server: TestClient, clock: VirtualClock, platform: str, seed: int) -> t
 def test_the_kinds_are_what_the_report_reconciles() -> None:
     assert ACK_KINDS == (
         "installs", "launches", "personalizations", "repersonalizations", "depersonalizations", "user_updates",
-        "events", "pushes", "deliveries", "seen", "opens", "mo",
+        "events", "messages_synced", "deliveries", "seen", "mo",
     )  # fmt: skip
 
 
