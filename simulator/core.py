@@ -22,6 +22,7 @@ from .clock import Clock, VirtualClock
 from .codec import decode_reply
 from .errors import SimulatorError, UsageError, api_error
 from .outcomes import Observer
+from .sdk_features import SdkFeatures, features
 from .state import DeviceState, Flag
 from .systemdata import user_agent
 from .tokens import installation_id, push_token
@@ -46,7 +47,11 @@ class AppConfig:
     sync_messages: bool = True
     """Send the messages sync (`POST /mobile/5/messages`) the SDKs send on each sync."""
     honour_new_base_url: bool = True
-    """False models `withApiUri(...)`: `New-Base-URL` and the base-URL reset are ignored."""
+    """False: ignore `New-Base-URL` whatever the SDK would do (mobsim's own switch, for the
+    conformance probe, which must stay on its target). An app that points the SDK at a backend of
+    its own (any ``base_url`` but :data:`DEFAULT_BASE_URL`) is an app that gave the SDK its API URL
+    (Android's ``withApiUri``, iOS's ``backendBaseURL``); what each SDK version then does with the
+    header is the platform's rule (docs/device.md#the-base-url)."""
     observer: Observer | None = field(default=None, compare=False, repr=False)
     """Told of every acknowledgement a target gave (`simulator.outcomes`): `observer(kind, n)`."""
     app_code_hash: str = field(init=False)
@@ -83,6 +88,8 @@ class DeviceCore:
         if st.os_version:
             profile = profile.with_os(st.os_version)
         self.profile: Profile = profile
+        self.sdk: SdkFeatures = features(st.platform, profile.sdk_version)
+        """What the claimed SDK version does (`simulator.sdk_features`)."""
         static = {
             h.AUTHORIZATION: h.app_authorization(self.config.app_code),
             h.APPLICATION_CODE: self.config.app_code_hash,
@@ -105,6 +112,11 @@ class DeviceCore:
     @property
     def base_url(self) -> str:
         return self.state.base_url or self.config.base_url
+
+    @property
+    def _app_url_given(self) -> bool:
+        """The app gave the SDK its API URL (anything but the SDK's default)."""
+        return self.config.base_url != DEFAULT_BASE_URL
 
     def now(self) -> float:
         return self.clock.now()
@@ -178,7 +190,8 @@ class DeviceCore:
             self._move_base_url(new_base_url)
 
     def _move_base_url(self, new_base_url: str) -> None:
-        """`New-Base-URL`: every later request goes to the new base."""
+        """`New-Base-URL`: every later request goes to the new base (compared without a trailing
+        slash: mobsim stores bases without one)."""
         self.state.base_url = new_base_url.rstrip("/")
 
     def _acked(self, kind: str, n: int = 1) -> None:

@@ -184,7 +184,11 @@ class VirtualDevice(MessageFlows):
         self._installed()
         self.state.token = self.state.token or 1
         self._alive = True
+        self._process_started()
         self._enter_foreground(cold=True)
+
+    def _process_started(self) -> None:
+        """What the SDK does when the app's process starts, before any request."""
 
     def foreground(self) -> None:
         """Bring the app back to the foreground (a cold start if the process is gone)."""

@@ -32,7 +32,8 @@ class Flag:
     PUSH_TYPE_REPORTED = 32
     """Android `REPORTED_PUSH_SERVICE_TYPE` is set."""
     BASE_URL_FAILURE = 64
-    """Android: the previous response was a failure; one more resets the base URL."""
+    """Unused (reserved: parked states may carry it). Android's "previous answer failed" lives in
+    memory, as `BaseUrlManager.isPreviousFailed` does."""
     TABLET = 128
     """The device is a tablet (the catalogue draws a tablet model); fixed at install, kept for life."""
 

@@ -302,7 +302,7 @@ class SyncFlows(DeviceCore):
             return self._heartbeat
         if name == "events":
             return self._events_timer
-        return self._full_sync  # "resync" after New-Base-URL
+        raise ValueError(f"no timer job {name!r}")
 
     def _heartbeat(self) -> None:
         if self.state.has(Flag.FOREGROUND):

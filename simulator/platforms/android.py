@@ -58,6 +58,8 @@ class AndroidDevice(VirtualDevice):
     def _process_ended(self) -> None:
         """A new process starts with empty in-memory throttles and guards."""
         self._debounce: dict[str, tuple[float, int]] = {}
+        self._previous_failed = False
+        """`BaseUrlManager.isPreviousFailed`: in memory, so a new process starts counting again."""
         self._last_foreground_sync = -math.inf
         self._batch_last_run = -math.inf
         self._seen_last_run = -math.inf
@@ -82,18 +84,28 @@ class AndroidDevice(VirtualDevice):
         return encode_android(body, keep_nulls=method == "PATCH")
 
     def _base_url_rules(self, status: int, new_base_url: str | None) -> None:
-        """Two failures in a row (a 4xx/5xx other than 404 and 429) reset the base URL."""
-        if not self.config.honour_new_base_url:
+        """`BaseUrlManager.beforeResponse`: two failures in a row (a 4xx/5xx other than 404 and 429)
+        reset the base URL to the app's; a `New-Base-URL` is taken as it is, every time (no
+        comparison, nothing is sent because of it). Since 12.5.0 an app that gave its API URL
+        (`withApiUri`) switches both off; Huawei's SDK never sets that flag."""
+        if not self.config.honour_new_base_url or (self.sdk.app_url_disables_base_url and self._app_url_given):
             return
-        st = self.state
         failed = status >= 400 and status not in (404, 429)
-        if failed and st.has(Flag.BASE_URL_FAILURE):
-            st.set(Flag.BASE_URL_FAILURE, False)
-            st.base_url = None
+        if failed and self._previous_failed:
+            self._previous_failed = False
+            self.state.base_url = None
             return
-        st.set(Flag.BASE_URL_FAILURE, failed)
+        self._previous_failed = failed
         if new_base_url:
             self._move_base_url(new_base_url)
+
+    def _process_started(self) -> None:
+        """`MobileMessaging.Builder.build()` at every process start: the app's API URL again, if
+        it gave one; without one, since 12.5.0 (`setProvidedApiUri`) the default again. A URL
+        learnt from `New-Base-URL` survives a restart only on Huawei and Android before 12.5.0
+        without an app URL."""
+        if self._app_url_given or self.sdk.base_url_reset_at_start:
+            self.state.base_url = None
 
     def _debounced(self, operation: str, payload: object) -> bool:
         now, digest = self.now(), hash(repr(payload))

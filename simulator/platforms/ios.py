@@ -80,8 +80,27 @@ class IosDevice(VirtualDevice):
         return encode_ios(body)
 
     def _move_base_url(self, new_base_url: str) -> None:
-        super()._move_base_url(new_base_url)
-        self._due["resync"] = self.now()  # everything is synced again against the new base
+        """`DynamicBaseUrlHTTPSessionManager.setNewBaseUrl`: since 8.5.1 a value equal to the current
+        base changes nothing; a new one is stored and, since 10.5.1, when it differs from the URL the
+        app configured, `baseUrlDidChange` syncs the installation and the messages again. The
+        request that carried the header is not sent again."""
+        new = new_base_url.rstrip("/")
+        if self.sdk.base_url_compare and new == self.base_url:
+            return
+        super()._move_base_url(new)
+        if self.sdk.base_url_resync and new != self.config.base_url:
+            self._due["resync"] = self.now()
+
+    def _base_url_changed(self) -> None:
+        """`baseUrlDidChange`: `InstallationDataService` (installation, the keychain's stale
+        registration, a pending depersonalize) and `MMMessageHandler` (local fetch, messages sync)."""
+        st = self.state
+        self._background(self._sync_installation)
+        self._background(self._expire_stale_registration)
+        if st.reg_id and st.has(Flag.DEPERSONALIZE_PENDING):
+            self._background(self._send_depersonalize)
+        self._background(self._local_fetch)
+        self._background(self._sync_messages)
 
     # -- system data -------------------------------------------------------------------------
 
@@ -312,6 +331,8 @@ class IosDevice(VirtualDevice):
             self._due["seen"] = self.now() + SEEN_DEBOUNCE
 
     def _timer_job(self, name: str) -> Callable[[], Any]:
+        if name == "resync":
+            return self._base_url_changed
         return self._report_seen if name == "seen" else super()._timer_job(name)
 
     def _opened(self, message_id: str) -> None:
