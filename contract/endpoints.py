@@ -39,7 +39,8 @@ class Endpoint:
     fixed_query: Mapping[Dialect, Mapping[str, QueryValue]] = field(default_factory=dict)
     """Query parameters the SDK always adds (``rt``, ``ri``, ``platformType``)."""
     flags: tuple[str, ...] = ()
-    """Boolean query parameters the caller chooses, always sent (``validate``, ``keepAsLead``...)."""
+    """Boolean query parameters the caller chooses (``validate``, ``keepAsLead``...): each is sent,
+    false unless given, except one given as ``None``, which is left out (an SDK version without it)."""
 
     def path(self, **params: str) -> str:
         return self.template.format(**params)
@@ -53,7 +54,7 @@ class Endpoint:
         dialect: Dialect,
         *,
         path_params: Mapping[str, str] | None = None,
-        flags: Mapping[str, bool] | None = None,
+        flags: Mapping[str, bool | None] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> WireRequest:
         """This endpoint as ``dialect`` sends it: the one request builder of the project (the
@@ -71,7 +72,7 @@ class Endpoint:
             query_string,
         )
 
-    def plan(self, dialect: Dialect, flags: Mapping[str, bool] | None = None) -> Plan:
+    def plan(self, dialect: Dialect, flags: Mapping[str, bool | None] | None = None) -> Plan:
         """The method, query (as pairs and as a string) and extra headers (read-only) ``dialect``
         sends with ``flags``; computed once per combination, as every request a device sends needs
         them."""
@@ -85,7 +86,7 @@ class Endpoint:
         planned = _PLANS[key] = self._plan(dialect, flags)
         return planned
 
-    def _plan(self, dialect: Dialect, flags: Mapping[str, bool] | None) -> Plan:
+    def _plan(self, dialect: Dialect, flags: Mapping[str, bool | None] | None) -> Plan:
         if dialect not in self.dialects:
             raise ValueError(f"the {dialect} SDK never calls {self.name}")
         flags = dict(flags or {})
@@ -93,7 +94,7 @@ class Endpoint:
         if unknown:
             raise ValueError(f"{self.name} takes no query flags {sorted(unknown)}; it takes {list(self.flags)}")
         params: dict[str, QueryValue] = dict(self.fixed_query.get(dialect, {}))
-        params.update({name: bool(flags.get(name, False)) for name in self.flags})
+        params.update({name: bool(flags.get(name, False)) for name in self.flags if flags.get(name, False) is not None})
         method, headers = self.method, _NO_HEADERS
         if method == "PATCH" and not dialect.real_patch:
             method, headers = "POST", MappingProxyType({METHOD_OVERRIDE: "PATCH"})
@@ -102,7 +103,7 @@ class Endpoint:
 
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
-_PLANS: dict[tuple[str, Dialect, tuple[tuple[str, bool], ...]], Plan] = {}
+_PLANS: dict[tuple[str, Dialect, tuple[tuple[str, bool | None], ...]], Plan] = {}
 """`Endpoint.plan` results by (endpoint name, dialect, flags): a handful of entries."""
 
 

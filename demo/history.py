@@ -380,7 +380,11 @@ class History:
         elif dp.number == 0 and live.sessions - 1 < plan.login_session and not live.ever_logged_in:
             return
         device.advance(rng.uniform(5, 45))
-        device.personalize(plan.identity, plan.attributes, set_as_primary=dp.primary and not live.ever_logged_in)
+        primary = dp.primary and not live.ever_logged_in
+        native = primary and device.sdk.set_device_as_primary  # else saved on the installation after it
+        device.personalize(plan.identity, plan.attributes, set_as_primary=native)
+        if primary and not native:
+            device.set_primary()
         live.logged_in = live.ever_logged_in = True
         live.logged_out = False
         self.tally.counts["personalizations"] += 1

@@ -139,11 +139,11 @@ def _install(population: Population, index: int, app: AppConfig, transport: Any,
         raise device.last_error or SimulatorError("the registration got no pushRegId")
     logged_in = False
     if logs_in_at_install(population, index):
-        from ._personas import person_attributes
+        from ._personas import log_in, person_attributes
 
         device.advance(3.0)
         primary = population.persona_of(index) == "multidevice" and index % 2 == 0
-        device.personalize(population.identity(index), person_attributes(population, index), set_as_primary=primary)
+        log_in(device, population.identity(index), person_attributes(population, index), primary=primary)
         logged_in = True
     device.advance(_SESSION_SECONDS)
     device.background()

@@ -175,12 +175,19 @@ def _personalized(device: VirtualDevice) -> bool:
     return bool(device.user.get("externalUserId"))
 
 
+def log_in(device: VirtualDevice, identity: dict[str, Any], attributes: dict[str, Any], *, primary: bool) -> None:
+    """The app logs the user in; a primary device is asked for in the personalize where the SDK has
+    ``setDeviceAsPrimary`` (Android 15.0.0, iOS 15.5.0), else saved on the installation after it."""
+    native = primary and device.sdk.set_device_as_primary
+    device.personalize(identity, attributes, set_as_primary=native)
+    if primary and not native:
+        device.set_primary()
+
+
 def _login(s: Session, *, primary: bool = False) -> None:
     if _personalized(s.device) or s.device.depersonalize_pending:
         return
-    s.device.personalize(
-        s.population.identity(s.index), person_attributes(s.population, s.index), set_as_primary=primary
-    )
+    log_in(s.device, s.population.identity(s.index), person_attributes(s.population, s.index), primary=primary)
     s.tally.add("personalizations")
 
 

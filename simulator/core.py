@@ -165,7 +165,7 @@ class DeviceCore:
         name: str,
         *,
         target: str | None = None,
-        flags: Mapping[str, bool] | None = None,
+        flags: Mapping[str, bool | None] | None = None,
         body: dict[str, Any] | None = None,
         require: str | None = None,
     ) -> Any:

@@ -303,8 +303,21 @@ class VirtualDevice(MessageFlows):
         keep_as_lead: bool = False,
         set_as_primary: bool = False,
     ) -> dict[str, Any]:
-        """Attach this installation to a person; returns the server's user (with `instances`)."""
+        """Attach this installation to a person; returns the user as the SDK then holds it (the
+        server's answer, with `instances`; SDK versions that ignore the answer: what was sent).
+
+        ``keep_as_lead`` and ``set_as_primary`` exist from the SDK versions that added them
+        (`simulator.sdk_features`); asking an older SDK for one is a `UsageError` (its app could not)."""
         self._registered()
+        sdk = self.sdk
+        for asked, has, name in ((keep_as_lead, sdk.keep_as_lead, "keepAsLead"),
+                                 (set_as_primary, sdk.set_device_as_primary, "setDeviceAsPrimary")):  # fmt: skip
+            if asked and not has:
+                raise UsageError(
+                    f"this device's {self.platform} SDK {self.profile.sdk_version} has no personalize option "
+                    f"{name} (docs/reference/versions.md); "
+                    + ("call set_primary() after personalize" if name == "setDeviceAsPrimary" else "leave it out")
+                )
         ident, attrs = to_wire_user(identity), to_wire_user(attributes or {})
         if set(ident) - set(IDENTITY_KEYS) or set(attrs) - set(ATTRIBUTE_KEYS):
             raise UsageError(f"identity takes {IDENTITY_KEYS}; attributes take {ATTRIBUTE_KEYS}")
@@ -312,25 +325,32 @@ class VirtualDevice(MessageFlows):
             self._wipe_local()
         if not any(ident.get(k) for k in IDENTITY_KEYS):
             raise ClientValidationError("USER_IDENTITY_INVALID", "personalize needs an externalUserId, phone or email")
-        validate_user({**ident, **attrs})
+        if sdk.validates_user:
+            validate_user({**ident, **attrs})
         body = personalize_body(ident, attrs)
-        flags = {"forceDepersonalize": force_depersonalize, "keepAsLead": keep_as_lead,
-                 "setDeviceAsPrimary": set_as_primary}  # fmt: skip
+        flags = {"forceDepersonalize": force_depersonalize,
+                 "keepAsLead": keep_as_lead if sdk.keep_as_lead else None,
+                 "setDeviceAsPrimary": set_as_primary if sdk.set_device_as_primary else None}  # fmt: skip
         if self._debounced("personalize", (body, flags)):
             return self.user
         return self._personalize(body, flags)
 
-    def _personalize(self, body: dict[str, Any], flags: dict[str, bool], attempt: int = 0) -> dict[str, Any]:
+    def _personalize(self, body: dict[str, Any], flags: dict[str, bool | None], attempt: int = 0) -> dict[str, Any]:
         try:
             data = self._call("personalize", flags=flags, body=body)
         except SimulatorError as exc:
-            self._personalize_failed(exc, flags["forceDepersonalize"])
+            self._personalize_failed(exc, bool(flags["forceDepersonalize"]))
             self._schedule_retry(exc, "_personalize", (body, flags), attempt)
             raise
         self._acked("personalizations")
+        self.state.user_dirty = None
+        if not self.sdk.stores_personalize_answer:
+            # Android before 14.7.2, Huawei before 8.11.0: `setUserDataReported(new User(identity,
+            # attributes))`, the request as reported; the answer is not read.
+            self.state.user = {**body["userIdentity"], **body.get("userAttributes", {})} or None
+            return self.user
         user = data if isinstance(data, dict) else {}
         self._store_user(user)
-        self.state.user_dirty = None
         return user
 
     def _personalize_failed(self, error: SimulatorError, forced: bool) -> None:
@@ -379,7 +399,8 @@ class VirtualDevice(MessageFlows):
         """Change user fields (`None` deletes); sends the accumulated unreported delta."""
         self._installed()
         values = to_wire_user({**(user or {}), **fields})
-        validate_user(values)
+        if self.sdk.validates_user:
+            validate_user(values)
         st = self.state
         st.user_dirty = accumulate(st.user_dirty, values)
         self._registered()

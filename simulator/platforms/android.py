@@ -108,6 +108,9 @@ class AndroidDevice(VirtualDevice):
             self.state.base_url = None
 
     def _debounced(self, operation: str, payload: object) -> bool:
+        """`DebouncingGuard` (14.14.0; Huawei 8.11.0): an identical call within 1 s is dropped."""
+        if not self.sdk.debounce:
+            return False
         now, digest = self.now(), hash(repr(payload))
         last = self._debounce.get(operation)
         self._debounce[operation] = (now, digest)
