@@ -28,7 +28,7 @@ from ..device import VirtualDevice
 from ..errors import RegistrationGoneError, SimulatorError, UsageError
 from ..inbox import M
 from ..state import Flag
-from ..systemdata import extension_user_agent
+from ..systemdata import extension_user_agent, user_agent
 from ..transport import Outgoing
 from ..userdata import delta, merge
 
@@ -47,14 +47,6 @@ SYNC_CHAIN_LIMIT = 2
 def _mutable(payload: dict[str, Any]) -> bool:
     aps = payload.get("aps")
     return isinstance(aps, dict) and aps.get("mutable-content") == 1
-
-
-def _at_least(version: str, floor: tuple[int, ...]) -> bool:
-    parts = []
-    for piece in version.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts) >= floor
 
 
 class IosDevice(VirtualDevice):
@@ -257,17 +249,25 @@ class IosDevice(VirtualDevice):
         return bool(message.send_date_time) and self._now_ms() - message.send_date_time > inbox.RETENTION_MS
 
     def _extension_report(self, message_id: str) -> bool:
-        """`MMNSEDeliveryReporter.report`: one `POST /mobile/1/messages/deliveryreport` with its own
-        headers (no sessionId, `foreground: false`, the extension's User-Agent). Since 15.0.0 any
-        answer counts as reported (the status is not checked); before, only a 2xx did."""
+        """The extension's delivery report: one `POST /mobile/1/messages/deliveryreport` with its own
+        headers (no sessionId, `foreground: false`, the extension's User-Agent). Since 15.0.0
+        (`MMNSEDeliveryReporter`) its own User-Agent (the raw machine id) and any answer counts as
+        reported (the status is not checked); before, the full SDK in the extension (the app's
+        User-Agent with the extension's bundle id) and only a 2xx did. Since 13.12.1 it carries
+        `pushregistrationid` and `installationid`; before, neither."""
         wire = endpoint("delivery_report").build(self.dialect, body={"dlrIds": [message_id]})
         headers = dict(self._static_headers)
         headers[h.FOREGROUND] = "false"
-        if self.state.reg_id:
+        sdk, extension = self.sdk, self.config.bundle_id + ".NotificationServiceExtension"
+        if not sdk.nse_registration_headers:
+            del headers[h.INSTALLATION_ID]
+        elif self.state.reg_id:
             headers[h.PUSH_REGISTRATION_ID] = self.state.reg_id
-        standalone = _at_least(self.profile.sdk_version, (15, 0, 0))
+        standalone = sdk.nse_standalone
         if standalone:
             headers[h.USER_AGENT] = extension_user_agent(self.profile, self.config.bundle_id)
+        else:
+            headers[h.USER_AGENT] = user_agent(self.profile, self.config.app_name, extension)
         request = Outgoing(wire.method, self.base_url + wire.target, headers, encode_ios(wire.body or {}), wire)
         try:
             reply = self.transport.send(request)

@@ -80,8 +80,15 @@ def test_since_15_any_answer_counts_as_reported_before_only_a_2xx(ios, router, c
     push(ios, msg("OLD"))
     assert ios.messages[-1]["deliveryReported"] is False
     old_dlr = sent(router)[-1]
-    assert old_dlr.headers["User-Agent"].startswith("MobileMessaging/13.11.1(") and ".NotificationService" not in (
-        old_dlr.headers["User-Agent"])  # fmt: skip
+    # the full SDK in the extension: the app's User-Agent (marketing model name, carrier fields)
+    # with the extension's bundle id; before 13.12.1 neither pushregistrationid nor installationid
+    old_ua = old_dlr.headers["User-Agent"]
+    assert (
+        old_ua.startswith("MobileMessaging/13.11.1(")
+        and ";com.infobip.mobsim.demo.NotificationServiceExtension;" in old_ua
+    )
+    assert old_ua.split(";")[3] == ios.system_data()["deviceModel"]  # the model name, not the raw machine id
+    assert "pushregistrationid" not in old_dlr.headers and "installationid" not in old_dlr.headers
     router.calls.clear()
     clock.set(START + 60)
     ios.start()
@@ -89,6 +96,19 @@ def test_since_15_any_answer_counts_as_reported_before_only_a_2xx(ios, router, c
     assert sync.body == {"drIDs": ["OLD"], "mIDs": ["NEW"]}
     assert later[-1].body == {"mIDs": ["NEW", "OLD"]}
     assert sync.raw.index(b'"drIDs"') < sync.raw.index(b'"mIDs"')  # sorted keys
+
+
+@pytest.mark.parametrize(("sdk", "headers"), [("13.12.0", False), ("13.12.1", True), ("14.4.3", True)])
+def test_the_extension_names_the_registration_since_13_12_1(ios, router, sdk, headers):
+    ios.update_app("4.9.3", sdk)
+    ios.start()
+    ios.background()
+    ios._kill_process()
+    router.calls.clear()
+    assert push(ios, msg("M")) == "M"
+    (dlr,) = sent(router)
+    assert ("pushregistrationid" in dlr.headers, "installationid" in dlr.headers) == (headers, headers)
+    assert ".NotificationServiceExtension;" in dlr.headers["User-Agent"]
 
 
 def test_a_silent_push_wakes_the_app_which_stores_it_and_reports_it_in_a_sync(ios, router):
