@@ -198,18 +198,26 @@ class SyncFlows(DeviceCore):
 
     # -- depersonalize -------------------------------------------------------------------------
 
+    WIPED_INSTALLATION_KEYS: tuple[str, ...] = ("customAttributes", "applicationUserId")
+    """Installation fields a (force) depersonalize clears locally, acknowledged and unreported."""
+
     def _wipe_local(self) -> None:
-        """What both SDKs clear locally on (force) depersonalize."""
+        """What the SDK clears locally on (force) depersonalize: the user, and the installation's
+        :attr:`WIPED_INSTALLATION_KEYS` (each platform adds its own, `_wiped_installation`)."""
         st = self.state
         st.user = st.user_dirty = None
-        drop = ("customAttributes", "applicationUserId")
+        drop = self.WIPED_INSTALLATION_KEYS
         for name in ("installation", "installation_dirty"):
             values = {k: v for k, v in (getattr(st, name) or {}).items() if k not in drop}
             self._wiped_installation(name, values)
             setattr(st, name, values or None)
+        self._wiped()
 
     def _wiped_installation(self, name: str, values: dict[str, Any]) -> None:
         """Adjust the wiped acknowledged (``installation``) or unreported (``installation_dirty``) fields."""
+
+    def _wiped(self) -> None:
+        """What else the platform's SDK clears on depersonalize."""
 
     def _send_depersonalize(self, attempt: int = 0) -> None:
         st = self.state

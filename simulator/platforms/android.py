@@ -254,6 +254,16 @@ class AndroidDevice(VirtualDevice):
     def _sessions_reported(self, now_ms: int) -> None:
         ss.android_reported(self.state.sessions or [])
 
+    # -- depersonalize: `MobileMessagingCore.depersonalizeCurrentInstallation` -----------------
+
+    def _wiped_installation(self, name: str, values: dict[str, Any]) -> None:
+        if name == "installation_dirty":
+            values.pop("isPrimary", None)  # `IS_PRIMARY_UNREPORTED` is cleared; the stored value stays
+
+    def _wiped(self) -> None:
+        """The message store, the `mIDs` archive, the delivery and seen ids not yet reported."""
+        self.state.messages = None
+
     # -- custom events: `BatchReporter` ----------------------------------------------------------
 
     def _check_event(self, definition_id: str) -> None:
@@ -262,9 +272,6 @@ class AndroidDevice(VirtualDevice):
 
     def _may_send_event(self) -> None:
         self._not_pending()
-
-    def _events_held(self) -> bool:
-        return self.state.has(Flag.DEPERSONALIZE_PENDING)
 
     def _batch_events(self) -> None:
         """At most one run per 5 s: now if the last run is 5 s old, else at last run + 5 s."""

@@ -178,10 +178,16 @@ class IosDevice(VirtualDevice):
             self._wipe_local()
         self._send_depersonalize()
 
+    WIPED_INSTALLATION_KEYS = ("customAttributes",)
+    """`InstallationDataService.depersonalizeService`: custom attributes emptied, `isPrimary` false;
+    `applicationUserId` stays."""
+
     def _wiped_installation(self, name: str, values: dict[str, Any]) -> None:
         values.pop("isPrimary", None)
         if name == "installation":
             values["isPrimary"] = False
+        else:  # `archiveAll()` writes the current installation over the unreported one
+            values.clear()
 
     def _depersonalize_failed(self, error: SimulatorError) -> None:
         super()._depersonalize_failed(error)
