@@ -20,7 +20,7 @@ from contract.formats import app_code_hash
 from .catalog import Profile, profile_for
 from .clock import Clock, VirtualClock
 from .codec import decode_reply
-from .errors import SimulatorError, UsageError, api_error
+from .errors import RegistrationGoneError, SimulatorError, UsageError, api_error
 from .outcomes import Observer
 from .sdk_features import SdkFeatures, features
 from .state import DeviceState, Flag
@@ -180,10 +180,17 @@ class DeviceCore:
         request = Outgoing(wire.method, self.base_url + wire.target, headers, content, wire)
         reply = self.transport.send(request)
         self._base_url_rules(reply.status, reply.header(h.NEW_BASE_URL))
-        data = decode_reply(request, reply, android=not self.READS_VOID_BODIES, reads_body=ep.response is not None)
+        try:
+            data = decode_reply(request, reply, android=not self.READS_VOID_BODIES, reads_body=ep.response is not None)
+        except RegistrationGoneError as exc:
+            self._answered_no_registration(exc)
+            raise
         if require and not (isinstance(data, dict) and data.get(require)):
             raise api_error("-4", f"response without {require}", reply.status, request, reply)
         return data
+
+    def _answered_no_registration(self, error: RegistrationGoneError) -> None:
+        """Any call answered ``NO_REGISTRATION`` (before the calling flow handles it, if it does)."""
 
     def _base_url_rules(self, status: int, new_base_url: str | None) -> None:
         if self.config.honour_new_base_url and new_base_url:

@@ -474,8 +474,9 @@ class VirtualDevice(MessageFlows):
             return
         try:
             self._call("patch_installation", target=reg_id, body={"isPrimary": primary})
-        except SimulatorError:
+        except SimulatorError as exc:
             self._installation_patch_failed()
+            self._no_registration(exc)  # both SDKs read it as their own registration gone
             raise
 
     # -- events ------------------------------------------------------------------------------

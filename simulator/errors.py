@@ -95,6 +95,9 @@ class InvalidApplicationCodeError(ApiError):
 class RegistrationGoneError(ApiError):
     """`NO_REGISTRATION`: the device recovers as its SDK does (iOS registers anew, Android repersonalizes)."""
 
+    recovered = False
+    """The device has already reacted to this answer (iOS does on any call's error)."""
+
 
 class InvalidParameterError(ApiError):
     """Codes the Android SDK never retries and after which it drops unreported user data."""

@@ -190,8 +190,9 @@ class SyncFlows(DeviceCore):
                 st.installation = merge(st.installation, own) or None
 
     def _repersonalize_body(self) -> dict[str, Any] | None:
-        """Personalize again with what the SDK knows of its user; None when it knows nothing."""
-        user = self.state.user or {}
+        """Personalize again with what the SDK knows of its user (`getUser()`: the stored user with
+        the unreported changes on top); None when it knows nothing."""
+        user = merge(self.state.user, self.state.user_dirty)
         identity = {k: user[k] for k in IDENTITY_KEYS if user.get(k)}
         attributes = {k: user[k] for k in ATTRIBUTE_KEYS if user.get(k) is not None}
         return personalize_body(identity, attributes) if identity or attributes else None

@@ -45,6 +45,11 @@ MESSAGES_SYNC_THROTTLE = 1.0
 """`SYNC_MSGS_THROTTLE_INTERVAL_MILLIS`: a messages sync without delivery ids at most once a second."""
 
 
+_INVALID_PARAMETER = (InvalidParameterError, RegistrationGoneError)
+"""`MAsyncTask.invalidParameterErrorCodes` (NO_REGISTRATION among them): never retried, and the
+user data sent is dropped (`setUserDataReportedWithError`)."""
+
+
 class AndroidDevice(VirtualDevice):
     """An Android phone with Google services running the Android SDK."""
 
@@ -187,7 +192,7 @@ class AndroidDevice(VirtualDevice):
         return dict(self.state.user_dirty or {})  # the accumulated unreported changes
 
     def _user_rejected(self, error: SimulatorError) -> None:
-        if isinstance(error, InvalidParameterError):
+        if isinstance(error, _INVALID_PARAMETER):
             self.state.user_dirty = None  # setUserDataReportedWithError
 
     def _personalize_rejected(self, error: SimulatorError, forced: bool) -> None:
@@ -197,14 +202,15 @@ class AndroidDevice(VirtualDevice):
         st = self.state
         body = self._repersonalize_body()
         if body is None:
-            st.token += 1  # resetCloudToken: nothing to repersonalize with; the flag stays
+            # `resetCloudToken(false)`: a no-op right after a sync (`didSyncRecently`), so nothing
+            # happens and the flag stays; the PATCH of the next sync carries the token again
             return
         if not st.reg_id or self._debounced("repersonalize", body):
             return
         try:
             self._call("repersonalize", body=body)
         except SimulatorError as exc:
-            if isinstance(exc, InvalidParameterError):
+            if isinstance(exc, _INVALID_PARAMETER):
                 self._no_registration(exc, any_status=False)
                 st.user_dirty = None
             self._schedule_retry(exc, "_repersonalize", (), attempt)

@@ -149,9 +149,19 @@ class IosDevice(VirtualDevice):
 
     # -- NO_REGISTRATION -----------------------------------------------------------------------
 
+    def _answered_no_registration(self, error: RegistrationGoneError) -> None:
+        """`SessionManagement.performRequest` posts every API error; `InstallationDataService.handleError`
+        recovers on `NO_REGISTRATION` from any endpoint (messages, seen, MO, the keychain's DELETE,
+        calls about another installation)."""
+        self._registration_gone(error, True)
+        error.recovered = True
+
     def _registration_gone(self, error: RegistrationGoneError, any_status: bool) -> None:
-        """Forget the registration (keychain too) and register anew."""
+        """`recoverRegistration`: forget the registration (the keychain too, as 13.11.0 does) and
+        register anew; nothing when there is no registration or token to recover (a second error)."""
         st = self.state
+        if error.recovered or st.reg_id is None or not st.token:
+            return
         st.installation_dirty = merge(st.installation, st.installation_dirty) or None
         st.installation = None
         st.keychain_reg_id = st.reg_id = None
