@@ -189,6 +189,14 @@ class DeviceCore:
             raise api_error("-4", f"response without {require}", reply.status, request, reply)
         return data
 
+    BASE_URL_CHECK_INTERVAL = 24 * 3600.0
+    """Seconds between base-URL checks (`BASEURL_CHECK_INTERVAL_HOURS`, iOS `defaultTimeout`)."""
+
+    def _base_url_check_due(self) -> bool:
+        return (
+            self.config.honour_new_base_url and self.now() - self.state.base_url_checked >= self.BASE_URL_CHECK_INTERVAL
+        )
+
     def _answered_no_registration(self, error: RegistrationGoneError) -> None:
         """Any call answered ``NO_REGISTRATION`` (before the calling flow handles it, if it does)."""
 

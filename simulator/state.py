@@ -48,6 +48,7 @@ class DeviceState:
     __slots__ = (
         "app_version",
         "base_url",
+        "base_url_checked",
         "depersonalize_failures",
         "events",
         "flags",
@@ -94,6 +95,7 @@ class DeviceState:
         "sdk_version",
         "messages",
         "route",
+        "base_url_checked",
     )
 
     def __init__(self, platform: Platform, seed: int) -> None:
@@ -134,6 +136,8 @@ class DeviceState:
         """A base URL the server moved the device to (`New-Base-URL`)."""
         self.messages: list[list[Any]] | None = None
         """Messages received: `[messageId, received_ms, sent_ms, flags, seen_ms]` (`simulator.inbox`)."""
+        self.base_url_checked = 0
+        """Epoch second of the last base-URL check that counted (`GET /mobile/1/baseurl`; 0: never)."""
         self.route = 0
         """The device's route in its population (index + 1; 0 for none), carried in its push token so
         the simulated push provider finds it (`contract.messages.token_route`)."""

@@ -104,6 +104,19 @@ class AndroidDevice(VirtualDevice):
         if new_base_url:
             self._move_base_url(new_base_url)
 
+    def _check_base_url(self) -> None:
+        """`BaseUrlChecker.sync`: on a sync, 24 h after the last check that was answered (a blank
+        answer counts), `GET /mobile/1/baseurl` on the current base; a `baseUrl` is taken as it
+        is. A failed check is sent again on the next sync. Not with an app-given URL since 12.5.0
+        (Huawei: always)."""
+        if (self.sdk.app_url_disables_base_url and self._app_url_given) or not self._base_url_check_due():
+            return
+        data = self._call("base_url")
+        self.state.base_url_checked = int(self.now())
+        url = data.get("baseUrl") if isinstance(data, dict) else None
+        if isinstance(url, str) and url.strip():
+            self._move_base_url(url.strip())
+
     def _process_started(self) -> None:
         """`MobileMessaging.Builder.build()` at every process start: the app's API URL again, if
         it gave one; without one, since 12.5.0 (`setProvidedApiUri`) the default again. A URL
@@ -373,9 +386,11 @@ class AndroidDevice(VirtualDevice):
     # -- whole syncs: `performSyncActions` -------------------------------------------------------
 
     def _full_sync(self, *, foreground: bool = False) -> None:
-        """Pending depersonalize, installation, then (unless still pending) user, messages, seen."""
+        """The base-URL check, pending depersonalize, installation, then (unless still pending)
+        user, messages, seen."""
         st = self.state
         self._last_sync = self.now()
+        self._background(self._check_base_url)
         if st.reg_id and st.has(Flag.DEPERSONALIZE_PENDING):
             self._background(self._send_depersonalize)
         self._background(self._sync_installation)

@@ -23,7 +23,8 @@ from .. import events as ev
 from .. import inbox
 from .. import sessions as ss
 from ..catalog import Profile
-from ..codec import encode_ios
+from ..codec import decode_reply, encode_ios
+from ..core import DEFAULT_BASE_URL
 from ..device import VirtualDevice
 from ..errors import RegistrationGoneError, SimulatorError, UsageError
 from ..inbox import M
@@ -82,6 +83,26 @@ class IosDevice(VirtualDevice):
         super()._move_base_url(new)
         if self.sdk.base_url_resync and new != self.config.base_url:
             self._due["resync"] = self.now()
+
+    def _check_base_url(self) -> None:
+        """`BaseUrlManager.checkForChanges`, at start (12.6.1) and on entering the foreground, only
+        with the SDK's default URL, 24 h after the last answer that carried a `baseUrl`: `GET
+        https://mobile.infobip.com/mobile/1/baseurl` (the production host whatever the current
+        base), without `pushregistrationid`. An answer without `baseUrl`, or an error, is retried
+        at the next start or foreground."""
+        if self._app_url_given or not self._base_url_check_due():
+            return
+        wire = endpoint("base_url").build(self.dialect)
+        headers = self._headers(False)
+        headers.pop(h.PUSH_REGISTRATION_ID, None)
+        request = Outgoing(wire.method, DEFAULT_BASE_URL + wire.target, headers, None, wire)
+        reply = self.transport.send(request)
+        self._base_url_rules(reply.status, reply.header(h.NEW_BASE_URL))
+        data = decode_reply(request, reply, android=False, reads_body=True)
+        url = data.get("baseUrl") if isinstance(data, dict) else None
+        if isinstance(url, str) and url.strip():
+            self.state.base_url_checked = int(self.now())
+            self._move_base_url(url.strip())
 
     def _base_url_changed(self) -> None:
         """`baseUrlDidChange`: `InstallationDataService` (installation, the keychain's stale
@@ -387,6 +408,8 @@ class IosDevice(VirtualDevice):
             self._background(self._flush_events)
 
     def _foreground_syncs(self, *, cold: bool) -> None:
+        if not cold or self.sdk.base_url_check_at_start:
+            self._background(self._check_base_url)
         self._full_sync(foreground=True)
 
     def _token_refreshed(self) -> None:

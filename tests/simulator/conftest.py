@@ -23,6 +23,7 @@ def router() -> Iterator[respx.Router]:
     mock = respx.Router(base_url=BASE, assert_all_mocked=True, assert_all_called=False)
     mock.post("/mobile/1/appinstance").respond(200, json={"pushRegId": "REG-1", "isPrimary": False, "regEnabled": True})
     mock.post("/mobile/5/messages").respond(200, json={"payloads": []})
+    mock.get("/mobile/1/baseurl").respond(200, json={"baseUrl": BASE})  # Android's and Huawei's check
     for reg in ("REG-1", "REG-2"):
         mock.post(f"/mobile/1/appinstance/{reg}/user/events/session").respond(200)
         mock.patch(f"/mobile/1/appinstance/{reg}").respond(200)  # iOS; Android PATCH is a POST

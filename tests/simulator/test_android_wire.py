@@ -38,8 +38,11 @@ def error(status: int, code: str) -> httpx.Response:
 def test_first_launch_creates_the_registration_then_syncs_messages(make, router):
     device = make("android")
     device.start()
-    assert targets(router) == ["POST /mobile/1/appinstance?ri=true", "POST /mobile/5/messages?platformType=GCM"]
-    create, messages = sent(router)
+    # the base-URL check first: the SDK's default URL (an app-given one switches it off, 12.5.0)
+    assert targets(router) == ["GET /mobile/1/baseurl", "POST /mobile/1/appinstance?ri=true",
+                               "POST /mobile/5/messages?platformType=GCM"]  # fmt: skip
+    check, create, messages = sent(router)
+    assert check.headers["Authorization"] == f"App {CODE}" and check.raw == b""
     assert create.headers["Authorization"] == f"App {CODE}"
     assert create.headers["applicationcode"] == hashlib.sha256(CODE.encode()).hexdigest()[:10]
     assert create.headers["User-Agent"].startswith("Infobip Mobile API Client/15.0.0(S;12;arm64-v8a;M2101K6G;Xiaomi;")
@@ -59,8 +62,8 @@ def test_first_launch_creates_the_registration_then_syncs_messages(make, router)
 def test_huawei_speaks_android_with_hms(make, router):
     device = make("huawei")
     device.start()
-    create = sent(router)[0]
-    assert create.target == "/mobile/1/appinstance?ri=true"
+    check, create = sent(router)[:2]
+    assert (check.target, create.target) == ("/mobile/1/baseurl", "/mobile/1/appinstance?ri=true")
     assert create.body["pushServiceType"] == "HMS" and create.body["deviceManufacturer"] == "HUAWEI"
     assert re.fullmatch(r"IQAAAACy0[A-Za-z0-9_-]{121}", create.body["pushServiceToken"])
     assert ";HUAWEI;" in create.headers["User-Agent"]
@@ -327,6 +330,7 @@ def test_no_registration_recovery_patches_the_same_id_then_repersonalizes(starte
 
 def test_new_base_url_moves_the_device(make):
     router = respx.Router(assert_all_mocked=True)
+    router.get(f"{BASE}/mobile/1/baseurl").respond(200, json={"baseUrl": BASE})
     router.post(f"{BASE}/mobile/1/appinstance").respond(
         200, json={"pushRegId": "REG-1"}, headers={"New-Base-URL": "https://eu.example.com/"}
     )

@@ -32,6 +32,8 @@ class Backend:
             body = {"requestError": {"serviceException": {"messageId": "ERROR", "text": "no"}}}
             return httpx.Response(status, json=body, headers=headers)
         path = request.url.path
+        if path == "/mobile/1/baseurl":  # the base-URL check: no new base
+            return httpx.Response(200, json={}, headers=headers)
         if path == "/mobile/1/appinstance":
             return httpx.Response(
                 200, json={"pushRegId": "REG-1", "isPrimary": False, "regEnabled": True}, headers=headers
@@ -75,7 +77,8 @@ def test_ios_given_the_same_header_on_every_answer_resyncs_once_and_advance_retu
     phone.background()
     phone.foreground()
     phone.advance(120)
-    assert all(s.startswith(("POST eu.", "GET eu.", "PATCH eu.", "PUT eu.", "DELETE eu.")) for s in backend.seen[2:])
+    later = [s for s in backend.seen[2:] if not s.endswith("/mobile/1/baseurl")]  # iOS checks on the default host
+    assert later and all(s.split(" ", 1)[1].startswith("eu.") for s in later)
 
 
 def test_ios_resync_is_the_installation_and_the_messages_only() -> None:
@@ -230,3 +233,108 @@ def test_the_previous_failure_is_forgotten_with_the_process() -> None:
     phone._kill_process()
     phone.start()
     assert left == [0] and phone.base_url == EU  # two failures, but not in one process
+
+
+# -- the base-URL check (GET /mobile/1/baseurl) -----------------------------------------------------
+
+
+class Checked(Backend):
+    """A backend whose base-URL check answers ``answer`` (a status, or a JSON body)."""
+
+    def __init__(self, answer: int | dict[str, str]) -> None:
+        super().__init__()
+        self.answer = answer
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/mobile/1/baseurl":
+            self.seen.append(f"GET {request.url.host}/mobile/1/baseurl")
+            if isinstance(self.answer, int):
+                return httpx.Response(self.answer, json={"requestError": {"serviceException": {"messageId": "E"}}})
+            return httpx.Response(200, json=self.answer)
+        return super().__call__(request)
+
+    def checks(self) -> int:
+        return self.count("/mobile/1/baseurl")
+
+
+DAY = 24 * 3600
+
+
+@pytest.mark.parametrize("platform", ["android", "huawei"])
+def test_android_checks_on_a_sync_once_a_day(platform: str) -> None:
+    backend = Checked({"baseUrl": ""})  # a blank answer counts as a check
+    phone = device(platform, backend)
+    phone.start()
+    assert backend.checks() == 1 and backend.seen[0] == "GET mobile.infobip.com/mobile/1/baseurl"
+    phone.clock.set(START + DAY - 1)  # type: ignore[attr-defined]
+    phone.sync()
+    assert backend.checks() == 1
+    phone.clock.set(START + DAY)  # type: ignore[attr-defined]
+    phone.sync()
+    assert backend.checks() == 2 and phone.base_url == BASE
+
+
+def test_android_a_failed_check_is_sent_again_with_the_next_sync() -> None:
+    backend = Checked(500)
+    phone = device("android", backend)
+    phone.start()
+    phone.clock.set(START + 60)  # type: ignore[attr-defined]
+    phone.sync()
+    assert backend.checks() == 2
+    backend.answer = {"baseUrl": EU}
+    phone.clock.set(START + 120)  # type: ignore[attr-defined]
+    phone.sync()
+    assert backend.checks() == 3 and phone.base_url == EU  # a baseUrl is taken as it is
+    phone.clock.set(START + 180)  # type: ignore[attr-defined]
+    phone.sync()
+    assert backend.checks() == 3
+
+
+@pytest.mark.parametrize(("platform", "sdk", "checks"), [
+    ("android", "15.0.0", 0), ("android", "12.5.0", 0), ("android", "12.4.0", 1), ("huawei", "8.11.1", 1),
+    ("ios", "15.5.2", 0),
+])  # fmt: skip
+def test_an_app_given_url_and_the_check(platform: str, sdk: str, checks: int) -> None:
+    backend = Checked({"baseUrl": OWN})
+    phone = device(platform, backend, base_url=OWN, sdk=sdk)
+    phone.start()
+    phone.background()
+    phone.foreground()
+    assert backend.checks() == checks
+
+
+@pytest.mark.parametrize(("sdk", "at_start"), [("12.6.1", 1), ("12.6.0", 0)])
+def test_ios_checks_at_start_since_12_6_1_and_on_each_foreground(sdk: str, at_start: int) -> None:
+    backend = Checked({})  # no baseUrl: not counted, asked again on the next foreground
+    phone = device("ios", backend, sdk=sdk)
+    phone.start()
+    assert backend.checks() == at_start
+    phone.background()
+    phone.foreground()
+    assert backend.checks() == at_start + 1
+    backend.answer = {"baseUrl": EU}
+    phone.background()
+    phone.foreground()
+    assert backend.checks() == at_start + 2 and phone.base_url == EU
+    phone.background()
+    phone.foreground()  # answered with a baseUrl: the next check is a day later
+    assert backend.checks() == at_start + 2
+
+
+def test_ios_always_asks_the_production_host_without_its_registration() -> None:
+    requests: list[httpx.Request] = []
+    inner = Checked({"baseUrl": EU})
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return inner(request)
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    phone = VirtualDevice.create("ios", AppConfig(CODE), seed=3, transport=client, clock=VirtualClock(START))
+    phone.start()
+    phone.clock.set(START + DAY)  # type: ignore[attr-defined]
+    phone.background()
+    phone.foreground()
+    checks = [r for r in requests if r.url.path == "/mobile/1/baseurl"]
+    assert [str(r.url) for r in checks] == ["https://mobile.infobip.com/mobile/1/baseurl"] * 2
+    assert all("pushregistrationid" not in r.headers for r in checks) and phone.reg_id

@@ -127,6 +127,7 @@ def test_unregistered_and_uninstalled(make, router):
 def test_transport_failures_map_to_transport_error(make):
     router = respx.Router(base_url=BASE)
     router.post("/mobile/1/appinstance").mock(side_effect=httpx.ConnectError)
+    router.get("/mobile/1/baseurl").mock(side_effect=httpx.ConnectError)
     device = VirtualDevice.create(
         "android", CODE, seed=1, transport=httpx.Client(transport=httpx.MockTransport(router.handler)),
         clock=VirtualClock(START),

@@ -24,11 +24,13 @@ def test_first_launch_registers_and_reports_the_session(make, router):
     device = make("ios")
     device.start()
     assert targets(router) == [
+        "GET /mobile/1/baseurl",  # the SDK's default URL: the base-URL check at start (12.6.1)
         "POST /mobile/1/appinstance?rt=1",
         "POST /mobile/5/messages?platformType=APNS",
         "POST /mobile/1/appinstance/REG-1/user/events/session",
     ]
-    create, messages, session = sent(router)
+    check, create, messages, session = sent(router)
+    assert "pushregistrationid" not in check.headers and check.body is None
     assert create.raw == json.dumps(create.body, sort_keys=True, separators=(",", ":")).encode()
     assert create.headers["User-Agent"] == (
         "MobileMessaging/15.5.2(iOS;26.1;;iPhone 16;;com.infobip.mobsim.demo;4.12.0;iPhone;--;65535;65535)"
@@ -50,7 +52,7 @@ def test_next_launch_patches_full_system_data_with_a_real_patch(started, router)
     device.update_app("4.13.0", "15.6.0")
     device.advance(3600 * 24)
     device.start()
-    patch = sent(router)[0]
+    patch = next(s for s in sent(router) if s.method == "PATCH")
     assert (patch.method, patch.target) == ("PATCH", "/mobile/1/appinstance/REG-1?rt=0")
     assert patch.body["appVersion"] == "4.13.0" and patch.body["sdkVersion"] == "15.6.0"
     assert "pushServiceToken" not in patch.body
@@ -179,10 +181,11 @@ def test_reinstall_deletes_the_stale_registration_from_the_keychain(started, rou
     delete = router.delete("/mobile/1/appinstance/REG-1").respond(200)
     router.post("/mobile/1/appinstance/REG-2/user/events/session").respond(200)
     device.start()
-    assert targets(router)[:2] == ["POST /mobile/1/appinstance?rt=1", "DELETE /mobile/1/appinstance/REG-1"]
+    assert targets(router)[:3] == ["GET /mobile/1/baseurl", "POST /mobile/1/appinstance?rt=1",
+                                   "DELETE /mobile/1/appinstance/REG-1"]  # fmt: skip
     assert delete.calls.last.request.headers["pushregistrationid"] == "REG-2"
     assert (device.installation_id, device.push_token) != before
-    assert sent(router)[0].headers["installationid"] == device.installation_id
+    assert sent(router)[1].headers["installationid"] == device.installation_id
 
 
 def test_android_reinstall_deletes_nothing(started, router):
@@ -190,7 +193,8 @@ def test_android_reinstall_deletes_nothing(started, router):
     device.reinstall()
     router.post("/mobile/1/appinstance").respond(200, json={"pushRegId": "REG-2"})
     device.start()
-    assert targets(router) == ["POST /mobile/1/appinstance?ri=true", "POST /mobile/5/messages?platformType=GCM"]
+    assert targets(router) == ["GET /mobile/1/baseurl", "POST /mobile/1/appinstance?ri=true",
+                               "POST /mobile/5/messages?platformType=GCM"]  # fmt: skip
 
 
 def test_notifications_enabled_is_true_for_the_first_hour(started, router):
