@@ -23,14 +23,18 @@ ANDROID_BATCH_DELAY = 5.0
 
 
 def stored_event(definition_id: str, properties: Mapping[str, Any] | None, now: float) -> list[Any]:
-    props = {k: wire_value(v, date_as_datetime=True) for k, v in (properties or {}).items()}
+    """``[definitionId, epoch second, properties]``; properties None when the app gave none."""
+    props = None if properties is None else {k: wire_value(v, date_as_datetime=True) for k, v in properties.items()}
     return [definition_id, int(now), props]
 
 
 def event_body(events: list[list[Any]]) -> dict[str, Any]:
-    return {
-        "events": [
-            {"definitionId": definition_id, "date": format_epoch(at), "properties": props}
-            for definition_id, at, props in events
-        ]
-    }
+    """Both SDKs leave ``properties`` out of an event the app gave none (iOS `compactMapValues`,
+    Android's POST serializer drops the null) and send ``{}`` for an empty map."""
+    out = []
+    for definition_id, at, props in events:
+        event: dict[str, Any] = {"definitionId": definition_id, "date": format_epoch(at)}
+        if props is not None:
+            event["properties"] = props
+        out.append(event)
+    return {"events": out}

@@ -111,7 +111,8 @@ def test_batched_events_debounce_2_seconds_and_flush_on_foreground(started, rout
     first = json.loads(route.calls.last.request.content)
     assert route.calls.last.request.url.query == b"validate=0"
     assert [e["definitionId"] for e in first["events"]] == ["a", "b"]
-    assert first["events"][0] == {"date": "2024-05-01T10:00:00Z", "definitionId": "a", "properties": {}}
+    assert first["events"][0] == {"date": "2024-05-01T10:00:00Z", "definitionId": "a"}  # no properties: left out
+    assert first["events"][1]["properties"] == {"n": 2}
     device.advance(30)
     assert route.call_count == 1  # iOS does not retry
     device.background()

@@ -4,7 +4,7 @@ personalize query flags, the 1 s debounce, what is stored of a personalize, clie
 from __future__ import annotations
 
 import pytest
-from simhelpers import sent, targets
+from simhelpers import START, sent, targets
 
 from simulator import ClientValidationError, UsageError, VirtualDevice
 
@@ -122,3 +122,16 @@ def test_a_version_update_changes_the_behaviour_at_the_next_start(on, router):
     router.calls.clear()
     device.personalize({"externalUserId": "ana"}, set_as_primary=True)
     assert any(s.target.startswith(PERSONALIZE + "?setDeviceAsPrimary=true") for s in sent(router))
+
+
+def test_an_event_without_properties_leaves_the_key_out_and_an_empty_map_sends_it() -> None:
+    from simulator.events import event_body, stored_event
+
+    body = event_body(
+        [stored_event("a", None, START), stored_event("b", {}, START), stored_event("c", {"n": 1}, START)]
+    )
+    assert body == {"events": [
+        {"definitionId": "a", "date": "2024-05-01T10:00:00Z"},
+        {"definitionId": "b", "date": "2024-05-01T10:00:00Z", "properties": {}},
+        {"definitionId": "c", "date": "2024-05-01T10:00:00Z", "properties": {"n": 1}},
+    ]}  # fmt: skip
