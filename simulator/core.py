@@ -76,6 +76,8 @@ class DeviceCore:
         self._due: dict[str, float] = {}
         self._retries: list[tuple[float, str, tuple[Any, ...], int]] = []
         self._alive = False
+        self._suspended_tick: float | None = None
+        """When the session timer was next due as the app left the foreground."""
         self._refresh_profile()
 
     # -- identity --------------------------------------------------------------------------

@@ -198,11 +198,22 @@ class VirtualDevice(MessageFlows):
         elif not self.state.has(Flag.FOREGROUND):
             self._enter_foreground(cold=False)
 
+    TIMER_RESUMES = False
+    """True: the session timer is suspended in the background and, back in the foreground, fires at
+    once if it came due meanwhile (iOS's dispatch timer); False: it starts again 5 s after the
+    foreground (Android's tracker, which ticks at the resume itself)."""
+
     def _enter_foreground(self, *, cold: bool) -> None:
         st = self.state
         st.set(Flag.FOREGROUND)
-        self._due["tick"] = self.now() + 5.0
+        due = self.now() + 5.0
+        if not cold and self.TIMER_RESUMES and self._suspended_tick is not None:
+            due = max(self.now(), self._suspended_tick)
+        self._due["tick"] = due
         self._foreground_syncs(cold=cold)
+        if due <= self.now():  # the resumed timer fires at once, after the foreground's syncs
+            self._due.pop("tick", None)
+            self._background(self._heartbeat)
 
     def _foreground_syncs(self, *, cold: bool) -> None:
         """What the SDK sends when the app comes to the foreground."""
@@ -214,7 +225,7 @@ class VirtualDevice(MessageFlows):
         if not st.has(Flag.FOREGROUND):
             return
         st.set(Flag.FOREGROUND, False)
-        self._due.pop("tick", None)
+        self._suspended_tick = self._due.pop("tick", None)
         self._paused()
 
     def _paused(self) -> None:

@@ -106,5 +106,14 @@ def current_session_start(sessions: list[list[int]] | None, now_ms: int, *, ios:
     return current[0]
 
 
-def report_body(starts: list[str], bounds: dict[str, str], system: dict[str, Any]) -> dict[str, Any]:
-    return {"systemData": system, "sessionStarts": starts, "sessionBounds": bounds}
+def report_body(
+    starts: list[str], bounds: dict[str, str], system: dict[str, Any], *, omit_empty: bool = False
+) -> dict[str, Any]:
+    """Android (`UserSessionEventBody`) always sends both members, ``[]``/``{}`` when empty; iOS
+    (`UserSessionMapper.requestPayload`, ``omit_empty``) leaves an empty one out."""
+    body: dict[str, Any] = {"systemData": system}
+    if starts or not omit_empty:
+        body["sessionStarts"] = starts
+    if bounds or not omit_empty:
+        body["sessionBounds"] = bounds
+    return body

@@ -250,6 +250,9 @@ class SyncFlows(DeviceCore):
     def _sessions_reported(self, now_ms: int) -> None:
         raise NotImplementedError
 
+    REPORT_OMITS_EMPTY = False
+    """A session report leaves out empty ``sessionStarts``/``sessionBounds`` (iOS) or sends them."""
+
     def _report_sessions(self, attempt: int = 0) -> None:
         st = self.state
         if not st.reg_id or not st.sessions or st.has(Flag.DEPERSONALIZE_PENDING):
@@ -258,7 +261,7 @@ class SyncFlows(DeviceCore):
         found = self._sessions_to_report(now_ms)
         if found is None:
             return
-        body = ss.report_body(found[0], found[1], self._system())
+        body = ss.report_body(found[0], found[1], self._system(), omit_empty=self.REPORT_OMITS_EMPTY)
         if self._debounced("session_report", body):
             return
         try:

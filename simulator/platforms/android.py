@@ -386,26 +386,36 @@ class AndroidDevice(VirtualDevice):
     # -- whole syncs: `performSyncActions` -------------------------------------------------------
 
     def _full_sync(self, *, foreground: bool = False) -> None:
-        """The base-URL check, pending depersonalize, installation, then (unless still pending)
-        user, messages, seen."""
+        """`MobileMessagingCore.sync`: the base-URL check, the sessions, then `performSyncActions`:
+        a pending depersonalize, the installation, then (unless still pending) user, messages,
+        seen. A first registration sends the create alone: it runs on the executor, and the calls
+        after it found no registration id when they were decided."""
         st = self.state
         self._last_sync = self.now()
+        registered = st.reg_id is not None
         self._background(self._check_base_url)
-        if st.reg_id and st.has(Flag.DEPERSONALIZE_PENDING):
+        self._background(self._report_sessions)
+        if registered and st.has(Flag.DEPERSONALIZE_PENDING):
             self._background(self._send_depersonalize)
         self._background(self._sync_installation)
-        if st.has(Flag.DEPERSONALIZE_PENDING):
+        if not registered or st.has(Flag.DEPERSONALIZE_PENDING):
             return
         self._background(self._repersonalize if st.has(Flag.REPERSONALIZE) else self._sync_user)
         self._background(self._sync_messages)
         self._background(self._batch_seen)
 
     def _foreground_syncs(self, *, cold: bool) -> None:
-        self._tick()
-        if cold or self.now() - self._last_foreground_sync >= FOREGROUND_SYNC_THROTTLE:
-            self._last_foreground_sync = self.now()
-            self._background(self._report_sessions)
+        """`APPLICATION_FOREGROUND` first: `foregroundSync` (skipped within 10 s of the last one or
+        5 s of any sync), then the session tracker's tick, which may start a new session and report
+        again: an unreported start then goes out before the new one."""
+        now = self.now()
+        throttled = (
+            now - self._last_foreground_sync < FOREGROUND_SYNC_THROTTLE or now - self._last_sync < LAZY_SYNC_THROTTLE
+        )
+        if cold or not throttled:
+            self._last_foreground_sync = now
             self._full_sync(foreground=True)
+        self._tick()
 
     def _token_refreshed(self) -> None:
         self._full_sync()

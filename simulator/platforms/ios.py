@@ -231,12 +231,23 @@ class IosDevice(VirtualDevice):
 
     # -- sessions: `UserSessionService` --------------------------------------------------------
 
+    TIMER_RESUMES = True
+    REPORT_OMITS_EMPTY = True
+    _report_needed = True
+
     def _tick(self) -> None:
+        """`performSessionTracking`, every 5 s from the SDK's start while the app is active (a
+        launch shorter than 5 s records nothing); the first tick that records a session after a
+        process start or a foreground (`isReportingNeeded`) reports the sessions, the others not."""
         st = self.state
+        if not st.reg_id:
+            return
         sessions = st.sessions or []
-        if st.reg_id:
-            ss.ios_tick(sessions, self._now_ms())
-        st.sessions = sessions or None
+        ss.ios_tick(sessions, self._now_ms())
+        st.sessions = sessions
+        if self._report_needed:
+            self._report_needed = False
+            self._background(self._report_sessions)
 
     def _sessions_to_report(self, now_ms: int) -> tuple[list[str], dict[str, str]] | None:
         return ss.ios_report(self.state.sessions or [], now_ms)
@@ -390,27 +401,31 @@ class IosDevice(VirtualDevice):
 
     # -- whole syncs -------------------------------------------------------------------------
 
-    def _full_sync(self, *, foreground: bool = False) -> None:
+    def _full_sync(self, *, foreground: bool = False, cold: bool = False) -> None:
         """Installation, stale registration, pending depersonalize, user, messages; on entering the
-        foreground also sessions and stored events."""
+        foreground (warm) also the stored events. A cold start (`InstallationDataService.start`,
+        the services' `mobileMessagingDidStart`) replays no pending depersonalize and flushes no
+        events: those wait for the next foreground. The sessions go at the timer's tick."""
         st = self.state
+        registered = st.reg_id is not None
         self._background(self._sync_installation)
         self._background(self._expire_stale_registration)
-        if st.reg_id and st.has(Flag.DEPERSONALIZE_PENDING):
+        if not registered:
+            return  # the first registration: the create alone (the others ran before the token)
+        if st.has(Flag.DEPERSONALIZE_PENDING) and not cold:
             self._background(self._send_depersonalize)
         self._background(self._sync_user)
         self._background(self._local_fetch)
         self._background(self._report_seen)
         self._background(self._sync_messages)
-        if foreground:
-            self._tick()
-            self._background(self._report_sessions)
+        if foreground and not cold:
             self._background(self._flush_events)
 
     def _foreground_syncs(self, *, cold: bool) -> None:
+        self._report_needed = True  # `isReportingNeeded`: at start and on `appWillEnterForeground`
         if not cold or self.sdk.base_url_check_at_start:
             self._background(self._check_base_url)
-        self._full_sync(foreground=True)
+        self._full_sync(foreground=True, cold=cold)
 
     def _token_refreshed(self) -> None:
         if self.state.has(Flag.DEPERSONALIZE_PENDING):

@@ -35,13 +35,17 @@ def error(status: int, code: str) -> httpx.Response:
     return httpx.Response(status, json={"requestError": {"serviceException": {"messageId": code, "text": code}}})
 
 
-def test_first_launch_creates_the_registration_then_syncs_messages(make, router):
+def test_first_launch_creates_the_registration_and_the_next_sync_the_rest(make, router):
     device = make("android")
     device.start()
-    # the base-URL check first: the SDK's default URL (an app-given one switches it off, 12.5.0)
-    assert targets(router) == ["GET /mobile/1/baseurl", "POST /mobile/1/appinstance?ri=true",
-                               "POST /mobile/5/messages?platformType=GCM"]  # fmt: skip
-    check, create, messages = sent(router)
+    # the base-URL check first (the SDK's default URL; an app-given one switches it off, 12.5.0),
+    # then the create alone: the session report and the messages sync found no registration id
+    assert targets(router) == ["GET /mobile/1/baseurl", "POST /mobile/1/appinstance?ri=true"]
+    device.sync()
+    assert targets(router)[2:] == ["POST /mobile/1/appinstance/REG-1/user/events/session",
+                                   "POST /mobile/5/messages?platformType=GCM"]  # fmt: skip
+    check, create, session, messages = sent(router)
+    assert session.body["sessionStarts"] == ["2024-05-01T10:00:00Z"] and session.body["sessionBounds"] == {}
     assert check.headers["Authorization"] == f"App {CODE}" and check.raw == b""
     assert create.headers["Authorization"] == f"App {CODE}"
     assert create.headers["applicationcode"] == hashlib.sha256(CODE.encode()).hexdigest()[:10]
@@ -127,8 +131,10 @@ def test_depersonalize_has_no_body_and_reissues_the_token(started, router):
     assert device.push_token != old_token and not device.depersonalize_pending
 
 
-def test_sessions_30_second_rule_and_reports(started, router, clock):
-    device = started("android")
+def test_sessions_30_second_rule_and_reports(make, router, clock):
+    device = make("android")
+    device.start()  # the create alone: the session's start waits for the next sync
+    router.calls.clear()
     route = router.post("/mobile/1/appinstance/REG-1/user/events/session").respond(200)
     device.advance(20)
     device.background()
@@ -142,8 +148,8 @@ def test_sessions_30_second_rule_and_reports(started, router, clock):
     device.background()
     device.advance(31)
     router.calls.clear()
-    device.foreground()  # 31 s away: a new session; the previous one goes out as a bound
-    report = sent(router)[0]
+    device.foreground()  # 31 s away: the foreground sync, then the tick's new session and its report
+    (report,) = [s for s in sent(router) if s.target.endswith("/user/events/session")]
     assert report.body["sessionStarts"] == ["2024-05-01T10:01:26Z"]
     assert report.body["sessionBounds"] == {"2024-05-01T10:00:00Z": "2024-05-01T10:00:55Z"}
     assert report.headers["sessionId"] == f"REG-1_{int((START + 86) * 1000)}"
@@ -340,7 +346,10 @@ def test_new_base_url_moves_the_device(make):
 
     device = VirtualDevice.create("android", CODE, seed=1, transport=client, clock=VirtualClock(START))
     device.start()
-    assert moved.called and device.base_url == "https://eu.example.com"
+    assert device.base_url == "https://eu.example.com"
+    router.post("https://eu.example.com/mobile/1/appinstance/REG-1/user/events/session").respond(200)
+    device.sync()
+    assert moved.called
 
 
 def test_two_failures_in_a_row_reset_the_base_url(started, router):

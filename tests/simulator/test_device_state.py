@@ -51,10 +51,12 @@ def _scenario(device: VirtualDevice, park_midway: bool, client: httpx.Client, cl
     device.submit_event("b")
     device.background()
     device.advance(40)
-    if park_midway:
+    if park_midway:  # a parked device's process is gone: its next foreground is a cold start
         blob = device.park()
         assert len(blob) < 512
         device = VirtualDevice.resume(blob, device.config, transport=client, clock=clock)
+    else:
+        device._kill_process()
     device.foreground()
     device.save_user(lastName="Horvat")
     device.submit_event("c")

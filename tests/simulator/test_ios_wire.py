@@ -23,26 +23,39 @@ def test_first_launch_registers_and_reports_the_session(make, router):
     router.post("/mobile/1/appinstance/REG-1/user/events/session").respond(200)
     device = make("ios")
     device.start()
-    assert targets(router) == [
-        "GET /mobile/1/baseurl",  # the SDK's default URL: the base-URL check at start (12.6.1)
-        "POST /mobile/1/appinstance?rt=1",
-        "POST /mobile/5/messages?platformType=APNS",
-        "POST /mobile/1/appinstance/REG-1/user/events/session",
-    ]
-    check, create, messages, session = sent(router)
+    # the base-URL check (the SDK's default URL, 12.6.1), then the create alone: the messages sync
+    # and the user ran at start, before the token, and found no registration
+    assert targets(router) == ["GET /mobile/1/baseurl", "POST /mobile/1/appinstance?rt=1"]
+    device.advance(4.999)
+    assert len(sent(router)) == 2  # the session timer first fires 5 s after the SDK's start
+    device.advance(0.001)
+    assert targets(router)[2:] == ["POST /mobile/1/appinstance/REG-1/user/events/session"]
+    check, create, session = sent(router)
     assert "pushregistrationid" not in check.headers and check.body is None
     assert create.raw == json.dumps(create.body, sort_keys=True, separators=(",", ":")).encode()
+    p = device.profile
     assert create.headers["User-Agent"] == (
-        "MobileMessaging/15.5.2(iOS;26.1;;iPhone 16;;com.infobip.mobsim.demo;4.12.0;iPhone;--;65535;65535)"
+        f"MobileMessaging/{p.sdk_version}(iOS;{p.os_version};;{device.system_data()['deviceModel']};;"
+        f"com.infobip.mobsim.demo;{p.app_version};{p.device_name};--;65535;65535)"
     )
     assert create.body["customAttributes"] == {} and create.body["isPrimary"] is False
     assert create.body["regEnabled"] is True and create.body["notificationsEnabled"] is True
     assert create.body["pushServiceType"] == "APNS" and create.body["os"] == "iOS"
     assert APNS.match(create.body["pushServiceToken"])
     assert create.body["deviceTimezoneOffset"] == "GMT+02:00"
-    assert messages.body == {} and messages.headers["Content-Type"] == "application/json"
-    assert session.body["sessionStarts"] == ["2024-05-01T10:00:00Z"] and session.body["sessionBounds"] == {}
-    assert session.headers["sessionId"] == f"REG-1_{int(START * 1000)}"
+    assert session.body["sessionStarts"] == ["2024-05-01T10:00:05Z"] and "sessionBounds" not in session.body
+    assert list(session.body) == ["sessionStarts", "systemData"]  # empty members left out, keys sorted
+    assert session.headers["sessionId"] == f"REG-1_{int(START * 1000) + 5000}"
+
+
+def test_a_launch_shorter_than_five_seconds_records_no_session(make, router):
+    device = make("ios")
+    device.start()
+    device.advance(4.9)
+    device.background()
+    device.advance(120)
+    assert device.state.sessions is None
+    assert not any(t.endswith("/user/events/session") for t in targets(router))
 
 
 def test_next_launch_patches_full_system_data_with_a_real_patch(started, router):
@@ -194,8 +207,7 @@ def test_android_reinstall_deletes_nothing(started, router):
     device.reinstall()
     router.post("/mobile/1/appinstance").respond(200, json={"pushRegId": "REG-2"})
     device.start()
-    assert targets(router) == ["GET /mobile/1/baseurl", "POST /mobile/1/appinstance?ri=true",
-                               "POST /mobile/5/messages?platformType=GCM"]  # fmt: skip
+    assert targets(router) == ["GET /mobile/1/baseurl", "POST /mobile/1/appinstance?ri=true"]
 
 
 def test_notifications_enabled_is_true_for_the_first_hour(started, router):
@@ -216,13 +228,16 @@ def test_notifications_enabled_is_true_for_the_first_hour(started, router):
 def test_session_id_header_follows_the_current_session(started, router):
     router.post("/mobile/1/appinstance/REG-1/user/events/custom").respond(200)
     ios, android = started("ios"), started("android", seed=2)
+    ios.advance(5)  # the first tick opens iOS's session [START + 5 s, START + 10 s]
+    router.calls.clear()
     for device in (ios, android):
         device.background()
     ios.advance(10)
     ios.submit_event("bg", validate=True)
     android.submit_event("bg", validate=True)
     ios_call, android_call = sent(router)
-    assert ios_call.headers["sessionId"] == f"REG-1_{int(START * 1000)}" and ios_call.headers["foreground"] == "false"
+    assert ios_call.headers["sessionId"] == f"REG-1_{int(START * 1000) + 5000}"
+    assert ios_call.headers["foreground"] == "false"
     assert "sessionId" not in android_call.headers
     ios.advance(60)
     ios.submit_event("later", validate=True)

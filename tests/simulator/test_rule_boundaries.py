@@ -41,17 +41,17 @@ def test_android_tick_starts_a_session_only_after_more_than_30_s(gap: int, new: 
 
 @pytest.mark.parametrize(("away", "new"), [(29.999, False), (30.0, False), (30.001, True)])
 def test_android_return_after_exactly_30_s_continues_the_session(started, router, clock, away, new):
-    device = started("android")
+    device = started("android")  # its sync at START reported the session's start
     device.background()  # the session ends at START
     clock.set(START + away)
     device.foreground()
-    (report,) = [s for s in sent(router) if s.target.endswith("/user/events/session")]
+    reports = [s for s in sent(router) if s.target.endswith("/user/events/session")]
     if new:
+        (report,) = reports
         assert report.body["sessionStarts"] == ["2024-05-01T10:00:30Z"]
         assert report.body["sessionBounds"] == {"2024-05-01T10:00:00Z": "2024-05-01T10:00:00Z"}
     else:
-        assert report.body["sessionStarts"] == ["2024-05-01T10:00:00Z"]
-        assert report.body["sessionBounds"] == {}
+        assert reports == []  # the same session, its start reported: nothing new
     assert device.state.sessions[-1][1] == S + round(away * 1000)
 
 
@@ -91,33 +91,42 @@ def test_session_id_names_an_ios_session_until_30_s_after_its_end(gap: int, curr
     # is sent while in the foreground, whatever the gap
 
 
+def first_session(started) -> object:
+    device = started("ios")
+    device.advance(5)  # the timer's first tick, 5 s after the start, opens [START + 5 s, START + 10 s]
+    assert device.state.sessions == [[S + 5_000, S + 10_000, 1]]
+    return device
+
+
 @pytest.mark.parametrize(("away", "new"), [(29.999, False), (30.0, True)])
 def test_ios_foreground_30_s_after_the_end_reports_the_finished_session(started, router, clock, away, new):
-    device = started("ios")  # the first tick opened [START, START + 5 s], reported
+    device = first_session(started)
+    router.calls.clear()
     device.background()
-    clock.set(START + 5 + away)
-    device.foreground()
+    clock.set(START + 10 + away)
+    device.foreground()  # the suspended timer came due: it fires at once
     reports = [s for s in sent(router) if s.target.endswith("/user/events/session")]
     if new:
         (report,) = reports
-        assert report.body["sessionStarts"] == ["2024-05-01T10:00:35Z"]
-        assert report.body["sessionBounds"] == {"2024-05-01T10:00:00Z": "2024-05-01T10:00:05Z"}
-        assert device.state.sessions == [[S + 35_000, S + 40_000, 1]]
+        assert report.body["sessionStarts"] == ["2024-05-01T10:00:40Z"]
+        assert report.body["sessionBounds"] == {"2024-05-01T10:00:05Z": "2024-05-01T10:00:10Z"}
+        assert device.state.sessions == [[S + 40_000, S + 45_000, 1]]
     else:
         assert reports == []  # the same session, extended: nothing new to report
-        assert device.state.sessions == [[S, S + 5_000 + round(away * 1000), 1]]
+        assert device.state.sessions == [[S + 5_000, S + 10_000 + round(away * 1000), 1]]
 
 
 def test_ios_session_id_header_until_exactly_30_s_after_the_end(started, router, clock):
     router.post("/mobile/1/appinstance/REG-1/user/events/custom").respond(200)
-    device = started("ios")
-    device.background()  # the session ends at START + 5 s
-    clock.set(START + 5 + 29.999)
+    device = first_session(started)
+    router.calls.clear()
+    device.background()  # the session ends at START + 10 s (5 s at least)
+    clock.set(START + 10 + 29.999)
     device.submit_event("late", validate=True)
-    clock.set(START + 5 + 30)
+    clock.set(START + 10 + 30)
     device.submit_event("later", validate=True)
     within, after = sent(router)
-    assert within.headers["sessionId"] == f"REG-1_{S}"
+    assert within.headers["sessionId"] == f"REG-1_{S + 5_000}"
     assert "sessionId" not in after.headers
 
 
@@ -261,3 +270,29 @@ def test_only_two_counted_failures_in_a_row_reset_the_base_url(started, router, 
     """Mutation: 429 (or 404) dropped from the exceptions of `BaseUrlManager`'s failure count."""
     device = _moved(started, router, statuses)
     assert device.base_url == ("https://mobile.infobip.com" if reset else "https://elsewhere.example.com")
+
+
+def test_android_an_unreported_start_goes_out_before_the_new_session(make, router, clock):
+    device = make("android")
+    device.start()  # the create alone: the start S0 is not reported yet
+    device.background()
+    clock.set(START + 31)
+    router.calls.clear()
+    device.foreground()  # the foreground sync reports S0, then the tick starts S1 and reports again
+    reports = [s.body for s in sent(router) if s.target.endswith("/user/events/session")]
+    assert [(r["sessionStarts"], r["sessionBounds"]) for r in reports] == [
+        (["2024-05-01T10:00:00Z"], {}),
+        (["2024-05-01T10:00:31Z"], {"2024-05-01T10:00:00Z": "2024-05-01T10:00:00Z"}),
+    ]
+
+
+@pytest.mark.parametrize(("back", "synced"), [(10.999, False), (11.0, True)])
+def test_android_a_foreground_within_5_s_of_any_sync_is_skipped(started, router, clock, back, synced):
+    device = started("android")  # a foreground sync and a sync at START
+    device.background()
+    clock.set(START + 6)
+    device.sync()  # a sync 6 s later (a push, a token)
+    router.calls.clear()
+    clock.set(START + back)
+    device.foreground()
+    assert (targets(router) != []) == synced
