@@ -51,7 +51,7 @@ class AppConfig:
     conformance probe, which must stay on its target). An app that points the SDK at a backend of
     its own (any ``base_url`` but :data:`DEFAULT_BASE_URL`) is an app that gave the SDK its API URL
     (Android's ``withApiUri``, iOS's ``backendBaseURL``); what each SDK version then does with the
-    header is the platform's rule (docs/device.md#the-base-url)."""
+    header is the platform's rule (docs/device.md, "The app's URL")."""
     observer: Observer | None = field(default=None, compare=False, repr=False)
     """Told of every acknowledgement a target gave (`simulator.outcomes`): `observer(kind, n)`."""
     app_code_hash: str = field(init=False)

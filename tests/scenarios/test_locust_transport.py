@@ -532,7 +532,10 @@ def test_the_scenario_sessions_succeed_on_either_path(
             for _ in range(2):
                 task()
         names = {kw["name"] for kw in seen}
-        assert {"POST /mobile/1/appinstance", "POST /mobile/1/appinstance/{pushRegId}/user/events/session"} <= names
+        # zero think time: sessions of no length, which iOS does not record (its first tick is 5 s
+        # after the start) and Android reports at a later sync (a first registration is the create
+        # alone); the session reports of real runs are pinned by tests/scenarios/test_run_command.py
+        assert "POST /mobile/1/appinstance" in names
         assert all(kw["exception"] is None for kw in seen), [kw["exception"] for kw in seen if kw["exception"]]
         assert spy.calls == (len(seen) if public else 0)
         tally = audience._STATE["run"].tally.counts

@@ -1,4 +1,4 @@
-"""`New-Base-URL` per SDK line and version (docs/device.md#the-base-url): iOS compares and resyncs
+"""`New-Base-URL` per SDK line and version (docs/device.md, SDK behaviours): iOS compares and resyncs
 once (never a loop), Android takes every value and resets after two failures unless the app gave
 its URL (12.5.0), Huawei always honours it, and what survives a process start."""
 
