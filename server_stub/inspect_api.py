@@ -114,7 +114,7 @@ async def list_installations(
     return json_response(result)
 
 
-@router.get("/installations/{push_reg_id}", summary="One installation, any state, with its sessions")
+@router.get("/installations/{push_reg_id}", summary="One installation, any state, with its sessions and revivals")
 async def get_installation(request: Request, push_reg_id: str) -> Response:
     server = _server(request)
     return json_response(await server.execute(server.admin(), inspection.installation, push_reg_id))

@@ -12,7 +12,7 @@ from . import rules
 from .errors import ApiError
 from .rules import Caller, Context, person_json
 from .rules.context import Installation
-from .rules.installations import installation_json
+from .rules.installations import installation_json, revivals
 
 __all__ = [
     "IDENTIFIER_TYPES",
@@ -48,6 +48,7 @@ def installation_detail(row: Any) -> dict[str, Any]:
         created=row["created"],
         updated=row["updated"],
     )
+    body["revivals"], body["revived"] = revivals(inst.data)
     return body
 
 

@@ -69,17 +69,25 @@ class Context:
         return Installation.from_row(row)
 
     def sibling(self, reg_id: str) -> Installation:
-        """An active installation in any application of the caller's account, or ``NO_REGISTRATION``.
+        """An active installation in any application of the caller's account, or ``NOT_FOUND``.
 
         A person's installations may be in several applications of the account (``instances``
-        lists them all); the SDK sets the primary flag of, or logs out, any of them.
+        lists them all); the SDK sets the primary flag of, or logs out, any of them. A gone (or
+        unknown) sibling is ``NOT_FOUND``, never ``NO_REGISTRATION``: both SDKs read that code as
+        "my own registration is gone" and would reset their own, active, registration (Android's
+        ``handleNoRegistrationError`` after a sibling PATCH, iOS's ``recoverRegistration`` after
+        any call). Check the caller's own registration first.
         """
         row = self.db.execute(
             "SELECT i.* FROM installations i JOIN applications a ON a.code=i.app_code WHERE i.reg_id=? AND a.account=?",
             (reg_id, self.caller.account),
         ).fetchone()
         if row is None or row["state"] != "active":
-            raise ApiError(ErrorCode.NO_REGISTRATION, f"no registration {reg_id!r} in this account")
+            raise ApiError(
+                ErrorCode.NOT_FOUND,
+                f"installation {reg_id!r} is not an active installation in this account (unknown, deleted or "
+                "uninstalled); the caller's own registration is fine",
+            )
         return Installation.from_row(row)
 
     def own_installation(self, reg_id: str) -> Installation:

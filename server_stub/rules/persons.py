@@ -239,13 +239,14 @@ def personalize(
 
 def depersonalize(ctx: Context, reg_id: str) -> None:
     """Detach the device from its person: the own installation, or another one of the same person
-    (in any application of the account)."""
+    (in any application of the account). The caller's own registration gone is ``NO_REGISTRATION``;
+    another installation gone is ``NOT_FOUND`` (:meth:`Context.sibling`)."""
     caller = ctx.caller.reg_id
     if caller is None or caller == reg_id:
         target = ctx.installation(reg_id)
     else:
-        target = ctx.sibling(reg_id)
         own = ctx.installation(caller)
+        target = ctx.sibling(reg_id)
         if own.person_id is None or own.person_id != target.person_id:
             raise ApiError(
                 ErrorCode.FORBIDDEN,
