@@ -34,11 +34,14 @@ def check(
     protects: str,
     *,
     scope: Scope = Scope.ANY,
-    inspection: bool = False,
+    inspection: bool | str = False,
     api_key: bool = False,
 ) -> Callable[[Body], Body]:
+    """``inspection``: True, or what the check needs the inspection API for (the skip reason tells it)."""
+    use = inspection if isinstance(inspection, str) else ""
+
     def register(body: Body) -> Body:
-        CATALOGUE.append(Check(id, statement, protects, body, scope, inspection, id.split("-")[0], api_key))
+        CATALOGUE.append(Check(id, statement, protects, body, scope, bool(inspection), id.split("-")[0], api_key, use))
         return body
 
     return register
@@ -637,22 +640,126 @@ def ios_recovery(p: Probe) -> None:
              f"externalUserId={user.get('externalUserId')!r}")  # fmt: skip
 
 
+FORGET = (
+    "to make the target forget a registration as the push provider's uninstall feedback does: "
+    "POST /inspect/installations/{pushRegId}/uninstall"
+)
+
+
+def _forgotten(p: Probe, label: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """A registration of this platform personalized with ``uid(label)`` (firstName ``Back``), then
+    forgotten by the target (the push provider's uninstall feedback, through the inspection API), and
+    the target's ``NO_REGISTRATION`` to the device's own next call: the start of each SDK's recovery.
+    The pushRegId, the device's headers and its create body."""
+    identity, body = p.raw_identity()
+    reg_id = p.register(identity=identity, body=body)
+    ident = {"userIdentity": {"externalUserId": p.uid(label)}, "userAttributes": {"firstName": "Back"}}
+    p.json_of(p.call("personalize", reg_id=reg_id, identity=identity, body=ident), "personalize")
+    p.inspect("POST", f"/inspect/installations/{reg_id}/uninstall")
+    p.expect_error(p.call("get_installation", reg_id=reg_id, identity=identity), "NO_REGISTRATION",
+                   "the device's own call after the target forgot its registration")  # fmt: skip
+    return reg_id, identity, body
+
+
 @check(
     "NOR-003",
-    "Android recovery: `repersonalize` re-links a registration to its person (2xx)",
-    f"after NO_REGISTRATION Android PATCHes the same id, then POSTs /repersonalize with the stored user "
-    f"({ANDROID_REF} §3.5).",
+    "Android recovery: after `NO_REGISTRATION` the same pushRegId PATCHed with its token works again, and "
+    "`repersonalize` re-links its person",
+    f"Android keeps its pushRegId on NO_REGISTRATION, PATCHes it with the token, all system data, isPrimary and "
+    f"regEnabled, then POSTs /repersonalize with the stored user; it never registers anew ({ANDROID_REF} §3.5).",
     scope=Scope.ANDROID,
+    inspection=FORGET,
 )
-def android_repersonalize(p: Probe) -> None:
-    phone, tablet = p.person("again", devices=2)
+def android_recovery(p: Probe) -> None:
+    reg_id, identity, body = _forgotten(p, "again")
+    patch = {**body, "isPrimary": True, "regEnabled": True}
+    p.expect_ok(p.call("patch_installation", reg_id=reg_id, identity=identity, body=patch),
+                "the recovery PATCH of the same pushRegId (token, system data, isPrimary, regEnabled)")  # fmt: skip
+    again = {"userIdentity": {"externalUserId": p.uid("again")}, "userAttributes": {"firstName": "Back"}}
+    p.expect_ok(p.call("repersonalize", reg_id=reg_id, identity=identity, body=again), "repersonalize")
+    got = _get_installation_as(p, reg_id, identity)
+    p.expect(got.get("pushRegId") == reg_id, f"GET installation answers pushRegId {reg_id}",
+             f"pushRegId={got.get('pushRegId')!r}")  # fmt: skip
+    user = p.json_of(p.call("get_user", reg_id=reg_id, identity=identity), "GET user")
+    p.expect(user.get("externalUserId") == p.uid("again") and user.get("firstName") == "Back",
+             f"the device back on its person: externalUserId {p.uid('again')}, firstName 'Back'",
+             f"externalUserId={user.get('externalUserId')!r} firstName={user.get('firstName')!r}")  # fmt: skip
+    p.expect(reg_id in _instances(p, user, "GET user"), "the registration in the person's `instances`",
+             f"instances={user.get('instances')!r}")  # fmt: skip
+
+
+def _get_installation_as(p: Probe, reg_id: str, identity: dict[str, str]) -> dict[str, Any]:
+    return p.json_of(p.call("get_installation", reg_id=reg_id, identity=identity), "GET installation")
+
+
+@check(
+    "NOR-004",
+    "iOS recovery: after `NO_REGISTRATION` a new registration works and personalizes to the same person",
+    f"iOS forgets its pushRegId on NO_REGISTRATION from any call and creates a registration with its token and "
+    f"system data; it sends no repersonalize, the app personalizes again ({IOS_REF} §4.6).",
+    scope=Scope.IOS,
+    inspection=FORGET,
+)
+def ios_recovery_after_uninstall(p: Probe) -> None:
+    old, identity, body = _forgotten(p, "again")
+    answer = p.call("create_installation", body=body, identity=identity)
+    data = p.json_of(answer, "the new registration after NO_REGISTRATION")
+    new = data.get("pushRegId")
+    p.expect(isinstance(new, str) and new, "a pushRegId in the registration answer", f"{data}", answer)
+    assert isinstance(new, str)
+    got = _get_installation_as(p, new, identity)
+    p.expect(got.get("pushRegId") == new, f"GET installation answers pushRegId {new}",
+             f"pushRegId={got.get('pushRegId')!r}")  # fmt: skip
+    ident = {"userIdentity": {"externalUserId": p.uid("again")}}
+    user = p.json_of(p.call("personalize", reg_id=new, identity=identity, body=ident), "personalize")
+    p.expect(user.get("externalUserId") == p.uid("again") and user.get("firstName") == "Back",
+             f"the person of {old}: externalUserId {p.uid('again')}, firstName 'Back'",
+             f"externalUserId={user.get('externalUserId')!r} firstName={user.get('firstName')!r}")  # fmt: skip
+
+
+@check(
+    "NOR-005",
+    "`DELETE` of a registration that is already gone answers 2xx, not `NO_REGISTRATION`",
+    f"after a reinstall iOS DELETEs the keychain's old pushRegId as its new one and rewrites the keychain only on "
+    f"a 2xx; on NO_REGISTRATION iOS ≥ 13.11.0 drops its new registration, older ones loop create → DELETE "
+    f"({IOS_REF} §4.6).",
+    scope=Scope.IOS,
+)
+def delete_is_idempotent(p: Probe) -> None:
+    old = p.register()
+    identity, body = p.raw_identity()
+    new = p.register(identity=identity, body=body)
+    p.expect_ok(p.call("delete_installation", reg_id=old, caller=new, identity=identity), "DELETE of the old pushRegId")
+    p.expect_error(p.call("get_installation", reg_id=old), "NO_REGISTRATION", "GET of the deleted registration")
+    p.expect_ok(p.call("delete_installation", reg_id=old, caller=new, identity=identity),
+                "DELETE of the same pushRegId again")  # fmt: skip
+    _get_installation_as(p, new, identity)
+
+
+@check(
+    "NOR-006",
+    "A call about another installation that is gone is not answered `NO_REGISTRATION`",
+    f"both SDKs read NO_REGISTRATION as the loss of their own registration: Android resets its own after a "
+    f"sibling's primary PATCH answers it, iOS after any call ({ANDROID_REF} §3.5, §3.7; {IOS_REF} §4.5, §4.6).",
+    inspection=FORGET,
+)
+def gone_sibling_not_no_registration(p: Probe) -> None:
+    phone, tablet = p.person("family", devices=2)
     assert phone.reg_id and tablet.reg_id
-    phone.depersonalize_installation(tablet.reg_id)
-    body = {"userIdentity": {"externalUserId": p.uid("again")}, "userAttributes": {"firstName": "Back"}}
-    p.expect_ok(p.call("repersonalize", reg_id=tablet.reg_id, body=body), "repersonalize")
-    user = _get_user(p, tablet.reg_id)
-    p.expect(user.get("externalUserId") == p.uid("again"), "the device back on its person",
-             f"externalUserId={user.get('externalUserId')!r}")  # fmt: skip
+    p.inspect("POST", f"/inspect/installations/{tablet.reg_id}/uninstall")
+    calls = (
+        ("patch_installation", {"isPrimary": True}, "the primary PATCH of the gone sibling"),
+        ("depersonalize", None, "the depersonalize of the gone sibling"),
+    )
+    for name, body, what in calls:
+        answer = p.call(name, reg_id=tablet.reg_id, caller=phone.reg_id, body=body)
+        code = answer.message_id
+        p.expect(code is None or code.upper() != "NO_REGISTRATION",
+                 f"{what}: any answer but NO_REGISTRATION (the caller's own registration is fine)",
+                 f"{answer.status} messageId={code}", answer)  # fmt: skip
+    own = p.json_of(p.call("get_user", reg_id=phone.reg_id), "GET user of the caller")
+    p.expect(own.get("externalUserId") == p.uid("family"), "the caller still personalized",
+             f"externalUserId={own.get('externalUserId')!r}")  # fmt: skip
 
 
 # -- errors and auth ----------------------------------------------------------------------------------------------

@@ -128,6 +128,8 @@ class Check:
     area: str = ""
     needs_api_key: bool = False
     """It sends a message through the Push API (``POST /push/3/messages``), with the run's API key."""
+    inspection_use: str = ""
+    """What it needs the inspection API for, told in the skip reason on a target without it."""
 
     def platforms(self, selected: tuple[str, ...]) -> list[str]:
         """The platforms this check runs for, given the selected ones (``ios``, ``android``)."""

@@ -14,13 +14,17 @@ import httpx
 from contract import Dialect, Platform, app_code_hash, endpoint
 from contract import headers as h
 from simulator import AppConfig, VirtualClock, VirtualDevice
-from simulator.catalog import profile_for
+from simulator.catalog import APP_VERSIONS, profile_for
 from simulator.errors import TransportError
 from simulator.systemdata import system_data, user_agent
 from simulator.tokens import installation_id, push_token
 from simulator.transport import HTTPXTransport, Outgoing, RecordingTransport, Reply
 
 from .model import NO_API_KEY, CheckFailed, CheckSkipped, Exchange, trim
+
+NEWEST_BUILD = APP_VERSIONS[0].version
+"""The app build the probe's devices run: the newest release of each SDK line (the checks use
+options, such as personalize's ``setDeviceAsPrimary``, that only the newest SDKs have)."""
 
 __all__ = ["LOOK_AGAIN", "Probe", "Recorder"]
 
@@ -150,6 +154,7 @@ class Probe:
         device = VirtualDevice.create(
             platform or self.platform, self.app, seed=self._seed(), transport=self.recorder, clock=self.clock
         )
+        device.update_app(NEWEST_BUILD)  # the checks speak the newest release of each SDK line
         if start:
             device.start()
             if device.reg_id is None:
@@ -170,7 +175,7 @@ class Probe:
     def raw_identity(self) -> tuple[dict[str, str], dict[str, Any]]:
         """Headers and a create body of a new phone of this platform, as its SDK would send them."""
         seed = self._seed()
-        profile = profile_for(self.platform, seed)
+        profile = profile_for(self.platform, seed).with_app(NEWEST_BUILD)
         headers = {
             h.AUTHORIZATION: h.app_authorization(self.app_code),
             h.APPLICATION_CODE: app_code_hash(self.app_code),

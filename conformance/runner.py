@@ -81,6 +81,8 @@ def run_one(check: Check, platform: str, probe: Probe) -> Result:
     result = Result(check, platform, Verdict.PASS, 0.0)
     if check.needs_inspection and not probe.inspection:
         result.verdict, result.reason = Verdict.SKIP, "needs the inspection API, which the target does not serve"
+        if check.inspection_use:
+            result.reason += f" ({check.inspection_use})"
     elif check.needs_api_key and not probe.api_key:
         result.verdict, result.reason = Verdict.SKIP, NO_API_KEY
     else:

@@ -147,7 +147,7 @@ class AudienceOptions:
 
     def __post_init__(self) -> None:
         rows = catalog.APP_VERSIONS
-        sdks = [{"android": r[1], "huawei": r[1], "ios": r[2]} for r in rows]
+        sdks = [{"android": r.android, "huawei": r.huawei, "ios": r.ios} for r in rows]
         release = Release(
             rows[0][0],
             sdks[0],

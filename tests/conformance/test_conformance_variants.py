@@ -21,9 +21,9 @@ from conformance import CATALOGUE, Verdict, run_checks
 from contract import ErrorCode, Platform
 from contract import push_api as pa
 from contract.messages import apns_payload, parse_sync_payload
-from server_stub import create_app, push_api
+from server_stub import create_app, push_api, rules
 from server_stub.errors import ApiError
-from server_stub.rules import installations, messages, persons
+from server_stub.rules import Context, installations, messages, persons
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -201,6 +201,35 @@ def is_batch(req: Req) -> bool:
     return req.path.endswith("/user/events/custom") and req.query.get("validate") in ("0", "false")
 
 
+def _never_revives(monkeypatch: pytest.MonkeyPatch) -> ASGIApp:
+    monkeypatch.setattr(installations, "_revive", lambda *args: None)  # NO_REGISTRATION forever
+    return base()
+
+
+def _gone_sibling_no_registration(monkeypatch: pytest.MonkeyPatch) -> ASGIApp:
+    real = Context.sibling
+
+    def sibling(self: Context, reg_id: str) -> Any:
+        try:
+            return real(self, reg_id)
+        except ApiError as exc:
+            raise ApiError(ErrorCode.NO_REGISTRATION, exc.text) from None
+
+    monkeypatch.setattr(Context, "sibling", sibling)
+    return base()
+
+
+def _strict_delete(monkeypatch: pytest.MonkeyPatch) -> ASGIApp:
+    def delete_installation(ctx: Any, reg_id: str) -> None:  # the target must be active
+        target = ctx.installation(reg_id)
+        if ctx.caller.reg_id is not None and ctx.caller.reg_id != reg_id:
+            ctx.installation(ctx.caller.reg_id)
+        installations._end(ctx, target, "deleted")
+
+    monkeypatch.setattr(rules, "delete_installation", delete_installation)
+    return base()
+
+
 VARIANTS: dict[str, tuple[Callable[[pytest.MonkeyPatch], ASGIApp], dict[str, set[str]]]] = {}
 
 
@@ -229,7 +258,8 @@ variant("rt ignored: no token in installation answers", {"REG-002": IOS})(
     lambda mp: Mutate(base(), response=rewrite_json(is_installation, drop("pushServiceToken")))
 )
 variant(
-    "ri ignored: no instances in user answers", {"REG-003": BOTH, "PER-005": BOTH, "DEP-001": BOTH, "PRI-001": BOTH}
+    "ri ignored: no instances in user answers",
+    {"REG-003": BOTH, "PER-005": BOTH, "DEP-001": BOTH, "PRI-001": BOTH, "NOR-003": ANDROID},
 )(lambda mp: Mutate(base(), response=rewrite_json(lambda r: r.method == "GET" and is_user(r), drop("instances"))))
 variant(
     "real PATCH refused (an Android-only server)",
@@ -266,6 +296,7 @@ variant(
         "ATT-003": ANDROID,
         "ATT-004": ANDROID,
         "NOR-001": ANDROID,
+        "NOR-003": ANDROID,
     },
 )(
     lambda mp: Mutate(
@@ -293,7 +324,8 @@ variant("personalize answers no instances", {"PER-001": BOTH, "PER-002": BOTH, "
     lambda mp: Mutate(base(), response=rewrite_json(on("/personalize"), drop("instances")))
 )
 variant(
-    "personalize never joins an existing person", {"PER-001": BOTH, "PER-005": BOTH, "DEP-002": BOTH, "NOR-002": IOS}
+    "personalize never joins an existing person",
+    {"PER-001": BOTH, "PER-005": BOTH, "DEP-002": BOTH, "NOR-002": IOS, "NOR-004": IOS, "NOR-006": BOTH},
 )(lambda mp: Mutate(base(), request=request_hook(on("/personalize"), lambda r: with_body(r, _counter_suffix()))))
 variant("ambiguous candidates answered with the wrong code", {"PER-003": BOTH})(
     lambda mp: Mutate(base(), response=rename_code("AMBIGUOUS_PERSONALIZE_CANDIDATES", "PERSONALIZATION_IMPOSSIBLE"))
@@ -386,15 +418,19 @@ variant("session bounds ignored", {"SES-003": BOTH})(
         base(), request=request_hook(on("/user/events/session"), lambda r: with_body(r, drop("sessionBounds")))
     )
 )
-variant("NO_REGISTRATION answered as NOT_FOUND", {"NOR-001": BOTH, "NOR-002": IOS})(
-    lambda mp: Mutate(base(), response=rename_code("NO_REGISTRATION", "NOT_FOUND"))
-)
-variant("DELETE ignored", {"NOR-002": IOS})(
+variant(
+    "NO_REGISTRATION answered as NOT_FOUND",
+    {"NOR-001": BOTH, "NOR-002": IOS, "NOR-003": ANDROID, "NOR-004": IOS, "NOR-005": IOS},
+)(lambda mp: Mutate(base(), response=rename_code("NO_REGISTRATION", "NOT_FOUND")))
+variant("DELETE ignored", {"NOR-002": IOS, "NOR-005": IOS})(
     lambda mp: Mutate(base(), request=request_hook(lambda r: r.method == "DELETE", lambda r: ok_empty()))
 )
 variant("no repersonalize route", {"NOR-003": ANDROID})(
     lambda mp: Mutate(base(), request=request_hook(on("/repersonalize"), lambda r: error(404, "NOT_FOUND")))
 )
+variant("an uninstalled registration is never revived (mutated rule)", {"NOR-003": ANDROID})(_never_revives)
+variant("a gone sibling answered NO_REGISTRATION (mutated rule)", {"NOR-006": BOTH})(_gone_sibling_no_registration)
+variant("DELETE of a gone registration answered NO_REGISTRATION (mutated rule)", {"NOR-005": IOS})(_strict_delete)
 variant("errors without Content-Length", {"ERR-001": BOTH})(lambda mp: Mutate(base(), response=_no_content_length))
 variant("bad app code answered as FORBIDDEN", {"AUTH-001": BOTH})(
     lambda mp: Mutate(base(), response=rename_code("INVALID_APPLICATION_CODE", "FORBIDDEN", 403))

@@ -109,7 +109,10 @@ def test_a_device_life_on_each_platform_makes_no_violation(platform: str) -> Non
     phone.start()
     tablet.start()
     phone.advance(12)
-    phone.personalize({"externalUserId": "strict-1"}, {"firstName": "Ana"}, set_as_primary=True)
+    native = phone.sdk.set_device_as_primary  # the option exists in the newest SDKs only
+    phone.personalize({"externalUserId": "strict-1"}, {"firstName": "Ana"}, set_as_primary=native)
+    if not native:
+        phone.set_primary()
     tablet.personalize({"externalUserId": "strict-1"})
     phone.save_user(tags=["a"], customAttributes={"tier": "gold", "n": None})
     phone.save_installation(customAttributes={"theme": "dark"})
