@@ -150,12 +150,8 @@ def _person_names(seed: int, person: int) -> tuple[str, str, str]:
 
 
 def _launch(s: Session) -> None:
-    before = s.device.session_start
     s.device.foreground()
-    after = s.device.session_start
     s.tally.add("sessions")
-    if after is not None and after != before:
-        s.tally.add("launches")
 
 
 def _leave(s: Session, body: Callable[[Session], None] | None = None) -> None:
@@ -297,12 +293,19 @@ PERSONA_SESSIONS: dict[str, Callable[[Session], None]] = {
 def run_session(persona: str, s: Session) -> bool:
     """One session; False when it ended early on an unexpected error (already reported)."""
     s.tally.personas[persona] = s.tally.personas.get(persona, 0) + 1
+    before = s.device.session_start
     try:
         PERSONA_SESSIONS[persona](s)
     except (ApiError, SimulatorError):
         s.tally.add("aborted")
         s.device.background()
         return False
+    finally:
+        # a launch is a session the device recorded that it did not have before: iOS records one
+        # at its timer's first tick, 5 s after the start (a shorter launch is none)
+        after = s.device.session_start
+        if after is not None and after != before:
+            s.tally.add("launches")
     return True
 
 

@@ -56,8 +56,8 @@ def test_sessions_report_every_request_under_its_endpoint_template(server: Backg
     names = {kw["name"] for kw in seen}
     assert seen and all(not UUID.search(name) for name in names)
     assert "POST /mobile/1/appinstance" in names
-    assert "POST /mobile/1/appinstance/{pushRegId}/personalize" in names
-    assert "POST /mobile/1/appinstance/{pushRegId}/user/events/session" in names
+    assert "POST /mobile/1/appinstance/{pushRegId}/personalize" in names  # (sessions of no length: no
+    # session reports; a real run's are pinned by tests/scenarios/test_run_command.py)
     assert all(kw["exception"] is None for kw in seen), [kw["exception"] for kw in seen if kw["exception"]]
     assert {kw["request_type"] for kw in seen} <= {"GET", "POST", "PATCH", "DELETE"}
     tally = audience._STATE["run"].tally.counts

@@ -72,8 +72,13 @@ def test_each_checkout_is_a_new_app_launch_counted_once_by_the_server() -> None:
     w.all_sessions("browser", rounds=3)
     w.all_sessions("browser", rounds=1)  # the last round's starts are reported by this one
     counts = w.get("/inspect/event-counts")["counts"]
-    assert w.tally.counts["launches"] == 40
-    assert counts["AppLaunch"] >= 30  # every session but the unreported last ones
+    android = sum(1 for i in range(10) if w.population.platform_of(i) != "ios")
+    launches = w.tally.counts["launches"]
+    # every checkout a launch, but an iOS session shorter than 5 s, which its SDK never records
+    assert 30 <= launches <= 40
+    # counted once by the server: at most the launches, at least all but the Android devices'
+    # last ones (Android reports a start with its next sync)
+    assert launches - android <= counts["AppLaunch"] <= launches
     assert counts["Install"] == 10
 
 
