@@ -20,13 +20,15 @@ from contract.formats import app_code_hash
 from .catalog import Profile, profile_for
 from .clock import Clock, VirtualClock
 from .codec import decode_reply
-from .errors import RegistrationGoneError, SimulatorError, UsageError, api_error
+from .errors import ClientValidationError, RegistrationGoneError, SimulatorError, UsageError, api_error
+from .jwt import JWT_ENDPOINTS, jwt_problem
 from .outcomes import Observer
 from .sdk_features import SdkFeatures, features
 from .state import DeviceState, Flag
 from .systemdata import user_agent
 from .tokens import installation_id, push_token
 from .transport import Outgoing, Transport
+from .userdata import merge
 
 __all__ = ["DEFAULT_BASE_URL", "AppConfig", "DeviceCore"]
 
@@ -52,6 +54,10 @@ class AppConfig:
     its own (any ``base_url`` but :data:`DEFAULT_BASE_URL`) is an app that gave the SDK its API URL
     (Android's ``withApiUri``, iOS's ``backendBaseURL``); what each SDK version then does with the
     header is the platform's rule (docs/device.md, "The app's URL")."""
+    jwt: Callable[[str | None], str | None] | None = field(default=None, compare=False, repr=False)
+    """The app's `JwtSupplier`: given the externalUserId a user call is for (None if the SDK knows
+    none), a JWT or None (`App <code>` then). SDK versions with JWT support send it as ``Bearer``
+    on personalize, the user GET and PATCH, and (Android) repersonalize (`simulator.jwt`)."""
     observer: Observer | None = field(default=None, compare=False, repr=False)
     """Told of every acknowledgement a target gave (`simulator.outcomes`): `observer(kind, n)`."""
     app_code_hash: str = field(init=False)
@@ -179,6 +185,8 @@ class DeviceCore:
         headers = self._headers(content is not None)
         if wire.headers:
             headers.update(wire.headers)
+        if name in JWT_ENDPOINTS and self.config.jwt is not None and self.sdk.jwt:
+            self._authorize_user_call(headers, body)
         request = Outgoing(wire.method, self.base_url + wire.target, headers, content, wire)
         reply = self.transport.send(request)
         self._base_url_rules(reply.status, reply.header(h.NEW_BASE_URL))
@@ -190,6 +198,22 @@ class DeviceCore:
         if require and not (isinstance(data, dict) and data.get(require)):
             raise api_error("-4", f"response without {require}", reply.status, request, reply)
         return data
+
+    def _authorize_user_call(self, headers: dict[str, str], body: dict[str, Any] | None) -> None:
+        """``Bearer <jwt>`` from the app's supplier; a token the SDK finds malformed or expired is
+        refused before anything is sent (`ClientValidationError` with the SDK's code)."""
+        assert self.config.jwt is not None
+        identity = (body or {}).get("userIdentity")
+        user_id = identity.get("externalUserId") if isinstance(identity, dict) else None
+        if user_id is None:
+            user_id = merge(self.state.user, self.state.user_dirty).get("externalUserId")
+        token = self.config.jwt(user_id)
+        if not token:
+            return
+        problem = jwt_problem(token, self.now())
+        if problem is not None:
+            raise ClientValidationError(problem, f"the app's JWT is not usable ({problem}); nothing was sent")
+        headers[h.AUTHORIZATION] = f"Bearer {token}"
 
     BASE_URL_CHECK_INTERVAL = 24 * 3600.0
     """Seconds between base-URL checks (`BASEURL_CHECK_INTERVAL_HOURS`, iOS `defaultTimeout`)."""

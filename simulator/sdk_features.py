@@ -47,6 +47,9 @@ class SdkFeatures:
     stores_personalize_answer: bool
     """The personalize answer becomes the stored user (iOS always; Android 14.7.2, Huawei 8.11.0); before,
     the request's identity and attributes are stored as reported."""
+    jwt: bool
+    """A user JWT from the app's `JwtSupplier` goes as ``Bearer`` on the user calls (Android 13.12.0,
+    iOS 13.6.0, Huawei 7.5.0; `simulator.jwt`)."""
     validates_user: bool
     """User data is checked before it is sent (Android 14.7.2, iOS 14.1.2, Huawei 8.11.0); before, the
     server's 400 is what the app gets."""
@@ -87,6 +90,7 @@ def _android(v: str, huawei: bool) -> SdkFeatures:
         set_device_as_primary=since((15, 0, 0), None),
         debounce=since((14, 14, 0), (8, 11, 0)),
         stores_personalize_answer=since((14, 7, 2), (8, 11, 0)),
+        jwt=since((13, 12, 0), (7, 5, 0)),
         validates_user=since((14, 7, 2), (8, 11, 0)),
         sdk_version_null=null,
         base_url_reset_at_start=not huawei and at_least(v, (12, 5, 0)),
@@ -106,6 +110,7 @@ def _ios(v: str) -> SdkFeatures:
         set_device_as_primary=at_least(v, (15, 5, 0)),
         debounce=False,
         stores_personalize_answer=True,
+        jwt=at_least(v, (13, 6, 0)),
         validates_user=at_least(v, (14, 1, 2)),
         sdk_version_null=False,
         base_url_reset_at_start=False,
