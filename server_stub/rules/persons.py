@@ -240,7 +240,10 @@ def personalize(
 def depersonalize(ctx: Context, reg_id: str) -> None:
     """Detach the device from its person: the own installation, or another one of the same person
     (in any application of the account). The caller's own registration gone is ``NO_REGISTRATION``;
-    another installation gone is ``NOT_FOUND`` (:meth:`Context.sibling`)."""
+    another installation gone is ``NOT_FOUND`` (:meth:`Context.sibling`). What the server clears is
+    what the SDK wiped locally, so that device and server agree afterwards: the installation's
+    custom attributes and primary flag (both SDKs), and on an Android or Huawei device's own logout
+    its ``applicationUserId``."""
     caller = ctx.caller.reg_id
     if caller is None or caller == reg_id:
         target = ctx.installation(reg_id)
@@ -255,6 +258,10 @@ def depersonalize(ctx: Context, reg_id: str) -> None:
     if target.person_id is None:
         return
     _detach(ctx, target)
+    if target.reg_id == (caller or reg_id) and target.platform != "ios":
+        # Android and Huawei wipe the applicationUserId on their own logout
+        # (`depersonalizeCurrentInstallation`: APP_USER_ID); iOS keeps it, and so does the server
+        target.data.pop("applicationUserId", None)
     ctx.save_installation(target)
 
 

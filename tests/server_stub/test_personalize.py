@@ -455,6 +455,25 @@ def test_depersonalize_detaches_and_the_person_keeps_its_data(alice: Device, ins
     assert alice.personalize({"externalUserId": "alice"}).status_code == 200
 
 
+@pytest.mark.parametrize(("dialect", "kept"), [(Dialect.ANDROID, False), (Dialect.IOS, True)])
+def test_own_logout_clears_the_application_user_id_as_the_platforms_sdk_wipes_it(
+    new_device: MakeDevice, dialect: Dialect, kept: bool
+) -> None:
+    device = new_device(dialect)
+    assert device.personalize({"externalUserId": "bo"}).status_code == 200
+    assert_empty_ok(device.patch({"applicationUserId": "app-bo"}))
+    assert_empty_ok(device.depersonalize())
+    assert ("applicationUserId" in device.installation_json()) is kept
+
+
+def test_a_remote_logout_keeps_the_siblings_application_user_id(alice: Device, new_device: MakeDevice) -> None:
+    tablet = new_device(Dialect.ANDROID)
+    tablet.personalize({"externalUserId": "alice"})
+    assert_empty_ok(tablet.patch({"applicationUserId": "app-tablet"}))
+    assert_empty_ok(alice.depersonalize(target=tablet.reg_id))
+    assert tablet.installation_json()["applicationUserId"] == "app-tablet"  # that device wiped nothing
+
+
 def test_remote_depersonalize_of_a_sibling(alice: Device, new_device: MakeDevice, inspector: Inspector) -> None:
     tablet = new_device(alice.dialect)
     tablet.personalize({"externalUserId": "alice"}, primary=True)
