@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import gevent
+import gevent.event
 import httpx
 from geventhttpclient import HTTPClient
 from locust import FastHttpUser, LoadTestShape, events, run_single_user, tag, task
@@ -99,6 +100,7 @@ def _thousandths(weights: dict[str, float]) -> dict[str, int]:
 @events.test_start.add_listener
 def _test_start(environment: Environment, **_: Any) -> None:
     _STATE["started"] = time.time()
+    _ENDING.clear()
     if isinstance(environment.runner, MasterRunner):
         _create_definitions(environment)
         _plan_campaign(environment)
@@ -145,6 +147,10 @@ def _send_campaign(environment: Environment) -> None:
         _log.warning("spike campaign %s: %d messages to %r", bulk_id, record["messages"], opts.spike_segment)
 
 
+_ENDING = gevent.event.Event()
+"""Set when the run is ending: a pause in progress returns at once (not at the end of its think time)."""
+
+
 def _pause_for(run: RunState, device: VirtualDevice) -> Callable[[float], None]:
     """Wait ``seconds`` of real time (none once the run is ending), running the device's timers."""
 
@@ -153,10 +159,10 @@ def _pause_for(run: RunState, device: VirtualDevice) -> Callable[[float], None]:
         while True:
             device.run_due()
             now = time.time()
-            if now >= end:
+            if now >= end or run.stopping:
                 return
             due = device.next_due()
-            gevent.sleep(max(0.0, min(end, due if due is not None else end) - now))
+            _ENDING.wait(max(0.0, min(end, due if due is not None else end) - now))
 
     return pause
 
@@ -284,6 +290,7 @@ def _test_stopping(environment: Environment, **_: Any) -> None:
     if run is None:
         return
     run.stopping = True
+    _ENDING.set()
     if run.arrivals is not None:
         run.arrivals.drain_late()
         run.arrivals.stop()
@@ -371,7 +378,7 @@ class MobileAudience(FastHttpUser):
             if not run.arrivals.take(timeout=_IDLE_WAIT):
                 return
         elif run.think > 0:  # think time 0: Locust's own wait between tasks is the only yield needed
-            gevent.sleep(run.think * self.rng.uniform(0.5, 2.0))
+            _ENDING.wait(run.think * self.rng.uniform(0.5, 2.0))  # cut short when the run ends
         if run.stopping:
             return
         got = run.population.checkout(persona, self.transport)

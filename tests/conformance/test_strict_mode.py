@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from brokenkit import DirectASGI
 
 from contract import Platform, app_code_hash, format_epoch
 from contract.messages import Message, push_payload
@@ -51,7 +52,8 @@ class StrictWorld:
         self.clock = VirtualClock()
         app = create_app(memory=True, app_codes=[CODE], strict=strict, api_keys=[API_KEY],
                          clock=lambda: datetime.fromtimestamp(self.clock.now(), UTC))  # fmt: skip
-        self.client = TestClient(app, base_url="http://testserver")
+        self.server_app = app
+        self.client = httpx.Client(transport=DirectASGI(app), base_url="http://testserver")
         self.app = AppConfig(CODE, base_url="http://testserver")
 
     def send(self, *reg_ids: str, text: str = "A message for you") -> list[str]:
@@ -387,7 +389,7 @@ def test_a_call_before_registration_and_a_fast_retry_are_recorded() -> None:
     assert w.rules() == {"BEFORE-REGISTRATION"}
     # a 5xx answered twice in a row, the retry 1 s later instead of 2 s (Android's first step)
     reg_id, h = register(w.client, "android")
-    recorder = w.client.app.state.strict  # type: ignore[attr-defined]
+    recorder = w.server_app.state.strict
     path = f"/mobile/1/appinstance/{reg_id}/depersonalize"
     recorder.observe("POST", path, "", {k.lower(): v for k, v in h.items()}, b"")(503, b"")
     w.clock.advance(1)
