@@ -497,7 +497,8 @@ class VirtualDevice(MessageFlows):
     ) -> None:
         """A custom event: batched (`validate=False`) or sent at once for the server's verdict."""
         self._installed()
-        self._check_event(definition_id)
+        if not self._check_event(definition_id, validate):
+            return
         st = self.state
         event = stored_event(definition_id, properties, self.now())
         if validate:
@@ -603,8 +604,9 @@ class VirtualDevice(MessageFlows):
     def _may_save_installation(self) -> None:
         """Raise what the SDK answers `saveInstallation` with when it would not send."""
 
-    def _check_event(self, definition_id: str) -> None:
-        """Raise what the SDK answers an event it refuses to take."""
+    def _check_event(self, definition_id: str, validate: bool) -> bool:
+        """Raise what the SDK answers an event it refuses to take; False: it drops it silently."""
+        return True
 
     def _may_send_event(self) -> None:
         """Raise what the SDK answers a validated event it would not send now."""

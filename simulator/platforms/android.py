@@ -285,9 +285,16 @@ class AndroidDevice(VirtualDevice):
 
     # -- custom events: `BatchReporter` ----------------------------------------------------------
 
-    def _check_event(self, definition_id: str) -> None:
-        if not definition_id.strip():
-            raise ClientValidationError("REQUEST_FORMAT_INVALID", "definitionId is blank")
+    def _check_event(self, definition_id: str, validate: bool) -> bool:
+        """A blank definitionId: the batched `submitEvent` drops it silently
+        (`createCustomEventRequest` returns null); the one with a listener answers an error."""
+        if definition_id.strip():
+            return True
+        if not validate:
+            return False
+        if not definition_id:
+            raise ClientValidationError("REQUEST_FORMAT_INVALID", "Definition ID needs to be provided")
+        raise ClientValidationError("ERROR_SAVING_EMPTY_OBJECT", "definitionId is blank")
 
     def _may_send_event(self) -> None:
         self._not_pending()

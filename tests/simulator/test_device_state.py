@@ -105,8 +105,14 @@ def test_client_side_refusals(started):
         device.save_user(emails=[f"u{i}@example.com" for i in range(101)])
     with pytest.raises(ClientValidationError):
         device.personalize({"emails": []})
-    with pytest.raises(ClientValidationError):
-        device.submit_event("  ")
+    device.submit_event("  ")  # batched: Android drops a blank definitionId silently
+    assert device.state.events is None
+    with pytest.raises(ClientValidationError) as caught:
+        device.submit_event("  ", validate=True)
+    assert caught.value.code == "ERROR_SAVING_EMPTY_OBJECT"
+    with pytest.raises(ClientValidationError) as caught:
+        device.submit_event("", validate=True)
+    assert caught.value.code == "REQUEST_FORMAT_INVALID"
     with pytest.raises(UsageError):
         device.save_user(nickname="x")
     with pytest.raises(UsageError):
