@@ -10,6 +10,7 @@ bodies are :mod:`contract.push_api`; what the server does with them is
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -341,15 +342,43 @@ async def _chunks(server: ProfileServer, caller: Caller, planned: SendPlan) -> A
         server.messaging.version += 1
 
 
+_WRITERS: set[asyncio.Task[None]] = set()
+"""The large sends being written (a task holds a reference until it is done)."""
+
+
+def _write_rest(
+    server: ProfileServer, caller: Caller, planned: SendPlan, out: Callable[[list[tuple[int, Sent]] | None], None]
+) -> asyncio.Task[None]:
+    """Write the rest of ``planned`` in a task of the server's own, whatever becomes of the request
+    that asked (a client that hangs up does not stop a send half-way): each chunk's entries go to
+    ``out``, then None; a failure is logged (what was committed stays sent) and raised to the awaiter."""
+
+    async def run() -> None:
+        try:
+            async for entries in _chunks(server, caller, planned):
+                out(entries)
+        except Exception:
+            _log.exception("a send to bulk %s stopped after some of its messages were written", planned.bulk_ids[0])
+            raise
+        finally:
+            out(None)
+
+    task = asyncio.get_running_loop().create_task(run())
+    _WRITERS.add(task)
+    task.add_done_callback(_WRITERS.discard)
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())  # logged in run()
+    return task
+
+
 async def _send(server: ProfileServer, caller: Caller, bulks: Bulks, **kw: Any) -> list[BulkResult]:
     """The whole send, then its results (the ``/push/2`` answers count messages: nothing to stream)."""
     planned, first = await _start(server, caller, bulks, **kw)
     results = [BulkResult(bulk_id, []) for bulk_id in planned.bulk_ids]
-    for bulk, entry in first:
+    entries = list(first)
+    if not planned.finished:
+        await asyncio.shield(_write_rest(server, caller, planned, lambda part: entries.extend(part or ())))
+    for bulk, entry in entries:
         results[bulk].sent.append(entry)
-    async for entries in _chunks(server, caller, planned):
-        for bulk, entry in entries:
-            results[bulk].sent.append(entry)
     return results
 
 
@@ -361,29 +390,42 @@ def _entry(sent: Sent) -> dict[str, Any]:
     return {"messageId": sent.message_id, "status": sent.status.json(), "destination": sent.destination}
 
 
+def _encode(entries: list[tuple[int, Sent]], statuses: dict[str, str]) -> bytes:
+    parts = []
+    for _, sent in entries:
+        status = statuses.get(sent.status.name)
+        if status is None:  # a status's JSON, encoded once (a million entries share four)
+            status = statuses[sent.status.name] = _compact(sent.status.json())
+        parts.append(f'{{"messageId":{_compact(sent.message_id)},"status":{status},'
+                     f'"destination":{_compact(sent.destination)}}}')  # fmt: skip
+    return ",".join(parts).encode("utf-8")
+
+
 async def _streamed(server: ProfileServer, caller: Caller, planned: SendPlan) -> AsyncIterator[bytes]:
-    """A large send's ``/push/3`` answer, written as its chunks commit (the same JSON as a small one's)."""
-    yield b'{"bulkId":' + json.dumps(planned.bulk_ids[0]).encode() + b',"messages":['
-    comma = b""
-    statuses: dict[str, str] = {}  # a status's JSON, encoded once (a million entries share four)
+    """A large send's ``/push/3`` answer, written as its chunks commit (the same JSON as a small
+    one's). The writing is a task of its own (:func:`_write_rest`): if the client goes away, it
+    goes on, and only the answer is dropped."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    statuses: dict[str, str] = {}
+    listening = [True]
+
+    def out(entries: list[tuple[int, Sent]] | None) -> None:
+        if entries is None:
+            queue.put_nowait(None)
+        elif entries and listening[0]:
+            queue.put_nowait(_encode(entries, statuses))
+
+    task = _write_rest(server, caller, planned, out)
     try:
-        async for entries in _chunks(server, caller, planned):
-            if entries:
-                parts = []
-                for _, sent in entries:
-                    status = statuses.get(sent.status.name)
-                    if status is None:
-                        status = statuses[sent.status.name] = _compact(sent.status.json())
-                    parts.append(f'{{"messageId":{_compact(sent.message_id)},"status":{status},'
-                                 f'"destination":{_compact(sent.destination)}}}')  # fmt: skip
-                yield comma + ",".join(parts).encode("utf-8")
-                comma = b","
-    except Exception:
-        # The answer has started (200): the client sees a cut body. What is committed stays sent
-        # (GET /inspect/campaigns/{bulkId} counts it).
-        _log.exception("a send to bulk %s stopped after some of its messages were written", planned.bulk_ids[0])
-        raise
-    yield b"]}"
+        yield b'{"bulkId":' + json.dumps(planned.bulk_ids[0]).encode() + b',"messages":['
+        comma = b""
+        while (part := await queue.get()) is not None:
+            yield comma + part
+            comma = b","
+        await task  # a failure cuts the answer (the client sees a broken body): it has started as 200
+        yield b"]}"
+    finally:
+        listening[0] = False
 
 
 # -- routes --------------------------------------------------------------------------------------

@@ -3,8 +3,8 @@ and the revival of an uninstalled registration by its own device's recovery PATC
 
 Tombstones (docs/serve.md, "Deletion"; docs/reference/mobile-api-android.md §3.5):
 
-- ``uninstalled`` (the push provider's feedback) is revived when its own device PATCHes it with a
-  ``pushServiceToken``: the path's id is the ``pushregistrationid`` header's, the application is
+- ``uninstalled`` (the push provider's feedback) is revived when its own Android or Huawei device
+  PATCHes it with a ``pushServiceToken`` (an iOS device registers anew instead): the path's id is the ``pushregistrationid`` header's, the application is
   the caller's. That is Android's recovery after ``NO_REGISTRATION`` (``handleNoRegistrationError``:
   same id, token, system data, ``isPrimary``, ``regEnabled``; then ``/repersonalize``). The revival
   records no ``Install`` (no registration was created: ``Install`` counts creates, as the run's
@@ -181,6 +181,8 @@ def _revive(ctx: Context, reg_id: str, body: InstallationBody) -> Installation |
     row = ctx.db.execute("SELECT * FROM installations WHERE reg_id=?", (reg_id,)).fetchone()
     if row is None or row["app_code"] != ctx.caller.app_code or row["state"] != "uninstalled":
         return None
+    if row["platform"] == "ios":
+        return None  # iOS answers NO_REGISTRATION with a new registration, never this recovery
     inst = Installation.from_row(row)
     if inst.person_id is not None and identities_of(ctx, inst.person_id):
         inst.person_id = None  # the SDK repersonalizes next, with its stored user

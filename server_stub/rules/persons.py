@@ -119,6 +119,15 @@ def _attach(ctx: Context, inst: Installation, person_id: int) -> None:
     ctx.record_event("Personalize", person_id=person_id, reg_id=inst.reg_id)
 
 
+def _wiped_like_the_sdk(inst: Installation) -> None:
+    """What the device's SDK wipes locally on its own logout, and on a forced personalize: the
+    installation's custom attributes, and (Android, Huawei: `APP_USER_ID`) its applicationUserId;
+    iOS keeps the latter."""
+    inst.data.pop("customAttributes", None)
+    if inst.platform != "ios":
+        inst.data.pop("applicationUserId", None)
+
+
 def _detach(ctx: Context, inst: Installation) -> None:
     """The device becomes anonymous: its installation custom attributes and primary flag go."""
     ctx.record_event("Depersonalize", person_id=inst.person_id, reg_id=inst.reg_id)
@@ -219,6 +228,8 @@ def personalize(
             )
         else:
             _detach(ctx, inst)
+    if force:
+        _wiped_like_the_sdk(inst)  # the SDK wiped its local data before it sent a forced personalize
     if target is None:
         if candidates:
             target = _candidate(ctx, candidates, identity)
@@ -255,13 +266,15 @@ def depersonalize(ctx: Context, reg_id: str) -> None:
                 ErrorCode.FORBIDDEN,
                 f"installation {reg_id!r} does not belong to the caller's person; only a sibling can be logged out",
             )
+    own_logout = caller is None or caller == reg_id
     if target.person_id is None:
+        if own_logout:  # an anonymous device's logout: nothing to detach, its SDK wiped all the same
+            _wiped_like_the_sdk(target)
+            ctx.save_installation(target)
         return
     _detach(ctx, target)
-    if target.reg_id == (caller or reg_id) and target.platform != "ios":
-        # Android and Huawei wipe the applicationUserId on their own logout
-        # (`depersonalizeCurrentInstallation`: APP_USER_ID); iOS keeps it, and so does the server
-        target.data.pop("applicationUserId", None)
+    if own_logout:
+        _wiped_like_the_sdk(target)
     ctx.save_installation(target)
 
 

@@ -146,18 +146,20 @@ def _identity(target: Target) -> tuple[str, str]:
     return kind, value
 
 
-def _person(ctx: Context, app_code: str, target: Target) -> list[str]:
+def _person(ctx: Context, app_code: str, target: Target) -> tuple[list[str], int | None]:
+    """The person's eligible installations, and the person (each chunk writes only to those still
+    attached to it: a device that logged out meanwhile is not the person's any more)."""
     kind, value = _identity(target)
     owner = ctx.db.execute(
         "SELECT person_id FROM identities WHERE account=? AND kind=? AND value=?", (ctx.caller.account, kind, value)
     ).fetchone()
     if owner is None:
-        return []
+        return [], None
     rows = ctx.db.execute(
         "SELECT * FROM installations WHERE person_id=? AND app_code=? AND state='active' ORDER BY created, rowid",
         (owner[0], app_code),
     ).fetchall()
-    return _eligible(rows, target)
+    return _eligible(rows, target), owner[0]
 
 
 def _segment(ctx: Context, app_code: str, target: Target) -> list[str]:
@@ -239,15 +241,17 @@ def _multiple(ctx: Context, app_code: str, target: Target) -> list[str]:
     return _eligible(found, target)
 
 
-def _resolve(ctx: Context, app_code: str, target: Target) -> tuple[list[str], Refusal]:
-    """The registration ids a destination may reach, and why, when it reaches none."""
+def _resolve(ctx: Context, app_code: str, target: Target) -> tuple[list[str], Refusal, int | None]:
+    """The registration ids a destination may reach, why, when it reaches none, and the person
+    they must still belong to (person destinations)."""
     if target.type == "REGISTRATION":
-        return _registration(ctx, app_code, target)
+        return (*_registration(ctx, app_code, target), None)
     if target.type == "MULTIPLE":
-        return _multiple(ctx, app_code, target), _NO_DESTINATION
+        return _multiple(ctx, app_code, target), _NO_DESTINATION, None
     if target.type == "SEGMENT":
-        return _segment(ctx, app_code, target), _NO_DESTINATION
-    return _person(ctx, app_code, target), _NO_DESTINATION
+        return _segment(ctx, app_code, target), _NO_DESTINATION, None
+    reg_ids, person = _person(ctx, app_code, target)
+    return reg_ids, _NO_DESTINATION, person
 
 
 # -- the plan ------------------------------------------------------------------------------------
@@ -276,6 +280,8 @@ class _Destination:
     target: Target
     reg_ids: list[str]
     refusal: Refusal
+    person: int | None = None
+    """A person destination's person: only installations still attached to it are written."""
     duplicate: bool = False
     """Its ``messageId`` is taken (by an earlier message or destination): refused, nothing written."""
     done: int = 0
@@ -315,16 +321,14 @@ def _taken(ctx: Context, message_id: str, taken: set[str]) -> bool:
 
 
 def _new_ids(ctx: Context, count: int, taken: set[str]) -> list[str]:
-    """``count`` fresh message ids, checked against the store in one query."""
+    """``count`` fresh message ids, none in the store (one query), none of ``taken`` (the ids the
+    request gave, still to be written); generated ids are not kept: each batch checks the store."""
     ids: list[str] = []
     while len(ids) < count:
         fresh = [new_message_id() for _ in range(count - len(ids))]
         query = "SELECT message_id FROM messages WHERE message_id IN (SELECT value FROM json_each(?))"
-        used = {row[0] for row in ctx.db.execute(query, (dumps(fresh),))}
-        for message_id in fresh:
-            if message_id not in used and message_id not in taken:
-                taken.add(message_id)
-                ids.append(message_id)
+        used = {row[0] for row in ctx.db.execute(query, (dumps(fresh),))} | taken | set(ids)
+        ids += [message_id for message_id in dict.fromkeys(fresh) if message_id not in used]
     return ids
 
 
@@ -370,8 +374,8 @@ def plan(
                     continue
                 if target.message_id is not None:
                     taken.add(target.message_id)
-                reg_ids, refusal = _resolve(ctx, outgoing.sender, target)
-                result.destinations.append(_Destination(message, target, reg_ids, refusal))
+                reg_ids, refusal, person = _resolve(ctx, outgoing.sender, target)
+                result.destinations.append(_Destination(message, target, reg_ids, refusal, person))
         senders = {m.sender for m in messages}
         target_json = [
             {"sender": m.sender, "destinations": [{"type": t.type, "address": t.address} for t in m.targets]}
@@ -403,21 +407,30 @@ _CANDIDATES = (
 )
 
 
-def _candidates(ctx: Context, app_code: str, reg_ids: Sequence[str], primary_only: bool) -> list[tuple[Any, ...]]:
-    """The eligible installations among ``reg_ids``, in their order: (reg_id, platform, person, token)."""
+def _candidates(
+    ctx: Context, app_code: str, reg_ids: Sequence[str], primary_only: bool, owner: int | None
+) -> list[tuple[Any, ...]]:
+    """The eligible installations among ``reg_ids`` (of ``owner`` when given), in their order:
+    (reg_id, platform, person, token)."""
     found: dict[str, tuple[Any, ...]] = {}
     for reg_id, platform, person, primary, token, enabled in ctx.db.execute(_CANDIDATES, (dumps(reg_ids), app_code)):
-        if enabled != 0 and (primary or not primary_only):  # regEnabled false is stored as JSON false: 0
+        # regEnabled false is stored as JSON false: 0
+        if enabled != 0 and (primary or not primary_only) and (owner is None or person == owner):
             found[reg_id] = (reg_id, platform, person, token)
     return [found[r] for r in reg_ids if r in found]
 
 
 def _write_rows(ctx: Context, plan: SendPlan, destination: _Destination, reg_ids: Sequence[str]) -> list[Sent]:
     message, target, now = destination.message, destination.target, plan.now
-    found = _candidates(ctx, message.sender, reg_ids, target.primary_only)
-    destination.matched += len(found)
+    found = _candidates(ctx, message.sender, reg_ids, target.primary_only, destination.person)
     rows = [c for c in found if c[0] not in message.reached]
     given = target.message_id if destination.hits == 0 and target.message_id else None
+    if given and rows and _taken(ctx, given, set()):
+        # written by another request since this one was planned (in an earlier chunk of it, the
+        # check passed): the first writer has the id, this destination is refused as a duplicate
+        destination.duplicate = True
+        return []
+    destination.matched += len(found)
     ids = _new_ids(ctx, len(rows) - (1 if given and rows else 0), plan.taken)
     if given and rows:
         ids.insert(0, given)
@@ -438,6 +451,8 @@ def _write_rows(ctx: Context, plan: SendPlan, destination: _Destination, reg_ids
 
 def _refuse(ctx: Context, plan: SendPlan, destination: _Destination) -> Sent:
     message, target = destination.message, destination.target
+    if target.message_id is not None and not destination.duplicate and _taken(ctx, target.message_id, set()):
+        destination.duplicate = True  # written by another request since this one was planned
     if destination.duplicate:
         assert target.message_id is not None
         return Sent(target.message_id, pa.REJECTED_DUPLICATE_MESSAGE_ID, target.address, message.index)
@@ -463,10 +478,13 @@ def write(ctx: Context, plan: SendPlan, *, budget: int | None = None) -> list[tu
             take = min(pending, left)
             chunk = destination.reg_ids[destination.done : destination.done + take]
             out += [(destination.message.bulk, s) for s in _write_rows(ctx, plan, destination, chunk)]
-            destination.done += take
+            destination.done = len(destination.reg_ids) if destination.duplicate else destination.done + take
             left -= take
             if destination.done < len(destination.reg_ids):
                 break
+        if not destination.duplicate and destination.matched == 0 and destination.target.type == "REGISTRATION":
+            # it may have changed since the plan (uninstalled meanwhile): the reason as it is now
+            destination.refusal = _registration(ctx, destination.message.sender, destination.target)[1]
         if destination.duplicate or destination.matched == 0:
             out.append((destination.message.bulk, _refuse(ctx, plan, destination)))
         plan.cursor += 1

@@ -65,6 +65,9 @@ class AndroidDevice(VirtualDevice):
         self._debounce: dict[str, tuple[float, int]] = {}
         self._previous_failed = False
         """`BaseUrlManager.isPreviousFailed`: in memory, so a new process starts counting again."""
+        self._syncing = False
+        self._gone_in_sync = False
+        """A NO_REGISTRATION answered during a sync: its recovery flags are set when the sync ends."""
         self._last_foreground_sync = -math.inf
         self._batch_last_run = -math.inf
         self._seen_last_run = -math.inf
@@ -186,8 +189,12 @@ class AndroidDevice(VirtualDevice):
     # -- NO_REGISTRATION: `handleNoRegistrationError` --------------------------------------------
 
     def _registration_gone(self, error: RegistrationGoneError, any_status: bool) -> None:
-        if any_status or not 200 <= error.status < 300:
-            self._mark_unreported()
+        if not (any_status or not 200 <= error.status < 300):
+            return
+        if self._syncing:
+            self._gone_in_sync = True  # the sync's calls were decided before this answer came
+            return
+        self._mark_unreported()
 
     def _mark_unreported(self) -> None:
         """Keep the id, re-send everything, then repersonalize."""
@@ -400,16 +407,25 @@ class AndroidDevice(VirtualDevice):
         st = self.state
         self._last_sync = self.now()
         registered = st.reg_id is not None
-        self._background(self._check_base_url)
-        self._background(self._report_sessions)
-        if registered and st.has(Flag.DEPERSONALIZE_PENDING):
-            self._background(self._send_depersonalize)
-        self._background(self._sync_installation)
-        if not registered or st.has(Flag.DEPERSONALIZE_PENDING):
-            return
-        self._background(self._repersonalize if st.has(Flag.REPERSONALIZE) else self._sync_user)
-        self._background(self._sync_messages)
-        self._background(self._batch_seen)
+        outer = not self._syncing  # a sync started by one of this sync's answers runs within it
+        self._syncing = True
+        try:
+            self._background(self._check_base_url)
+            self._background(self._report_sessions)
+            if registered and st.has(Flag.DEPERSONALIZE_PENDING):
+                self._background(self._send_depersonalize)
+            self._background(self._sync_installation)
+            if not registered or st.has(Flag.DEPERSONALIZE_PENDING):
+                return
+            self._background(self._repersonalize if st.has(Flag.REPERSONALIZE) else self._sync_user)
+            self._background(self._sync_messages)
+            self._background(self._batch_seen)
+        finally:
+            if outer:
+                self._syncing = False
+                if self._gone_in_sync:  # `handleNoRegistrationError`'s flags act on the next sync
+                    self._gone_in_sync = False
+                    self._mark_unreported()
 
     def _foreground_syncs(self, *, cold: bool) -> None:
         """`APPLICATION_FOREGROUND` first: `foregroundSync` (skipped within 10 s of the last one or

@@ -90,15 +90,21 @@ class IosDevice(VirtualDevice):
         https://mobile.infobip.com/mobile/1/baseurl` (the production host whatever the current
         base), without `pushregistrationid`. An answer without `baseUrl`, or an error, is retried
         at the next start or foreground."""
-        if self._app_url_given or not self._base_url_check_due():
-            return
+        if not self.sdk.base_url_compare or not self._base_url_check_due():
+            return  # no check before 8.5.1
+        if self._app_url_given and self.sdk.base_url_check_at_start:
+            return  # since 12.6.1 only with the SDK's default URL (before, whatever the app gave)
         wire = endpoint("base_url").build(self.dialect)
         headers = self._headers(False)
         headers.pop(h.PUSH_REGISTRATION_ID, None)
         request = Outgoing(wire.method, DEFAULT_BASE_URL + wire.target, headers, None, wire)
         reply = self.transport.send(request)
         self._base_url_rules(reply.status, reply.header(h.NEW_BASE_URL))
-        data = decode_reply(request, reply, android=False, reads_body=True)
+        try:
+            data = decode_reply(request, reply, android=False, reads_body=True)
+        except RegistrationGoneError as exc:
+            self._answered_no_registration(exc)
+            raise
         url = data.get("baseUrl") if isinstance(data, dict) else None
         if isinstance(url, str) and url.strip():
             self.state.base_url_checked = int(self.now())

@@ -466,6 +466,23 @@ def test_own_logout_clears_the_application_user_id_as_the_platforms_sdk_wipes_it
     assert ("applicationUserId" in device.installation_json()) is kept
 
 
+@pytest.mark.parametrize(("dialect", "kept"), [(Dialect.ANDROID, False), (Dialect.IOS, True)])
+def test_an_anonymous_logout_and_a_forced_personalize_clear_what_the_sdk_wiped(
+    new_device: MakeDevice, dialect: Dialect, kept: bool
+) -> None:
+    anonymous = new_device(dialect)
+    assert_empty_ok(anonymous.patch({"applicationUserId": "app-x", "customAttributes": {"a": 1}}))
+    assert_empty_ok(anonymous.depersonalize())
+    installation = anonymous.installation_json()
+    assert ("applicationUserId" in installation, "customAttributes" in installation) == (kept, False)
+    forced = new_device(dialect)
+    assert forced.personalize({"externalUserId": "cy"}).status_code == 200
+    assert_empty_ok(forced.patch({"applicationUserId": "app-cy", "customAttributes": {"b": 2}}))
+    assert forced.personalize({"externalUserId": "cy"}, force=True).status_code == 200  # fits: no detach
+    installation = forced.installation_json()
+    assert ("applicationUserId" in installation, "customAttributes" in installation) == (kept, False)
+
+
 def test_a_remote_logout_keeps_the_siblings_application_user_id(alice: Device, new_device: MakeDevice) -> None:
     tablet = new_device(Dialect.ANDROID)
     tablet.personalize({"externalUserId": "alice"})

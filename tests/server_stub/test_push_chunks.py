@@ -117,7 +117,13 @@ def test_a_refused_large_send_writes_nothing(
 
 
 async def _call(
-    app: FastAPI, method: str, path: str, body: bytes = b"", on_body: Any = None, key: str = API_KEY
+    app: FastAPI,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    on_body: Any = None,
+    key: str = API_KEY,
+    reg_id: str | None = None,
 ) -> tuple[int, bytes]:
     """One request through the ASGI app on this event loop; ``on_body(n)`` is awaited at each body part."""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
@@ -127,6 +133,8 @@ async def _call(
              "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
                          (b"authorization", f"App {key}".encode()),
                          (b"content-length", str(len(body)).encode())]}  # fmt: skip
+    if reg_id is not None:
+        scope["headers"].append((b"pushregistrationid", reg_id.encode()))
     sent = False
     status, parts = 0, []
 
@@ -150,30 +158,105 @@ async def _call(
     return status, b"".join(parts)
 
 
-def test_other_requests_are_answered_and_deliveries_handed_between_chunks(
+def _segment_send(push: PushApi, bulk_id: str, *extra: dict[str, Any]) -> bytes:
+    body = {"messages": [push.message([{"type": "SEGMENT", "segment": SEGMENT}, *extra])],
+            "options": {"schedule": {"bulkId": bulk_id}}}  # fmt: skip
+    return json.dumps(body).encode()
+
+
+async def _writers_done() -> None:
+    await asyncio.gather(*push_api._WRITERS, return_exceptions=True)
+
+
+def test_other_requests_are_answered_and_deliveries_handed_while_the_send_is_written(
     app: FastAPI, push: PushApi, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(push_api, "SEND_CHUNK", 2)
-    body = json.dumps({"messages": [push.message([{"type": "SEGMENT", "segment": SEGMENT}])],
-                       "options": {"schedule": {"bulkId": "chunky"}}}).encode()  # fmt: skip
-    seen: list[tuple[int, int, int]] = []
+    seen: list[tuple[int, int]] = []
 
     async def between(part: int) -> None:
-        # part 1 is the answer's head; part n+1 follows the n-th chunk's commit
         status, campaign = await _call(app, "GET", "/inspect/campaigns/chunky")
         assert status == 200
         _, handed = await _call(app, "GET", "/provider/1/deliveries?limit=100", key=APP_CODE)
-        seen.append((part, json.loads(campaign)["sent"], len(json.loads(handed)["deliveries"])))
+        seen.append((json.loads(campaign)["sent"], len(json.loads(handed)["deliveries"])))
 
     async def main() -> tuple[int, bytes]:
-        return await _call(app, "POST", "/push/3/messages", body, on_body=between)
+        return await _call(app, "POST", "/push/3/messages", _segment_send(push, "chunky"), on_body=between)
 
     status, answer = asyncio.run(main())
     assert status == 200
     assert [m["destination"] for m in json.loads(answer)["messages"]] == [
         d.reg_id for d in people["devices"] if d is not people["disabled"]
     ]
-    # 7 candidates in chunks of 2: 2 written (the first and the disabled one: 1 sent), then 2 more
-    # (the unknown id and one: 2), then 2 (4), then the last (5); each chunk handed at once; then
-    # the answer's end and Starlette's empty last part
-    assert seen == [(1, 0, 0), (2, 1, 1), (3, 2, 1), (4, 4, 2), (5, 5, 1), (6, 5, 0), (7, 5, 0)]
+    sent = [n for n, _ in seen]
+    # answered while the send was written: the count grew chunk by chunk (7 candidates in chunks
+    # of 2), and every message was handed by the provider before the answer ended
+    assert sent == sorted(sent) and sent[0] < 5 and sent[-1] == 5 and len(set(sent)) > 2
+    assert sum(handed for _, handed in seen) == 5
+
+
+def test_a_client_that_hangs_up_does_not_stop_the_send(
+    app: FastAPI, push: PushApi, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(push_api, "SEND_CHUNK", 1)
+
+    async def hang_up(part: int) -> None:
+        if part == 2:  # after the head and the first chunk's entries
+            raise OSError("the client went away")
+
+    async def main() -> None:
+        with pytest.raises(OSError):
+            await _call(app, "POST", "/push/3/messages", _segment_send(push, "gone"), on_body=hang_up)
+        await _writers_done()
+
+    asyncio.run(main())
+    assert push.campaign("gone")["sent"] == 5
+
+
+def test_a_message_id_written_by_another_request_meanwhile_is_a_duplicate_here(
+    app: FastAPI, push: PushApi, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(push_api, "SEND_CHUNK", 1)
+    ana = people["ana"]
+    late = {"type": "EXTERNAL_USER_ID", "externalUserId": "nobody-yet", "messageId": "shared-id"}
+    other = json.dumps({"messages": [push.message([reg(ana, messageId="shared-id")])]}).encode()
+    answers: list[bytes] = []
+
+    async def meanwhile(part: int) -> None:
+        if part == 2:  # the segment is being written; the later destination's id is still unwritten
+            status, answer = await _call(app, "POST", "/push/3/messages", other)
+            assert status == 200
+            answers.append(answer)
+
+    async def main() -> tuple[int, bytes]:
+        return await _call(app, "POST", "/push/3/messages", _segment_send(push, "dup", late), on_body=meanwhile)
+
+    status, answer = asyncio.run(main())
+    assert status == 200
+    (first,) = json.loads(answers[0])["messages"]
+    assert (first["messageId"], first["status"]["name"]) == ("shared-id", "PENDING_ACCEPTED")  # first writer
+    last = json.loads(answer)["messages"][-1]
+    assert (last["messageId"], last["status"]["name"]) == ("shared-id", "REJECTED_DUPLICATE_MESSAGE_ID")
+
+
+def test_a_device_that_logs_out_between_chunks_is_not_reached_by_its_persons_message(
+    app: FastAPI, push: PushApi, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(push_api, "SEND_CHUNK", 1)
+    phones = [device(client, Platform.ANDROID, route=n + 1) for n in range(3)]
+    for phone in phones:
+        assert phone.personalize({"externalUserId": "dora"}).status_code == 200
+    body = json.dumps({"messages": [push.message([{"type": "EXTERNAL_USER_ID", "externalUserId": "dora"}])]})
+
+    async def log_out(part: int) -> None:
+        if part == 2:  # the first phone is written; the last one logs out (on this event loop)
+            status, _ = await _call(app, "POST", f"/mobile/1/appinstance/{phones[2].reg_id}/depersonalize",
+                                    key=APP_CODE, reg_id=phones[2].reg_id)  # fmt: skip
+            assert status == 200
+
+    async def main() -> tuple[int, bytes]:
+        return await _call(app, "POST", "/push/3/messages", body.encode(), on_body=log_out)
+
+    status, answer = asyncio.run(main())
+    assert status == 200
+    assert [m["destination"] for m in json.loads(answer)["messages"]] == [phones[0].reg_id, phones[1].reg_id]

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import DIALECTS
 from stubkit import (
     ANDROID_SYSTEM,
     APP_CODE,
@@ -100,15 +99,17 @@ def test_android_recovery_revives_the_registration_and_repersonalize_relinks_it(
     assert device.sync().status_code == 200
 
 
-@pytest.mark.parametrize("dialect", DIALECTS, ids=str)
-def test_the_revival_does_not_depend_on_the_dialect(
-    new_device: MakeDevice, inspector: Inspector, dialect: Dialect
-) -> None:
-    device = new_device(dialect)
-    uninstall(inspector, device)
-    assert_empty_ok(device.patch({"pushServiceToken": "fresh-token"}))
-    assert state_of(inspector, device)[:2] == ("active", 1)
-    assert device.installation_json()["regEnabled"] is True
+def test_the_revival_is_android_and_huawei_s_recovery_not_ios_s(new_device: MakeDevice, inspector: Inspector) -> None:
+    android = new_device(Dialect.ANDROID)
+    uninstall(inspector, android)
+    assert_empty_ok(android.patch({"pushServiceToken": "fresh-token"}))
+    assert state_of(inspector, android)[:2] == ("active", 1)
+    assert android.installation_json()["regEnabled"] is True
+    ios = new_device(Dialect.IOS)  # iOS answers NO_REGISTRATION with a new registration
+    uninstall(inspector, ios)
+    refused = ios.patch({"pushServiceToken": "f" * 64})
+    assert refused.status_code >= 400 and "NO_REGISTRATION" in refused.text
+    assert state_of(inspector, ios)[:2] == ("uninstalled", 0)
 
 
 def _no_token(device: Device) -> dict[str, Any]:

@@ -103,7 +103,7 @@ def test_an_expired_or_malformed_token_sends_nothing(jwt_device, router):
     device = jwt_device("ios", "15.5.2", lambda user: "not-a-jwt")
     with pytest.raises(ClientValidationError) as raised:
         device.fetch_user()
-    assert raised.value.code == "JWT_TOKEN_STRUCTURE_INVALID"
+    assert raised.value.code == "JWT_TOKEN_STRUCTURE_INVALID" and sent(router) == []
 
 
 def test_no_token_from_the_supplier_is_the_application_code(jwt_device, router):

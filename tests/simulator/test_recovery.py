@@ -116,3 +116,20 @@ def test_android_repersonalizes_with_the_unreported_user_changes(started, router
     assert reperso.called
     body = [s.body for s in sent(router) if s.target.endswith("/repersonalize")][-1]
     assert body == {"userIdentity": {"externalUserId": "u1"}, "userAttributes": {"firstName": "Ana"}}
+
+
+def test_android_recovers_in_the_next_sync_not_the_one_that_was_answered(make, router, clock):
+    device = make("android")
+    device.start()  # the create alone: the first session's start is still unreported
+    router.post("/mobile/1/appinstance/REG-1/personalize").respond(200, json={"externalUserId": "u1"})
+    device.personalize({"externalUserId": "u1"})
+    router.post("/mobile/1/appinstance/REG-1/user/events/session").mock(return_value=gone())
+    patch = router.post("/mobile/1/appinstance/REG-1").respond(200)
+    reperso = router.post("/mobile/1/appinstance/REG-1/repersonalize").respond(200)
+    router.calls.clear()
+    device.advance(2)
+    device.sync()  # its session report is answered NO_REGISTRATION: the rest was decided before
+    assert not patch.called and not reperso.called and device.state.has(Flag.REPERSONALIZE)
+    device.advance(2)
+    device.sync()
+    assert patch.called and reperso.called
