@@ -4,9 +4,10 @@ and the revival of an uninstalled registration by its own device's recovery PATC
 Tombstones (docs/serve.md, "Deletion"; docs/reference/mobile-api-android.md §3.5):
 
 - ``uninstalled`` (the push provider's feedback) is revived when its own Android or Huawei device
-  PATCHes it with a ``pushServiceToken`` (an iOS device registers anew instead): the path's id is the ``pushregistrationid`` header's, the application is
-  the caller's. That is Android's recovery after ``NO_REGISTRATION`` (``handleNoRegistrationError``:
-  same id, token, system data, ``isPrimary``, ``regEnabled``; then ``/repersonalize``). The revival
+  PATCHes it with a ``pushServiceToken`` (an iOS device registers anew instead): the path's id is
+  the ``pushregistrationid`` header's, the application is the caller's. That is Android's recovery
+  after ``NO_REGISTRATION`` (``handleNoRegistrationError``: same id, token, system data,
+  ``isPrimary``, ``regEnabled``; then ``/repersonalize``). The revival
   records no ``Install`` (no registration was created: ``Install`` counts creates, as the run's
   reconciliation does) and detaches an identified person, which the following repersonalize
   re-links (a ``Personalize``); an anonymous profile (a person without identities) stays attached,
