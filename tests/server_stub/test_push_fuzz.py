@@ -32,7 +32,7 @@ OPERATIONS = {
     if op.path.startswith(("/push/", "/provider/"))
 }
 FUZZ = settings(
-    max_examples=15, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    max_examples=10, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
 WHO = st.sampled_from(["key", "key", "key", "bad-auth"])
 CLIENT = TestClient(APP, raise_server_exceptions=True)
