@@ -31,7 +31,9 @@ def format_datetime(moment: datetime) -> str:
     """UTC, second precision, literal ``Z``: the only timestamp shape the SDKs send."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: pass an aware datetime (UTC)")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = moment.astimezone(UTC)
+    # not strftime("%Y"): it writes year 999 as "999", which no ISO-8601 parser reads back
+    return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
 
 
 def format_epoch(seconds: float) -> str:
@@ -42,11 +44,11 @@ def format_epoch(seconds: float) -> str:
 @lru_cache(maxsize=4096)
 def _format_second(second: int) -> str:
     """Timestamps repeat: a session's reports and a batch's events share a few seconds."""
-    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_datetime(datetime.fromtimestamp(second, UTC))
 
 
 def format_date(day: date) -> str:
-    return day.strftime("%Y-%m-%d")
+    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
 
 
 def parse_zoned(text: str, *, shape: str, not_iso: str, no_zone: str, out_of_range: str) -> datetime:

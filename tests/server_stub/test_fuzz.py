@@ -47,7 +47,7 @@ OPERATIONS = {
     if not op.path.startswith(("/push/", "/provider/"))  # their own envelopes and keys: test_push_fuzz.py
 }
 FUZZ = settings(
-    max_examples=25,
+    max_examples=15,  # derandomized: the same cases every run (more cost seconds the suite cannot spare)
     deadline=None,
     database=None,
     derandomize=True,

@@ -695,3 +695,17 @@ def test_personalize_body_needs_an_identity_object() -> None:
         models.PersonalizeBody.model_validate_json('{"userAttributes":{}}')
     body = models.PersonalizeBody.model_validate_json('{"userIdentity":{"externalUserId":"a"}}')
     assert body.userAttributes is None
+
+
+@pytest.mark.parametrize("year", [1, 999, 1000, 2024, 9999])
+def test_a_timestamp_of_any_year_round_trips(year: int) -> None:
+    """strftime("%Y") writes year 999 as "999", which no ISO-8601 parser reads back: a session
+    report with such a start was accepted and then broke the server (a 500)."""
+    from datetime import UTC, date, datetime
+
+    from contract.formats import format_date, format_datetime, parse_datetime
+
+    moment = datetime(year, 3, 4, 5, 6, 7, tzinfo=UTC)
+    text = format_datetime(moment)
+    assert text == f"{year:04d}-03-04T05:06:07Z" and parse_datetime(text) == moment
+    assert format_date(date(year, 3, 4)) == f"{year:04d}-03-04"
