@@ -166,6 +166,32 @@ def _action(action: pa.PrimaryButtonAction | None, internal: dict[str, Any]) -> 
     return None
 
 
+def _content(
+    text: str,
+    title: str | None,
+    opts: pa.MessageOptions | pa.NotificationOptions,
+    custom_payload: dict[str, Any] | None,
+    *,
+    in_app: bool,
+    deeplink: str | None,
+    internal: dict[str, Any],
+) -> dict[str, Any]:
+    """The :class:`contract.messages.Message` fields of a v3 or v2 message (its options share the
+    sound, vibration, silent and category fields)."""
+    return {
+        "text": text,
+        "title": title,
+        "silent": bool(opts.isSilent),
+        "sound": (opts.soundName or "default") if opts.soundEnabled else None,
+        "vibrate": opts.vibrationEnabled is not False,
+        "category": opts.category,
+        "custom_payload": custom_payload or None,
+        "in_app": in_app,
+        "deeplink": deeplink,
+        "extra_internal": internal,
+    }
+
+
 def _target(destination: pa.Destination, where: str) -> Target:
     return Target(
         type=destination.type,
@@ -196,18 +222,9 @@ def outgoing_v3(body: pa.PushUnificationRequest) -> list[Outgoing]:
                            ("inAppOpenTitle", opts.mirroredPushOpenTitle)):  # fmt: skip
             if mirrored and value is not None:
                 internal[key] = value
-        content = {
-            "text": message.content.text,
-            "title": message.content.title,
-            "silent": bool(opts.isSilent),
-            "sound": (opts.soundName or "default") if opts.soundEnabled else None,
-            "vibrate": opts.vibrationEnabled is not False,
-            "category": opts.category,
-            "custom_payload": opts.customPayload or None,
-            "in_app": mirrored and opts.mirroredPushStyle != "BANNER",
-            "deeplink": deeplink,
-            "extra_internal": internal,
-        }
+        content = _content(message.content.text, message.content.title, opts, opts.customPayload,
+                           in_app=mirrored and opts.mirroredPushStyle != "BANNER", deeplink=deeplink,
+                           internal=internal)  # fmt: skip
         extra: dict[str, Any] = {"content": message.content.model_dump(mode="json", exclude_none=True)}
         if message.webhooks is not None and message.webhooks.callbackData is not None:
             extra["callbackData"] = message.webhooks.callbackData
@@ -276,18 +293,8 @@ def outgoing_v2(message: pa.PushRequest, where: str) -> Outgoing:
     for key, value in (("inAppDismissTitle", opts.inAppDismissTitle), ("inAppOpenTitle", opts.inAppOpenTitle)):
         if in_app and value is not None:
             internal[key] = value
-    content = {
-        "text": message.text,
-        "title": opts.title,
-        "silent": bool(opts.isSilent),
-        "sound": (opts.soundName or "default") if opts.soundEnabled else None,
-        "vibrate": opts.vibrationEnabled is not False,
-        "category": opts.category,
-        "custom_payload": message.customPayload or None,
-        "in_app": in_app and opts.inAppStyle != "BANNER",
-        "deeplink": deeplink,
-        "extra_internal": internal,
-    }
+    content = _content(message.text, opts.title, opts, message.customPayload,
+                       in_app=in_app and opts.inAppStyle != "BANNER", deeplink=deeplink, internal=internal)  # fmt: skip
     shown: dict[str, Any] = {"type": "IMAGE" if opts.contentUrl else "TEXT", "text": message.text}
     if opts.title is not None:
         shown["title"] = opts.title
