@@ -10,6 +10,7 @@ sessions, least recently used first: most sessions come from returning installs.
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -367,7 +368,9 @@ def prune_state_files(path: Path, slice_: Slice) -> None:
     """After ``slice_`` saved its part: remove the parts of other slicings, which :func:`load_state`
     would otherwise read after it (a whole population supersedes every slice file; a slice of N
     supersedes the slices of any other count). The whole file stays: the slices override it."""
+    own = re.compile(re.escape(path.name) + r"\.(\d+)of(\d+)")
     for candidate in path.parent.glob(path.name + ".*of*"):
-        count = candidate.name.rsplit("of", 1)[-1]
-        if slice_.count == 1 or count != str(slice_.count):
+        # Only finished slice files: another worker's ``.tmp`` being written right now stays.
+        match = own.fullmatch(candidate.name)
+        if match is not None and (slice_.count == 1 or match.group(2) != str(slice_.count)):
             candidate.unlink(missing_ok=True)

@@ -125,3 +125,17 @@ def test_saving_prunes_the_slice_files_of_other_slicings(tmp_path: Path) -> None
     prune_state_files(path, Slice())  # the whole population: every slice file goes
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pop.bin"]
     assert load_state(Population(8, 2, APP, personas={"login": 1}), path) == 0  # nothing parked in it
+
+
+def test_pruning_leaves_another_workers_file_being_written(tmp_path: Path) -> None:
+    """Two workers save at the same moment: one's prune must not delete the other's ``.tmp``
+    (it did: worker 0 then left no slice file at all)."""
+    from scenarios import prune_state_files
+
+    path = tmp_path / "pop.bin"
+    for name in ("pop.bin.0of2.tmp", "pop.bin.1of3.tmp", "pop.bin.0of3"):
+        (tmp_path / name).write_bytes(b"x")
+    prune_state_files(path, Slice(1, 2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pop.bin.0of2.tmp", "pop.bin.1of3.tmp"]
+    prune_state_files(path, Slice())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pop.bin.0of2.tmp", "pop.bin.1of3.tmp"]
