@@ -13,6 +13,7 @@ __all__ = ["register"]
 
 def serve_command(args: argparse.Namespace) -> int:
     from server_stub.messaging import PushLatency
+    from server_stub.protocol import ConnectionLimits
     from server_stub.serve import ServeConfig, bind, build_server, run_forever, url_of
 
     config = ServeConfig(
@@ -26,6 +27,11 @@ def serve_command(args: argparse.Namespace) -> int:
         strict=args.strict,
         api_keys=list(args.api_key or []),
         push_latency=PushLatency.parse(args.push_latency),
+        limits=ConnectionLimits(
+            max_header_bytes=args.max_header_bytes,
+            request_timeout=args.request_timeout,
+            max_connections=args.max_connections,
+        ),
     )
     try:
         sock = bind(config.host, config.port)
@@ -106,7 +112,42 @@ def register(commands: Any) -> None:
         metavar="MEDIAN_MS[:P95_MS]",
         help="the simulated push provider's hand-off latency, lognormal (default 300:1500; P95 defaults to 5x)",
     )
+    limits = serve.add_argument_group("connection limits (a client cannot exhaust the server)")
+    limits.add_argument(
+        "--max-header-bytes",
+        type=_at_least(1024, int),
+        default=32 * 1024,
+        metavar="BYTES",
+        help="the request line and headers at most (default 32768); over it: 431 and the connection closes",
+    )
+    limits.add_argument(
+        "--request-timeout",
+        type=_at_least(0.001, float),
+        default=30.0,
+        metavar="SECONDS",
+        help="a request must arrive whole within this from its first byte (default 30); else the connection closes",
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=_at_least(1, int),
+        default=4096,
+        metavar="N",
+        help="open connections at most (default 4096); over it the longest idle one closes, or 503",
+    )
     serve.set_defaults(handler=serve_command)
+
+
+def _at_least(floor: float, kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if value < floor:
+            raise argparse.ArgumentTypeError(f"{text} is below the minimum {floor:g}")
+        return value
+
+    return parse
 
 
 def _latency(text: str) -> str:

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contract import ErrorCode
 
@@ -76,6 +77,40 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(ErrorCode.INTERNAL_ERROR, f"internal error: {type(exc).__name__}", 500)
+
+
+class ContainErrors:
+    """A bug answers ``500`` with the error envelope and the connection stays open.
+
+    Starlette's outermost middleware sends the ``Exception`` handler's answer and then raises the
+    exception again, for the server to log, and uvicorn then closes the connection: a client's next
+    request on that kept-alive connection could race the close and fail with no answer. This
+    middleware, inside it, answers and returns instead. An answer already under way when the error
+    came cannot be finished, and that connection does close.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started:
+                raise
+            response = await _unexpected(Request(scope), exc)
+            await response(scope, receive, send)
 
 
 def _openapi_with_models(app: FastAPI, models: Iterable[type[BaseModel]]) -> Callable[[], dict[str, Any]]:
@@ -140,6 +175,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(MobileFastPath, routes=fast_routes())
+    app.add_middleware(ContainErrors)  # outside the fast path: its errors too
     app.openapi = _openapi_with_models(app, (*BODY_MODELS, *PUSH_MODELS))  # type: ignore[method-assign]
     if strict:  # outermost: it sees each request before the fast path (server_stub/strict.py)
         from .strict_api import install_strict

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .app import create_app
 from .errors import ApiError
 from .messaging import PushLatency
+from .protocol import ConnectionLimits, protocol_class, raise_descriptor_limit
 from .server import ProfileServer
 from .store import Store
 
@@ -40,6 +42,8 @@ class ServeConfig:
     """Push API keys to accept (default account); none: the stored ones, or a new one."""
     push_latency: PushLatency = field(default_factory=PushLatency)
     """The simulated push provider's hand-off latency (lognormal median and 95th percentile)."""
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    """Per-connection limits: header size, request deadline, open connections (server_stub/protocol.py)."""
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -95,6 +99,12 @@ class Latency:
 
 
 def _uvicorn(config: ServeConfig, server: ProfileServer) -> uvicorn.Server:
+    soft, _ = raise_descriptor_limit(config.limits.max_connections)
+    if soft < config.limits.max_connections + 64:
+        logging.getLogger("mobsim.server").warning(
+            "the open-file limit is %d: fewer than --max-connections %d fit; raise it (ulimit -n)",
+            soft, config.limits.max_connections,
+        )  # fmt: skip
     app: ASGIApp = create_app(server=server, strict=config.strict)
     if config.latency_ms > 0:
         app = Latency(app, config.latency_ms / 1000)
@@ -107,6 +117,7 @@ def _uvicorn(config: ServeConfig, server: ProfileServer) -> uvicorn.Server:
         # default closes a device's pooled connection during an ordinary think time, and a request
         # racing that close fails with "connection closed".
         timeout_keep_alive=75,
+        http=protocol_class(config.limits),
     )
     return uvicorn.Server(config_)
 
