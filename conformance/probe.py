@@ -13,6 +13,7 @@ import httpx
 
 from contract import Dialect, Platform, app_code_hash, endpoint
 from contract import headers as h
+from contract.headers import inspection_headers
 from simulator import AppConfig, VirtualClock, VirtualDevice
 from simulator.catalog import APP_VERSIONS, profile_for
 from simulator.errors import TransportError
@@ -254,6 +255,7 @@ class Probe:
             url += "?" + str(httpx.QueryParams({k: str(v) for k, v in params.items()}))
         content = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if content else {}
+        headers.update(inspection_headers())
         answer = self.recorder.request(method, url, headers, content)
         if not answer.ok:
             self.fail(f"{method} {path} of the inspection API answers 2xx", answer.line(), answer)

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from contract.headers import inspection_headers
 from simulator.errors import SimulatorError
 
 from .checks import CATALOGUE
@@ -65,7 +66,7 @@ class Report:
 def has_inspection(client: httpx.Client, base_url: str) -> bool:
     """Whether the target serves mobsim's inspection API (``GET /inspect/stats``)."""
     try:
-        answer = client.get(base_url.rstrip("/") + "/inspect/stats")
+        answer = client.get(base_url.rstrip("/") + "/inspect/stats", headers=inspection_headers())
     except httpx.HTTPError:
         return False
     if answer.status_code != 200:

@@ -22,6 +22,9 @@ class ErrorCode(StrEnum):
     REQUEST_FORMAT_INVALID = "REQUEST_FORMAT_INVALID"
     # auth (401) and ownership (403)
     INVALID_APPLICATION_CODE = "INVALID_APPLICATION_CODE"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    """The server's own surfaces (inspection, docs, provider) without their token: not an SDK code.
+    Also a user JWT (``Bearer``) that does not verify (server_stub/jwt_keys.py)."""
     FORBIDDEN = "FORBIDDEN"
     # registration (404)
     NO_REGISTRATION = "NO_REGISTRATION"
@@ -45,6 +48,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.PHONE_INVALID: 400,
     ErrorCode.REQUEST_FORMAT_INVALID: 400,
     ErrorCode.INVALID_APPLICATION_CODE: 401,
+    ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NO_REGISTRATION: 404,
     ErrorCode.NOT_FOUND: 404,

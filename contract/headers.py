@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 
@@ -13,6 +14,7 @@ __all__ = [
     "AUTHORIZATION",
     "CONTENT_TYPE",
     "FOREGROUND",
+    "INSPECT_TOKEN_ENV",
     "INSTALLATION_ID",
     "METHOD_OVERRIDE",
     "NEW_BASE_URL",
@@ -21,6 +23,7 @@ __all__ = [
     "USER_AGENT",
     "android_user_agent",
     "app_authorization",
+    "inspection_headers",
     "ios_user_agent",
     "parse_app_authorization",
     "user_agent_matches",
@@ -89,3 +92,16 @@ _UA_SHAPES = {
 def user_agent_matches(dialect: Dialect, user_agent: str) -> bool:
     """Whether a User-Agent has the shape its claimed dialect's SDK produces."""
     return bool(_UA_SHAPES[dialect].fullmatch(user_agent))
+
+
+INSPECT_TOKEN_ENV = "MOBSIM_INSPECT_TOKEN"
+"""The environment variable holding the reference server's inspection token (server_stub/guard.py):
+``mobsim serve`` reads it as its ``--inspect-token``, and every mobsim tool sends it on its calls to
+``/inspect`` and ``/provider``."""
+
+
+def inspection_headers() -> dict[str, str]:
+    """The headers a call to a mobsim server's inspection API or provider carries: the token from
+    :data:`INSPECT_TOKEN_ENV` when one is set, else none (a loopback server needs none)."""
+    token = os.environ.get(INSPECT_TOKEN_ENV)
+    return {"Authorization": f"Bearer {token}"} if token else {}

@@ -16,6 +16,7 @@ from .errors import ErrorCode
 from .formats import is_date, is_datetime
 
 __all__ = [
+    "BODY_MAX",
     "CUSTOM_ATTRIBUTES_MAX",
     "CUSTOM_ATTRIBUTE_NAME_MAX",
     "CUSTOM_VALUE_MAX",
@@ -27,6 +28,7 @@ __all__ = [
     "NUMBER_MAX",
     "PHONES_MAX",
     "PHONE_MAX",
+    "PUSH_BODY_MAX",
     "TAGS_MAX",
     "TAG_MAX",
     "LimitViolation",
@@ -52,6 +54,14 @@ TAG_MAX = 256
 # Where the references give no count, mobsim chooses (README, "Choices"):
 TAGS_MAX = 1000
 CUSTOM_ATTRIBUTES_MAX = 500
+BODY_MAX = 1024 * 1024
+"""The largest request body of the Mobile API and the inspection API (1 MiB; mobsim's choice, docs/serve.md
+"Limits"): the SDKs' largest bodies (1000 custom events, a user with 500 custom attributes of 4096
+characters) stay under it."""
+PUSH_BODY_MAX = 8 * 1024 * 1024
+"""The largest Push API body (8 MiB; mobsim's choice): one message to the 10,000 destinations the
+contract allows (contract/push_api.py), every id and messageId at its 200-character maximum, is about
+4.6 MB."""
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"

@@ -9,6 +9,10 @@ records how much of the log is valid.
 
 Message ids (delivery and seen reports of the demo's campaigns) are sent as recorded: the target
 never sent those messages, and a backend ignores reports of ids it does not know.
+
+A ``mobsim proxy --record`` file adds two things (server_stub/proxy_recording.py): a line's ``x``
+names the other persons whose ids it holds (their maps apply too), and a ``{"definition": ...}``
+line is an event definition to create before the events that follow.
 """
 
 from __future__ import annotations
@@ -122,8 +126,13 @@ class Replayer:
         self.ids = {person: dict(found) for person, found in ids.items()}
 
     def send(self, line: dict[str, Any]) -> int:
+        if "definition" in line:  # a mobsim proxy recording's (server_stub/proxy_recording.py)
+            return self._define(line["definition"])
         person: int = line["p"]
         ids = self.ids.setdefault(person, {})
+        mapping = ids
+        for other in line.get("x", ()):  # a proxy's: the persons whose ids the request names too
+            mapping = {**self.ids.get(other, {}), **mapping}
         headers = dict(line["h"])
         for key in headers:
             lower = key.lower()
@@ -132,7 +141,7 @@ class Replayer:
             elif lower == "applicationcode":
                 headers[key] = self.code_hash
         body = None if line["b"] is None else line["b"].encode("utf-8")
-        url, headers, body = translate(line["u"], headers, body, ids)
+        url, headers, body = translate(line["u"], headers, body, mapping)
         self.pacer.wait()
         try:
             response = self.client.request(line["m"], self.base_url + url, headers=headers, content=body)
@@ -154,6 +163,17 @@ class Replayer:
                 if self.on_id is not None:
                     self.on_id(person, recorded, answered)
         return status
+
+    def _define(self, definition: dict[str, Any]) -> int:
+        """Create an event definition a proxy recording inferred; one the target refuses is listed."""
+        try:
+            response = self.client.post(f"{self.base_url}/inspect/event-definitions", json=definition)
+        except httpx.RequestError as exc:
+            raise ConnectionError(f"POST {self.base_url}/inspect/event-definitions: {exc}") from exc
+        if response.status_code not in (200, 201, 409):
+            name = definition.get("definitionId")
+            self.unexpected[f"{response.status_code} event definition {name!r} not created (create it by hand)"] += 1
+        return response.status_code
 
 
 def _template(url: str) -> str:

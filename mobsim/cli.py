@@ -14,7 +14,7 @@ from . import __version__
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = ("serve", "run", "push", "check", "violations", "demo", "replay")
+COMMANDS = ("serve", "run", "push", "check", "violations", "proxy", "demo", "replay")
 """The command modules, in the order ``mobsim --help`` lists them."""
 
 

@@ -1,4 +1,5 @@
-"""``mobsim replay FILE --target URL --app-code CODE``: send a ``mobsim demo --out`` file to a backend.
+"""``mobsim replay FILE --target URL --app-code CODE``: send a ``mobsim demo --out`` file (or a
+``mobsim proxy --record`` one) to a backend.
 
 The app code and its hash header are replaced, the recorded push registration ids are mapped to
 those the target assigns, and the event definitions and saved segments in the file's header are
@@ -132,7 +133,7 @@ def register(commands: Any) -> None:
         "or the file holds no request; 2 bad options or file, an unconfirmed remote target or a failed preflight; "
         "130 interrupted (run again to resume).",
     )
-    parser.add_argument("file", metavar="FILE", help="a file written by mobsim demo --out")
+    parser.add_argument("file", metavar="FILE", help="a file written by mobsim demo --out or mobsim proxy --record")
     add_target_arguments(parser, required=True)
     parser.add_argument("--checkpoint", metavar="FILE", help="progress file (default FILE.replay-checkpoint)")
     parser.set_defaults(handler=replay_command)

@@ -108,6 +108,14 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
     )
     target = run.add_argument_group("target")
     add_target_arguments(target)
+    target.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a fault the bundled server injects from the start (docs/faults.md), e.g. 'status=503,rate=0.3' or "
+        "'reset,rate=0.05'; repeatable; not with --target (in front of a real backend: mobsim proxy --fault)",
+    )
     groups = {"target": target, "audience and load model": run.add_argument_group("audience and load model")}
     add_run_options(groups)
 
@@ -224,6 +232,7 @@ def _check(args: argparse.Namespace) -> Plan:
                     f"--state-file {args.state_file} holds population seed {seed} of {size} devices; this run has "
                     f"--seed {args.seed} --population {args.population}: use those, or a new state file"
                 )
+    problems += _fault_problems(args)
     target = None
     try:
         target = target_from_args(args)
@@ -238,6 +247,26 @@ def _check(args: argparse.Namespace) -> Plan:
         target.url if target else None, target.app_code if target else "", target.max_rps if target else 0.0,
         shape.text, shape.ramp_time, shape.day_length, shape.spike_at,
     )  # fmt: skip
+
+
+FAULTS_NEED_BUNDLED = "faults are injected by the bundled server; in front of a real backend use mobsim proxy --fault"
+
+
+def _fault_problems(args: argparse.Namespace) -> list[str]:
+    """``--fault``: each spec parsed as the bundled server will (``server_stub.faults``), and none
+    with ``--target``."""
+    specs = list(getattr(args, "fault", None) or [])
+    if not specs:
+        return []
+    if args.target:
+        return [f"--fault with --target: {FAULTS_NEED_BUNDLED}"]
+    from server_stub.faults import parse_faults
+
+    try:
+        parse_faults(specs)
+    except ValueError as exc:
+        return [str(exc)]
+    return []
 
 
 # -- interruption ------------------------------------------------------------------------------------
@@ -527,11 +556,13 @@ def _run(args: argparse.Namespace, plan: Plan, paths: dict[str, Path], out: Outp
         from server_stub.serve import BackgroundServer, ServeConfig
 
         db = Path(str(paths["state"]) + ".db") if args.state_file else None
-        server = BackgroundServer(ServeConfig(port=0, db=db)).start()
+        server = BackgroundServer(ServeConfig(port=0, db=db, faults=list(args.fault))).start()
         host, app_code = server.url, server.app_code
         args.api_key = args.api_key or server.api_key  # the spike's campaign goes through its Push API
         kept = f"on {db}, beside the state file" if db else "in memory"
         out.line(f"bundled reference server on {host} ({kept})")
+        for number, spec in enumerate(args.fault, 1):
+            out.line(f"fault {number} injected by the bundled server: {spec}", "warn")
     else:
         host, app_code = plan.target_url, plan.app_code
         cap = f"at most {plan.max_rps:g} requests/s" if plan.max_rps else "no request-rate cap"
@@ -630,7 +661,8 @@ def _summary(
     options.update(users=plan.users, spawn_rate=args.spawn_rate, run_time_s=plan.seconds, processes=plan.workers,
                    tags=args.tags, exclude_tags=args.exclude_tags, shape_plan=plan.shape_text,
                    ramp_time=plan.ramp_time, day_length=plan.day_length, spike_at=plan.spike_at,
-                   max_rps=plan.max_rps, locust_args=list(args.locust_args or ()))  # fmt: skip
+                   max_rps=plan.max_rps, locust_args=list(args.locust_args or ()),
+                   faults=list(args.fault))  # fmt: skip
     return {
         "schema_version": SCHEMA_VERSION,
         "mobsim_version": __version__,

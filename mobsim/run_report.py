@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from contract.headers import inspection_headers
+
 from .output import Output
 from .thresholds import Result
 
@@ -53,7 +55,7 @@ def stored_counts(url: str, app_code: str, *, timeout: float = 10.0) -> dict[str
     target has no inspection API or does not list this app."""
     try:
         with httpx.Client(base_url=url, timeout=timeout) as client:
-            apps = client.get("/inspect/applications")
+            apps = client.get("/inspect/applications", headers=inspection_headers())
             if apps.status_code != 200:
                 return None
             listed = apps.json()
@@ -61,7 +63,7 @@ def stored_counts(url: str, app_code: str, *, timeout: float = 10.0) -> dict[str
             account = next((a.get("account") for a in rows if isinstance(a, dict) and a.get("code") == app_code), None)
             if account is None:
                 return None
-            answer = client.get("/inspect/event-counts", params={"account": account})
+            answer = client.get("/inspect/event-counts", params={"account": account}, headers=inspection_headers())
             if answer.status_code != 200:
                 return None
             data = answer.json()
@@ -88,7 +90,7 @@ def campaign_funnels(
         params["since"] = since.isoformat()
     try:
         with httpx.Client(base_url=url, timeout=timeout) as client:
-            answer = client.get("/inspect/campaigns", params=params)
+            answer = client.get("/inspect/campaigns", params=params, headers=inspection_headers())
             if answer.status_code != 200:
                 return None
             data = answer.json()
@@ -234,8 +236,10 @@ def print_summary(out: Output, summary: dict[str, Any], results: list[Result]) -
     _print_messages(out, summary)
     if summary["business_errors"]:
         out.line(f"expected business errors (not failures): {summary['business_errors']}")
+    _print_recovery(out, summary)
     if summary["sessions"].get("aborted"):
-        out.line(f"sessions cut short by an unexpected answer: {summary['sessions']['aborted']}", "warn")
+        out.line(f"sessions cut short by a simulator error (mobsim's own bug): {summary['sessions']['aborted']}",
+                 "warn")  # fmt: skip
     if "arrivals" in summary:
         a = summary["arrivals"]
         out.line(
@@ -249,6 +253,22 @@ def print_summary(out: Output, summary: dict[str, Any], results: list[Result]) -
         out.line(f"{problem['count']}x exception in a session: {problem['msg']}", "bad")
     for result in results:
         out.line(result.line(), "ok" if result.passed else "bad")
+
+
+def _print_recovery(out: Output, summary: dict[str, Any]) -> None:
+    """What the devices did after failures: the errors the app got and went on after, what they
+    sent again, and the transport's retries on a stale connection."""
+    errors = summary.get("app_errors") or {}
+    if errors:
+        shown = ", ".join(f"{code} {n}" for code, n in sorted(errors.items(), key=lambda kv: (-kv[1], kv[0]))[:6])
+        out.line(f"errors the SDK handed the app, after which the sessions went on: {sum(errors.values())} ({shown})")
+    resent = {kind: n for kind, n in (summary.get("resent") or {}).items() if n}
+    if resent:
+        shown = ", ".join(f"{kind} {n}" for kind, n in resent.items())
+        out.line(f"sent again by the devices after a failure (their SDK's retries and next triggers): {shown}")
+    retried = int((summary.get("transport") or {}).get("retried_on_stale_connection", 0))
+    if retried:
+        out.line(f"requests sent again after a reused connection broke before any answer: {retried}")
 
 
 def _print_messages(out: Output, summary: dict[str, Any]) -> None:

@@ -12,9 +12,11 @@ __all__ = ["register"]
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    from server_stub.faults import parse_faults
+    from server_stub.guard import mask
     from server_stub.messaging import PushLatency
     from server_stub.protocol import ConnectionLimits
-    from server_stub.serve import ServeConfig, bind, build_server, run_forever, url_of
+    from server_stub.serve import ServeConfig, bind, build_server, resolve_inspect_token, run_forever, url_of
 
     config = ServeConfig(
         host=args.host,
@@ -27,12 +29,21 @@ def serve_command(args: argparse.Namespace) -> int:
         strict=args.strict,
         api_keys=list(args.api_key or []),
         push_latency=PushLatency.parse(args.push_latency),
+        jwt_keys=list(args.jwt_key or []),
+        faults=list(args.fault or []),
         limits=ConnectionLimits(
             max_header_bytes=args.max_header_bytes,
             request_timeout=args.request_timeout,
             max_connections=args.max_connections,
         ),
+        inspect_token=args.inspect_token,
     )
+    generated = resolve_inspect_token(config)
+    try:  # before binding: a bad spec is a one-line error and exit 2
+        faults = parse_faults(config.faults)
+    except ValueError as exc:
+        print(f"mobsim serve: {exc}", file=sys.stderr)
+        return 2
     try:
         sock = bind(config.host, config.port)
         server, apps = build_server(config)
@@ -45,11 +56,26 @@ def serve_command(args: argparse.Namespace) -> int:
     print(f"  store:         {store}")
     for app in apps:
         print(f"  app code:      {app['code']}   (account {app['account']}, header hash {app['codeHash']})")
+        for jwt_key in server.jwt_keys.of(app["code"]):
+            secret = jwt_key.describe()["secret"]
+            print(f"  JWT key:       kid {jwt_key.kid} (secret {secret}): its user calls take Bearer JWTs")
     print(f"  SDK base URL:  {url}/   (Authorization: App <app code>)")
     for key in config.api_keys or server.messaging.api_keys():
         print(f"  Push API key:  {key}   (Authorization: App <API key>; POST {url}/push/3/messages)")
     print(f"  push provider: {url}/provider/1/deliveries   (latency {config.push_latency} ms, median:p95)")
     print(f"  inspection:    {url}/inspect/persons   docs: {url}/docs", flush=True)
+    if generated:
+        print(f"  inspect token: {config.inspect_token}   (generated: the server is off loopback; send "
+              "'Authorization: Bearer <token>' to /inspect and /docs; mobsim's tools read "
+              "MOBSIM_INSPECT_TOKEN)", flush=True)  # fmt: skip
+    elif config.inspect_token:
+        print(
+            f"  inspect token: {mask(config.inspect_token)}   (as given: 'Authorization: Bearer <token>')", flush=True
+        )
+    else:
+        print("  inspect token: none (loopback: the inspection API answers this machine only)", flush=True)
+    for number, fault in enumerate(faults, 1):
+        print(f"  {f'fault {number}:':<15}{fault.spec}   (counters: GET {url}/inspect/faults)", flush=True)
     if config.strict:
         print(f"  strict mode:   violations at {url}/inspect/violations (or: mobsim violations --target {url})")
         _log_violations()
@@ -112,6 +138,14 @@ def register(commands: Any) -> None:
         metavar="MEDIAN_MS[:P95_MS]",
         help="the simulated push provider's hand-off latency, lognormal (default 300:1500; P95 defaults to 5x)",
     )
+    serve.add_argument(
+        "--jwt-key",
+        action="append",
+        type=_jwt_key,
+        metavar="APP_CODE:KID:SECRET_HEX",
+        help="a user-JWT key of an application (repeatable; key id and hex secret as the app profile shows them): "
+        "its user calls then take Bearer JWTs signed with it (HS256), and personalize needs one",
+    )
     limits = serve.add_argument_group("connection limits (a client cannot exhaust the server)")
     limits.add_argument(
         "--max-header-bytes",
@@ -134,6 +168,18 @@ def register(commands: Any) -> None:
         metavar="N",
         help="open connections at most (default 4096); over it the longest idle one closes, or 503",
     )
+    serve.add_argument(
+        "--inspect-token",
+        metavar="TOKEN",
+        help="the token /inspect and /docs need (Authorization: Bearer TOKEN); default: "
+        "MOBSIM_INSPECT_TOKEN, else none on loopback and a generated one, printed, off loopback",
+    )
+    serve.add_argument(
+        "--fault",
+        action="append",
+        metavar="SPEC",
+        help="inject a fault (repeatable), e.g. 'status=503,rate=0.3,until=40': docs/faults.md",
+    )
     serve.set_defaults(handler=serve_command)
 
 
@@ -148,6 +194,15 @@ def _at_least(floor: float, kind: type[int] | type[float]) -> Any:
         return value
 
     return parse
+
+
+def _jwt_key(text: str) -> Any:
+    from server_stub.jwt_keys import parse_jwt_key
+
+    try:
+        return parse_jwt_key(text)
+    except ValueError as exc:  # the message never repeats the secret
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _latency(text: str) -> str:

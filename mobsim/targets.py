@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from contract.formats import app_code_hash
+from contract.secrets import mask
 
 from . import __version__
 
@@ -110,8 +111,10 @@ def check_target(url: str) -> str:
 
 
 def mask_code(code: str) -> str:
-    """Application codes are secrets on a real backend: show the first and last four characters."""
-    return code if len(code) <= 8 else f"{code[:4]}…{code[-4:]}"
+    """Application codes are secrets on a real backend: the command's own lines show the first and
+    last four characters of the code the user gave (to tell two apart), never a short code whole
+    (``contract.secrets.mask``, which logs and the servers' errors use, shows the first four)."""
+    return mask(code) if len(code) <= 8 else f"{code[:4]}…{code[-4:]}"
 
 
 def max_rps_arg(text: str) -> float:

@@ -20,6 +20,8 @@ def violations_command(args: argparse.Namespace) -> int:
     import httpx
     from rich.console import Console
 
+    from contract.headers import inspection_headers
+
     console = Console()
     try:
         confirmed = resolve_target(
@@ -38,7 +40,7 @@ def violations_command(args: argparse.Namespace) -> int:
     if args.rule:
         params["rule"] = args.rule
     try:
-        with httpx.Client(timeout=20) as client:
+        with httpx.Client(timeout=20, headers=inspection_headers()) as client:
             answer = client.get(target + "/inspect/violations", params=params)
             summary = client.get(target + "/inspect/violations/summary").json() if answer.status_code == 200 else {}
     except httpx.HTTPError as exc:

@@ -31,10 +31,12 @@ from ._personas import (
     PERSONA_SESSIONS,
     Session,
     Tally,
+    app_call,
     business_outcome,
     no_expectations,
     person_attributes,
     run_session,
+    settle,
 )
 from ._population import (
     DEFAULT_PERSONAS,
@@ -88,6 +90,7 @@ __all__ = [
     "Touched",
     "add_options",
     "add_run_options",
+    "app_call",
     "arrivals_summary",
     "business_outcome",
     "campaign_request",
@@ -109,6 +112,7 @@ __all__ = [
     "prune_state_files",
     "ramp_level",
     "run_session",
+    "settle",
     "slice_state_path",
     "spike_level",
     "state_header",

@@ -15,6 +15,7 @@ def merge_parts(parts: list[dict[str, Any]]) -> dict[str, Any]:
     tally = Tally()
     touched = 0
     pending: dict[str, int] = {}
+    transport: dict[str, int] = {}
     arrivals = {"scheduled": 0, "started": 0, "dropped": 0, "seconds": 0.0}
     setup: dict[str, Any] = {}
     for part in parts:
@@ -22,6 +23,8 @@ def merge_parts(parts: list[dict[str, Any]]) -> dict[str, Any]:
         touched += int(part.get("devices_touched", 0))
         for kind, n in part.get("pending", {}).items():
             pending[kind] = pending.get(kind, 0) + n
+        for key, n in part.get("transport", {}).items():
+            transport[key] = transport.get(key, 0) + int(n)
         for key, value in part.get("arrivals", {}).items():
             arrivals[key] = max(arrivals[key], value) if key == "seconds" else arrivals[key] + value
         for key, value in part.get("installed_base", {}).items():
@@ -32,7 +35,10 @@ def merge_parts(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "personas": tally.personas,
         "business_errors": tally.business_errors,
         "acknowledged": tally.acknowledged,
+        "resent": tally.resent,
+        "app_errors": tally.app_errors,
         "pending": pending,
+        "transport": transport,
         "devices_touched": touched,
         "arrivals": arrivals,
         "installed_base": setup or None,

@@ -33,6 +33,7 @@ from simulator import (
     Reply,
     SimulatorError,
     Transport,
+    UsageError,
     VirtualClock,
     VirtualDevice,
 )
@@ -143,8 +144,13 @@ def _install(population: Population, index: int, app: AppConfig, transport: Any,
 
         device.advance(3.0)
         primary = population.persona_of(index) == "multidevice" and index % 2 == 0
-        log_in(device, population.identity(index), person_attributes(population, index), primary=primary)
-        logged_in = True
+        try:
+            log_in(device, population.identity(index), person_attributes(population, index), primary=primary)
+        except UsageError:
+            raise
+        except SimulatorError:
+            pass  # a refused login: the device stays registered, logged out (a run's session logs in)
+        logged_in = bool(device.user.get("externalUserId"))
     device.advance(_SESSION_SECONDS)
     device.background()
     # Back within 30 s (the same session), as a quarter of sessions are: on Android this reports

@@ -6,6 +6,12 @@ timers: heartbeats, event batches, retries) and advances a virtual clock in test
 launches the app, does a few things, goes to the background, and sometimes comes back within
 30 seconds (the same session) before the device is parked; the next checkout, minutes later, is a
 new App Launch.
+
+An error the SDK hands the app (a refused login, a user save that got a 503, an event stored
+without a registration) does not end the session: the app shows it and the user goes on
+(:func:`app_call`), while the SDK keeps what it keeps and sends it again on its own triggers
+(docs/device.md, "After a failure"). Before the device is parked, the retries its SDK scheduled
+go out (:func:`settle`), as they would from an app left in the background.
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ from typing import Any
 
 from faker import Faker
 
-from simulator import ApiError, SimulatorError, VirtualDevice
-from simulator.outcomes import ACK_KINDS
+from simulator import ApiError, SimulatorError, UsageError, VirtualDevice
+from simulator.outcomes import ACK_KINDS, RESEND_KINDS
 
 from ._population import Population
 
@@ -29,10 +35,12 @@ __all__ = [
     "PERSONA_SESSIONS",
     "Session",
     "Tally",
+    "app_call",
     "business_outcome",
     "no_expectations",
     "person_attributes",
     "run_session",
+    "settle",
 ]
 
 EVENT_DEFINITIONS: tuple[dict[str, Any], ...] = (
@@ -68,7 +76,7 @@ _SCREENS = ("home", "search", "category", "product", "cart", "profile", "setting
 _CATEGORIES = ("shoes", "outerwear", "electronics", "beauty", "home", "toys")
 _COUNTERS = (
     "sessions", "launches", "quick_returns", "personalizations", "depersonalizations", "user_updates",
-    "events", "uninstalls", "new_installs", "aborted", "unavailable",
+    "events", "uninstalls", "new_installs", "aborted", "unavailable", "app_errors",
     "pushes_received", "pushes_dropped", "pushes_held", "pushes_stale", "pushes_unroutable", "pushes_failed",
     "opens", "opens_missed", "conversions",
 )  # fmt: skip
@@ -83,6 +91,10 @@ class Tally:
     business_errors: dict[str, int] = field(default_factory=dict)
     acknowledged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACK_KINDS, 0))
     """What the target acknowledged (a 2xx that carried it): the devices' observer feeds it."""
+    resent: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RESEND_KINDS, 0))
+    """Requests that carried again what a failed one carried (`simulator.outcomes`), by kind."""
+    app_errors: dict[str, int] = field(default_factory=dict)
+    """Errors the SDK handed the app, by code, after which the session went on (:func:`app_call`)."""
     personas: dict[str, int] = field(default_factory=dict)
     """Sessions run per persona."""
 
@@ -93,8 +105,16 @@ class Tally:
         """The observer of the run's devices (`simulator.outcomes`)."""
         self.acknowledged[kind] = self.acknowledged.get(kind, 0) + n
 
+    def resend(self, kind: str, n: int = 1) -> None:
+        """The re-send observer of the run's devices (`simulator.outcomes`)."""
+        self.resent[kind] = self.resent.get(kind, 0) + n
+
     def business(self, code: str) -> None:
         self.business_errors[code] = self.business_errors.get(code, 0) + 1
+
+    def app_error(self, code: str) -> None:
+        self.app_errors[code] = self.app_errors.get(code, 0) + 1
+        self.add("app_errors")
 
     def snapshot(self) -> dict[str, Any]:
         """Cumulative counts (a worker reports them to the master, which keeps the latest)."""
@@ -102,6 +122,8 @@ class Tally:
             "counts": dict(self.counts),
             "business_errors": dict(self.business_errors),
             "acknowledged": dict(self.acknowledged),
+            "resent": dict(self.resent),
+            "app_errors": dict(self.app_errors),
             "personas": dict(self.personas),
         }
 
@@ -112,6 +134,10 @@ class Tally:
             self.business_errors[code] = self.business_errors.get(code, 0) + n
         for kind, n in part.get("acknowledged", {}).items():
             self.ack(kind, n)
+        for kind, n in part.get("resent", {}).items():
+            self.resend(kind, n)
+        for code, n in part.get("app_errors", {}).items():
+            self.app_errors[code] = self.app_errors.get(code, 0) + n
         for persona, n in part.get("personas", {}).items():
             self.personas[persona] = self.personas.get(persona, 0) + n
 
@@ -149,6 +175,46 @@ def _person_names(seed: int, person: int) -> tuple[str, str, str]:
     return _faker.first_name(), _faker.last_name(), _faker.random_element(("none", "silver", "gold"))
 
 
+@contextmanager
+def app_call(s: Session) -> Iterator[None]:
+    """One call of the app into the SDK whose error the app shows and gets past: the error is
+    counted (by its code, ``Tally.app_errors``) and the session goes on. A `UsageError` is the
+    simulator's misuse, not an answer the app could get: it still ends the session."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except SimulatorError as exc:
+        s.tally.app_error(_code(exc))
+
+
+def _code(error: SimulatorError) -> str:
+    code = getattr(error, "code", None)
+    status = getattr(error, "status", None)
+    if isinstance(code, str) and code:
+        return f"{status} {code}" if isinstance(status, int) else code
+    return type(error).__name__
+
+
+SETTLE_LIMIT = 60.0
+"""Seconds a session waits at most, before its device is parked, for the retries its SDK scheduled
+(Android's policy: 2 + 8 + 18 s for one call, and a sync can schedule several)."""
+
+
+def settle(s: Session) -> None:
+    """Let the retries the device's SDK scheduled go out before the device is parked (a parked
+    device's process is gone, and its retries with it): an app left in the background keeps its
+    process for minutes, and the retries run there. Returns at once when pauses do (the run is
+    ending) and when nothing is scheduled (iOS never schedules any)."""
+    device, waited = s.device, 0.0
+    while (due := device.next_retry()) is not None and waited < SETTLE_LIMIT:
+        wait = max(0.0, due - device.now()) + 0.01
+        s.pause(wait)
+        waited += wait
+        if device.next_retry() == due and device.now() < due:
+            return  # the pause returned early: the run is ending
+
+
 def _launch(s: Session) -> None:
     s.device.foreground()
     s.tally.add("sessions")
@@ -183,16 +249,19 @@ def log_in(device: VirtualDevice, identity: dict[str, Any], attributes: dict[str
 def _login(s: Session, *, primary: bool = False) -> None:
     if _personalized(s.device) or s.device.depersonalize_pending:
         return
-    log_in(s.device, s.population.identity(s.index), person_attributes(s.population, s.index), primary=primary)
-    s.tally.add("personalizations")
+    with app_call(s):  # a refused login: the user carries on logged out (the next session tries again)
+        log_in(s.device, s.population.identity(s.index), person_attributes(s.population, s.index), primary=primary)
+    if _personalized(s.device):
+        s.tally.add("personalizations")
 
 
 def _screens(s: Session, count: int, events: bool = True) -> None:
     for _ in range(count):
         s.wait(1, 6)
         if events and s.rng.random() < 0.5:
-            s.device.submit_event("screenView", {"screen": s.rng.choice(_SCREENS)})
-            s.tally.add("events")
+            with app_call(s):
+                s.device.submit_event("screenView", {"screen": s.rng.choice(_SCREENS)})
+                s.tally.add("events")
 
 
 def browser(s: Session) -> None:
@@ -206,10 +275,12 @@ def login(s: Session) -> None:
     _login(s)
     roll = s.rng.random()
     if roll < 0.3:
-        s.device.save_user(customAttributes={"lastVisitScreens": s.rng.randint(1, 20)})
-        s.tally.add("user_updates")
+        with app_call(s):  # a failed save stays with the SDK, unreported, for its next sync
+            s.tally.add("user_updates")
+            s.device.save_user(customAttributes={"lastVisitScreens": s.rng.randint(1, 20)})
     elif roll < 0.5:
-        s.device.fetch_user()
+        with app_call(s):
+            s.device.fetch_user()
     _screens(s, s.rng.randint(1, 3))
     _leave(s, lambda again: _screens(again, 1))
 
@@ -219,7 +290,8 @@ def multidevice(s: Session) -> None:
     _launch(s)
     _login(s, primary=s.index % 2 == 0)
     if s.rng.random() < 0.2:
-        s.device.fetch_user()
+        with app_call(s):
+            s.device.fetch_user()
     _screens(s, s.rng.randint(1, 3))
     _leave(s)
 
@@ -232,16 +304,18 @@ def shopper(s: Session) -> None:
         s.wait(2, 8)
         sku = f"SKU-{s.rng.randint(1, 500):04d}"
         price = round(s.rng.uniform(5, 250), 2)
-        s.device.submit_event("productView", {"sku": sku, "category": s.rng.choice(_CATEGORIES), "price": price})
-        s.tally.add("events")
+        with app_call(s):
+            s.device.submit_event("productView", {"sku": sku, "category": s.rng.choice(_CATEGORIES), "price": price})
+            s.tally.add("events")
         if s.rng.random() < 0.35:
             s.wait(1, 5)
-            s.device.submit_event("addToCart", {"sku": sku, "price": price, "quantity": s.rng.randint(1, 3)})
-            s.tally.add("events")
+            with app_call(s):
+                s.device.submit_event("addToCart", {"sku": sku, "price": price, "quantity": s.rng.randint(1, 3)})
+                s.tally.add("events")
             if s.rng.random() < 0.4:
                 s.wait(3, 10)
                 order = {"orderId": f"o-{s.index}-{s.rng.getrandbits(32):08x}", "total": price, "items": 1}
-                with business_outcome(s, "REQUEST_FORMAT_INVALID"):
+                with app_call(s), business_outcome(s, "REQUEST_FORMAT_INVALID"):
                     s.device.submit_event("purchase", order, validate=s.rng.random() < 0.3)
                 s.tally.add("events")
     _leave(s)
@@ -260,8 +334,9 @@ def churner(s: Session) -> None:
         return
     _screens(s, s.rng.randint(1, 2))
     if s.rng.random() < 0.5:
-        device.depersonalize()
-        s.tally.add("depersonalizations")
+        with app_call(s):  # a failed logout stays pending in the SDK, which sends it again
+            s.tally.add("depersonalizations")
+            device.depersonalize()
         _leave(s)
     else:
         device.background()
@@ -291,7 +366,8 @@ PERSONA_SESSIONS: dict[str, Callable[[Session], None]] = {
 
 
 def run_session(persona: str, s: Session) -> bool:
-    """One session; False when it ended early on an unexpected error (already reported)."""
+    """One session, then the device's scheduled retries (:func:`settle`); False when it ended early
+    on an error the app could not have got (a `UsageError`: mobsim's own bug)."""
     s.tally.personas[persona] = s.tally.personas.get(persona, 0) + 1
     before = s.device.session_start
     try:
@@ -301,6 +377,7 @@ def run_session(persona: str, s: Session) -> bool:
         s.device.background()
         return False
     finally:
+        settle(s)
         # a launch is a session the device recorded that it did not have before: iOS records one
         # at its timer's first tick, 5 s after the start (a shorter launch is none)
         after = s.device.session_start

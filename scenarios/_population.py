@@ -291,12 +291,6 @@ class Population:
                     totals[kind] = totals.get(kind, 0) + n
         return totals
 
-    def release(self, index: int) -> None:
-        """Give a device back without keeping its state (after a failure mid-session)."""
-        self._out[index] = 0
-        self._held_pushes.pop(index, None)
-        self._free[self.persona_of(index)].append(index)
-
     # -- saving and resuming -------------------------------------------------------------------
     def parked(self) -> Iterator[tuple[int, bytes]]:
         for index in self.slice.indices(self.size):

@@ -24,9 +24,10 @@ from typing import Any
 import httpx
 
 from contract.dialect import Platform
+from contract.headers import inspection_headers
 from simulator import SimulatorError, Transport, VirtualDevice
 
-from ._personas import Session, Tally
+from ._personas import Session, Tally, app_call
 from ._population import Population
 
 __all__ = [
@@ -68,7 +69,7 @@ def send_campaign(
     try:
         with httpx.Client(base_url=host.rstrip("/"), timeout=300.0, transport=transport) as client:
             if segment == EVERYONE:  # a saved segment of the reference server; 409 when it exists
-                client.post("/inspect/segments", json={"name": EVERYONE, "query": {}})
+                client.post("/inspect/segments", json={"name": EVERYONE, "query": {}}, headers=inspection_headers())
             # The answer has an entry per message (a stream, for a large segment): read, not parsed.
             with client.stream("POST", SEND_PATH, json=campaign_request(app_code, segment, bulk_id),
                                headers={"Authorization": f"App {api_key}"}) as answer:  # fmt: skip
@@ -90,7 +91,7 @@ def send_campaign(
 
 def _reach(client: httpx.Client, bulk_id: str, segment: str) -> dict[str, Any]:
     """The campaign's messages as the server counts them; none is an error (nobody was reached)."""
-    found = client.get(f"/inspect/campaigns/{bulk_id}")
+    found = client.get(f"/inspect/campaigns/{bulk_id}", headers=inspection_headers())
     if found.status_code != 200:
         return {"error": f"GET /inspect/campaigns/{bulk_id} answered {found.status_code}: {found.text[:300]}"}
     try:
@@ -225,8 +226,9 @@ def open_session(s: Session, message_id: str, policy: OpenPolicy, persona: str) 
     s.wait(5, 40)
     if policy.converts(persona, s.rng):
         total = round(s.rng.uniform(15, 180), 2)
-        s.device.submit_event("purchase", {"orderId": f"o-{s.index}-{s.rng.randrange(10**9)}", "total": total,
-                                           "items": s.rng.randint(1, 4)})  # fmt: skip
+        with app_call(s):  # an event the SDK refused (no registration yet): the user still bought
+            s.device.submit_event("purchase", {"orderId": f"o-{s.index}-{s.rng.randrange(10**9)}", "total": total,
+                                               "items": s.rng.randint(1, 4)})  # fmt: skip
         s.tally.add("conversions")
         s.wait(1, 5)
     s.device.background()

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 import gevent
+from geventhttpclient.response import HTTPConnectionClosed
 from geventhttpclient.url import URL
 from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
@@ -25,6 +26,7 @@ from simulator import AppConfig, Outgoing, Reply
 from simulator.outcomes import PENDING_KINDS
 
 from ._arrivals import Arrivals
+from ._connections import ConnectionWatch, watch_of
 from ._counts import arrivals_summary, merge_parts
 from ._curves import curve, spike_level
 from ._installed_base import SetupResult, establish
@@ -37,7 +39,11 @@ from ._population import (
     slice_state_path,
 )
 
-__all__ = ["LocustTransport", "RateLimiter", "RunState", "remote_default_rps", "summary"]
+__all__ = ["STALE_RETRIES", "LocustTransport", "RateLimiter", "RunState", "remote_default_rps", "summary"]
+
+STALE_RETRIES = "retried_on_stale_connection"
+"""The run summary's ``transport`` counter of requests sent again on a fresh connection after the
+reused one broke before any answer (`LocustTransport`)."""
 
 REMOTE_DEFAULT_RPS = 50.0
 """``--max-rps`` when it is not given and the host is not on loopback (as ``mobsim run``)."""
@@ -81,18 +87,38 @@ class LocustTransport:
     (logger ``mobsim.scenarios``) and every request takes the public path. ``public_path=True``, or
     ``MOBSIM_LOCUST_PUBLIC_PATH=1`` in the environment (read when a transport is made, passed on to
     Locust's worker processes), chooses the public path outright.
+
+    On both paths a request whose SDK's HTTP client would send it again (`Outgoing.retry_stale`:
+    OkHttp on Android and Huawei, URLSession for idempotent methods on iOS) is sent again, once,
+    when the reused keep-alive connection it went out on closed or was reset before any byte of
+    the answer arrived; never after part of an answer, never after a fresh connection broke, never
+    twice (geventhttpclient's own second attempt at an idempotent request is replaced by this
+    rule: `scenarios._connections`). Locust records the request once, with the retried attempt's
+    outcome and time; ``counts["retried_on_stale_connection"]`` counts the retries (the run
+    summary's ``transport`` figures).
     """
 
-    __slots__ = ("_clients", "_fast", "client", "expected", "limiter", "suffix")
+    __slots__ = ("_clients", "_fast", "_watches", "client", "counts", "expected", "limiter", "suffix")
 
     def __init__(
-        self, client: Any, limiter: RateLimiter | None = None, suffix: str = "", *, public_path: bool = False
+        self,
+        client: Any,
+        limiter: RateLimiter | None = None,
+        suffix: str = "",
+        *,
+        public_path: bool = False,
+        counts: dict[str, int] | None = None,
     ) -> None:
         self.client = client
         self.limiter = limiter
         self.suffix = suffix
+        self.counts = counts if counts is not None else {}
+        """The transport's counters (shared by the transports of a process: ``RunState``)."""
+        self.counts.setdefault(STALE_RETRIES, 0)
         self.expected: frozenset[str] = frozenset()
-        self._clients: dict[str, tuple[Any, Any, dict[str, str]]] = {}
+        self._clients: dict[str, tuple[Any, Any, dict[str, str], ConnectionWatch | None]] = {}
+        self._watches: dict[str, ConnectionWatch | None] = {}
+        """The public path's connection watch per origin."""
         self._fast: _Internals | None = None
         """What the fast path needs, when this transport's requests take it."""
         if (
@@ -130,15 +156,30 @@ class LocustTransport:
             name += self.suffix
         if self._fast is not None:
             return self._send_fast(self._fast, self.client, request, name)
-        with self.client.request(
-            request.method,
-            request.url,
-            name=name,
-            data=request.content,
-            headers=request.headers,
-            catch_response=True,
-            allow_redirects=False,
-        ) as response:
+        watch = self._public_watch(request.url)
+        for attempt in (0, 1):
+            if watch is not None:
+                watch.begin()
+            try:
+                # catch_response: nothing is reported until the ``with`` block below ends, so an
+                # attempt given up for a retry is never reported
+                response = self.client.request(
+                    request.method,
+                    request.url,
+                    name=name,
+                    data=request.content,
+                    headers=request.headers,
+                    catch_response=True,
+                    allow_redirects=False,
+                )
+            finally:
+                reused = watch is not None and watch.end()
+            error = getattr(response, "error", None)
+            if not (attempt == 0 and self._stale(request, error, reused)):
+                break
+        if isinstance(error, HTTPConnectionClosed):
+            response.error = _closed(error)
+        with response:
             status = response.status_code
             content = response.content or b""
             verdict = self._verdict(status, content)
@@ -148,6 +189,26 @@ class LocustTransport:
                 response.failure(verdict)
             headers = response.headers
             return Reply(status, ResponseHeaders(headers) if headers else _NO_HEADERS, content)
+
+    def _stale(self, request: Outgoing, error: BaseException | None, reused: bool) -> bool:
+        """Whether a first attempt that failed with ``error`` is sent again (and counted)."""
+        if not (request.retry_stale and reused and isinstance(error, HTTPConnectionClosed)):
+            return False
+        self.counts[STALE_RETRIES] += 1
+        return True
+
+    def _public_watch(self, url: str) -> ConnectionWatch | None:
+        """The watch on the pool the public path's request to ``url`` takes its connection from
+        (None when the client is not Locust's user agent over geventhttpclient)."""
+        cut = url.find("/", url.find("://") + 3)
+        origin = url if cut < 0 else url[:cut]
+        if origin not in self._watches:
+            try:
+                http_client = self.client.client.clientpool.get_client(URL(origin))
+            except Exception:  # any other client: no pool to watch, no retries
+                http_client = None
+            self._watches[origin] = watch_of(http_client) if http_client is not None else None
+        return self._watches[origin]
 
     def _verdict(self, status: int, content: bytes) -> str | None:
         """None for an answer that counts as a success, else why it is a failure."""
@@ -181,20 +242,31 @@ class LocustTransport:
         url, method, payload = request.url, request.method, request.content
         if payload and "Content-Type" not in headers and not _has_content_type(headers):
             headers = {**headers, "content-type": "application/octet-stream"}  # as the user agent's request
-        client, target, defaults = self._route(agent, url, fast.target)
+        client, target, defaults, watch = self._route(agent, url, fast.target)
         if defaults:
             headers = {**defaults, **headers}
-        start_time = time.time()
-        started = time.perf_counter()
         exception: Exception | None = None
         response: Any
-        try:
-            answer = client.request(method, target, body=payload, headers=headers)
-            response = agent.response_type(answer, None, getattr(answer, "_sent_request", None))
-        except fast.failures as exc:
-            exception = _as_user_agent_error(agent, exc, url, fast.failures)
-            fake = agent._make_request(url, method=method, headers=headers, payload=payload)
-            response = fast.error_response(fake, exception)
+        for attempt in (0, 1):
+            start_time = time.time()
+            started = time.perf_counter()
+            if watch is not None:
+                watch.begin()
+            try:
+                answer = client.request(method, target, body=payload, headers=headers)
+                response = agent.response_type(answer, None, getattr(answer, "_sent_request", None))
+            except fast.failures as exc:
+                reused = watch is not None and watch.end()
+                if attempt == 0 and self._stale(request, exc, reused):
+                    continue
+                failure = _closed(exc) if isinstance(exc, HTTPConnectionClosed) else exc
+                exception = _as_user_agent_error(agent, failure, url, fast.failures)
+                fake = agent._make_request(url, method=method, headers=headers, payload=payload)
+                response = fast.error_response(fake, exception)
+            else:
+                if watch is not None:
+                    watch.end()
+            break
         try:
             content = response.content or b""
         except fast.failures as exc:  # the connection broke while the body was read
@@ -219,10 +291,10 @@ class LocustTransport:
         headers_in = response.headers if status else None
         return Reply(status, ResponseHeaders(headers_in) if headers_in else _NO_HEADERS, content)
 
-    def _route(self, agent: Any, url: str, quoting: str) -> tuple[Any, str, dict[str, str]]:
+    def _route(self, agent: Any, url: str, quoting: str) -> tuple[Any, str, dict[str, str], ConnectionWatch | None]:
         """The pooled ``HTTPClient`` for the URL's origin, the request target as the user agent
-        would send it (``quoting``: the ``URL`` attribute it sends), and the user agent's default
-        headers the client does not add itself."""
+        would send it (``quoting``: the ``URL`` attribute it sends), the user agent's default
+        headers the client does not add itself, and the watch on the client's connections."""
         cut = url.find("/", url.find("://") + 3)
         origin, target = (url, "/") if cut < 0 else (url[:cut], url[cut:])
         if not _PLAIN_TARGET.fullmatch(target):
@@ -232,8 +304,14 @@ class LocustTransport:
             client = agent.clientpool.get_client(URL(origin))
             own = client.default_headers
             defaults = {k: v for k, v in agent.default_headers.items() if own.get(k) != v}
-            route = self._clients[origin] = (agent, client, defaults)
-        return route[1], target, route[2]
+            route = self._clients[origin] = (agent, client, defaults, watch_of(client))
+        return route[1], target, route[2], route[3]
+
+
+def _closed(error: HTTPConnectionClosed) -> HTTPConnectionClosed:
+    """geventhttpclient's own error for a connection that closed before any answer (in place of the
+    watch's stand-in for geventhttpclient's second attempt), so both read the same in the stats."""
+    return error if type(error) is HTTPConnectionClosed else HTTPConnectionClosed(*error.args)
 
 
 def _has_content_type(headers: Mapping[str, str]) -> bool:
@@ -554,10 +632,11 @@ class RunState:
         count = int(getattr(opts, "expect_workers", 1) or 1) if getattr(opts, "worker", False) else 1
         self.slice = Slice(max(0, index), max(1, count)) if count > index >= 0 else Slice()
         self.tally = Tally()
+        self.transport_counts: dict[str, int] = {STALE_RETRIES: 0}
+        """What this process's Locust transports counted (`LocustTransport.counts`)."""
         self.host = (environment.host or "").rstrip("/")
-        self.population = population_for(
-            opts, AppConfig(opts.app_code, base_url=self.host, observer=self.tally.ack), self.slice
-        )
+        app = AppConfig(opts.app_code, base_url=self.host, observer=self.tally.ack, resends=self.tally.resend)
+        self.population = population_for(opts, app, self.slice)
         self.think = max(0.0, opts.think_time)
         self.max_rps = remote_default_rps(self.host, opts.max_rps)
         self.limiter = RateLimiter(self.max_rps / self.slice.count) if self.max_rps > 0 else None
@@ -629,6 +708,7 @@ class RunState:
 
     def snapshot(self, *, final: bool = False) -> dict[str, Any]:
         data = self.tally.snapshot()
+        data["transport"] = dict(self.transport_counts)
         data["devices_touched"] = len(self.population.touched)
         if self.arrivals is not None:
             data["arrivals"] = self.arrivals.snapshot()

@@ -27,47 +27,65 @@ from typing import Any
 
 import gevent
 from geventhttpclient import HTTPClient
+from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
 from geventhttpclient.url import URL
 
 from simulator import AppConfig, Outgoing, Reply, TransportError
+
+from ._connections import ConnectionWatch, watch_of
 
 __all__ = ["GeventTransport", "main"]
 
 
 class GeventTransport:
     """A device transport over geventhttpclient keep-alive connections (one per origin), with no
-    stats: the set-up's requests are not the run's."""
+    stats: the set-up's requests are not the run's. A request whose SDK's client would send it
+    again after a reused connection broke before any answer (`Outgoing.retry_stale`) is sent again
+    once, as the Locust transport does."""
 
     __slots__ = ("_clients", "timeout")
 
     def __init__(self, timeout: float = 20.0) -> None:
         self.timeout = timeout
-        self._clients: dict[str, HTTPClient] = {}
+        self._clients: dict[str, tuple[HTTPClient, ConnectionWatch | None]] = {}
 
     def send(self, request: Outgoing) -> Reply:
         url = request.url
         cut = url.find("/", url.find("://") + 3)
         origin, target = (url, "/") if cut < 0 else (url[:cut], url[cut:])
-        client = self._clients.get(origin)
-        if client is None:
-            client = self._clients[origin] = HTTPClient.from_url(
+        route = self._clients.get(origin)
+        if route is None:
+            made = HTTPClient.from_url(
                 URL(origin), connection_timeout=self.timeout, network_timeout=self.timeout, concurrency=1
             )
-        response = None
-        try:
-            response = client.request(request.method, target, body=request.content, headers=request.headers)
-            content = response.read()
-            headers = {name.lower(): value for name, value in response.items()}
-            status = response.status_code
-        except (OSError, gevent.Timeout, ValueError) as exc:
-            raise TransportError(f"{request.method} {url}: {exc!r}", request) from exc
-        finally:
-            if response is not None:
-                response.release()
-        return Reply(status, headers, content)
+            route = self._clients[origin] = (made, watch_of(made))
+        client, watch = route
+        for attempt in (0, 1):
+            response = None
+            if watch is not None:
+                watch.begin()
+            try:
+                response = client.request(request.method, target, body=request.content, headers=request.headers)
+                content = response.read()
+                headers = {name.lower(): value for name, value in response.items()}
+                status = response.status_code
+            except HTTPConnectionClosed as exc:
+                reused = watch is not None and watch.end()
+                if attempt == 0 and request.retry_stale and reused:
+                    continue
+                raise TransportError(f"{request.method} {url}: {exc!r}", request) from exc
+            except (OSError, gevent.Timeout, ValueError, HTTPParseError) as exc:
+                raise TransportError(f"{request.method} {url}: {exc!r}", request) from exc
+            finally:
+                if watch is not None:
+                    watch.end()
+                if response is not None:
+                    response.release()
+            return Reply(status, headers, content)
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def close(self) -> None:
-        for client in self._clients.values():
+        for client, _ in self._clients.values():
             client.close()
         self._clients.clear()
 

@@ -29,17 +29,25 @@ from typing import Any, ClassVar
 import gevent
 import gevent.event
 import httpx
+import locust.runners
 from geventhttpclient import HTTPClient
 from locust import FastHttpUser, LoadTestShape, events, run_single_user, tag, task
 from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from scenarios import EVENT_DEFINITIONS, Session, add_options, persona_weights, run_session, validate
+from contract.headers import inspection_headers
+from scenarios import EVENT_DEFINITIONS, Session, add_options, persona_weights, run_session, settle, validate
 from scenarios._options import plan_shape
 from scenarios._pushes import DELIVERIES_PATH, OpenPolicy, PushReceiver, open_session, send_campaign
 from scenarios._runtime import LocustTransport, RunState, shape_curve, summary
 from simulator import ApiError, SimulatorError, VirtualDevice
+
+# A worker's test start (installing its slice of the installed base, or resuming a large state file)
+# can keep its greenlets busy for seconds on a loaded machine, heartbeats included; Locust's master
+# marks a worker missing after 3 missed one-second heartbeats and may end the run with it. The
+# master reads this when a worker connects: 30 missed heartbeats (30 s) before a worker is missing.
+locust.runners.HEARTBEAT_LIVENESS = max(locust.runners.HEARTBEAT_LIVENESS, 30)
 
 _ = locust
 _STATE: dict[str, Any] = {"run": None, "parts": {}, "started": time.time(), "gc": None}
@@ -175,7 +183,7 @@ def _receive_pushes(environment: Environment, run: RunState) -> None:
     opts = environment.parsed_options
     assert opts is not None
     session = FastHttpSession(base_url=run.host, request_event=environment.events.request, user=None, max_retries=0)
-    transport = LocustTransport(session, run.limiter)
+    transport = LocustTransport(session, run.limiter, counts=run.transport_counts)
     poller = HTTPClient.from_url(run.host, network_timeout=30.0, connection_timeout=10.0)
     rng = random.Random()
     policy = OpenPolicy(share=opts.spike_share, median_delay=20.0) if real_spike(opts) else OpenPolicy()
@@ -230,9 +238,12 @@ def _open(
     try:
         session = Session(device, index, population, rng, _pause_for(run, device), run.tally, transport.expect,
                           run.think)  # fmt: skip
-        open_session(session, message_id, policy, population.persona_of(index))
+        try:
+            open_session(session, message_id, policy, population.persona_of(index))
+        finally:
+            settle(session)  # the retries the SDK scheduled go out before the process is parked
     except (ApiError, SimulatorError):
-        run.tally.add("aborted")
+        run.tally.add("aborted")  # only mobsim's own misuse (a UsageError): the app's errors are counted and passed
         device.background()
     finally:
         population.put_back(index, device)
@@ -270,7 +281,7 @@ def _create_definitions(environment: Environment) -> None:
     if opts is None or opts.create_definitions == "no" or not environment.host:
         return
     try:
-        with httpx.Client(base_url=environment.host, timeout=5.0) as client:
+        with httpx.Client(base_url=environment.host, timeout=5.0, headers=inspection_headers()) as client:
             for definition in EVENT_DEFINITIONS:
                 answer = client.post("/inspect/event-definitions", json=definition)
                 if answer.status_code not in (201, 409):
@@ -364,7 +375,7 @@ class MobileAudience(FastHttpUser):
         super().__init__(environment)
         self.mobsim = _run(environment)
         self.rng = random.Random()
-        self.transport = LocustTransport(self.client, self.mobsim.limiter)
+        self.transport = LocustTransport(self.client, self.mobsim.limiter, counts=self.mobsim.transport_counts)
 
     def _pause(self, device: VirtualDevice) -> Callable[[float], None]:
         return _pause_for(self.mobsim, device)

@@ -23,6 +23,7 @@ from contract import ErrorCode
 from .campaigns_api import campaigns_router
 from .errors import ApiError
 from .fastpath import MobileFastPath
+from .faults import FaultRegistry, faults_router
 from .http import error_response
 from .inspect_api import inspect_router
 from .messaging import PushLatency
@@ -42,7 +43,9 @@ _HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.code, exc.text, exc.status)
+    response = error_response(exc.code, exc.text, exc.status)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -75,7 +78,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    log.exception("unexpected error on %s %r", request.method, request.url.path[:300])
     return error_response(ErrorCode.INTERNAL_ERROR, f"internal error: {type(exc).__name__}", 500)
 
 
@@ -138,6 +141,7 @@ def create_app(
     strict: bool = False,
     api_keys: Iterable[str] = (),
     push_latency: PushLatency | None = None,
+    faults: FaultRegistry | None = None,
 ) -> FastAPI:
     """The reference profile server as an ASGI app.
 
@@ -145,7 +149,9 @@ def create_app(
     in memory. ``app_codes`` are registered in the default account. Pass ``server`` to share state.
     ``strict=True`` records every protocol violation clients make (``/inspect/violations``).
     ``api_keys`` are accepted by the Push API (default account); ``push_latency`` is the simulated
-    provider's hand-off latency (default 300:1500 ms; docs/push-api.md).
+    provider's hand-off latency (default 300:1500 ms; docs/push-api.md). ``faults``: serve
+    ``/inspect/faults`` over this registry (the ``FaultMiddleware`` around the app injects them;
+    docs/faults.md).
     """
     if server is None:
         if db is not None and memory:
@@ -170,6 +176,8 @@ def create_app(
     app.include_router(campaigns_router())  # /inspect/campaigns (server_stub/rules/reports.py)
     app.include_router(push_router())  # /push/... (server_stub/push_api.py)
     app.include_router(provider_router())  # /provider/1/deliveries (server_stub/provider.py)
+    if faults is not None:
+        app.include_router(faults_router(faults))  # /inspect/faults (server_stub/faults.py)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -15,3 +15,5 @@ class ApiError(Exception):
         self.code = code
         self.text = text
         self.status = status if status is not None else status_for(code)
+        self.headers: dict[str, str] = {}
+        """Headers of the answer (``Retry-After`` on a 503)."""

@@ -52,4 +52,5 @@ class MobileFastPath:
             response = await handler(Request(scope, receive))
         except ApiError as exc:
             response = error_response(exc.code, exc.text, exc.status)
+            response.headers.update(exc.headers)
         await response(scope, receive, send)

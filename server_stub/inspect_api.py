@@ -7,20 +7,26 @@ optional ``account`` (default ``default``).
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from contract import ErrorCode
+from contract.secrets import mask
 
 from . import inspection, rules
 from .errors import ApiError
 from .http import json_response, read_json
+from .jwt_keys import jwt_key
+from .rules import Caller, Context
 from .server import DEFAULT_ACCOUNT, ProfileServer
 from .store import Store
 
-__all__ = ["PREFIX", "inspect_router"]
+__all__ = ["PREFIX", "inspect_router", "read"]
+
+T = TypeVar("T")
 
 PREFIX = "/inspect"
 Account = Annotated[str, Query(max_length=100, description="the account (an account holds applications)")]
@@ -32,6 +38,12 @@ PersonId = Annotated[int, Path(ge=1, le=inspection.ID_MAX, description="a person
 def _server(request: Request) -> ProfileServer:
     server: ProfileServer = request.app.state.profiles
     return server
+
+
+async def read(server: ProfileServer, caller: Caller, rule: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a read-only inspection rule on the store's read path (:meth:`Store.read`: on a file in a
+    worker thread, beside the writes; within the query time budget)."""
+    return await server.store.read(lambda db: rule(Context(db, caller, server.clock), *args, **kwargs))
 
 
 router = APIRouter(prefix=PREFIX, tags=["Inspection"])
@@ -58,7 +70,7 @@ async def create_application(request: Request) -> Response:
 @router.get("/event-definitions", summary="List event definitions")
 async def list_definitions(request: Request, account: Account = DEFAULT_ACCOUNT) -> Response:
     server = _server(request)
-    return json_response({"definitions": await server.execute(server.admin(account), rules.list_definitions)})
+    return json_response({"definitions": await read(server, server.admin(account), rules.list_definitions)})
 
 
 @router.post(
@@ -83,14 +95,14 @@ async def list_persons(
     server = _server(request)
     caller = server.admin(account)
     if identifier is not None:
-        return json_response(await server.execute(caller, inspection.person_by_identifier, identifier, type))
-    return json_response(await server.execute(caller, inspection.list_persons, page=page, limit=limit))
+        return json_response(await read(server, caller, inspection.person_by_identifier, identifier, type))
+    return json_response(await read(server, caller, inspection.list_persons, page=page, limit=limit))
 
 
 @router.get("/persons/{person_id}", summary="A person with installations, attributes, tags, events and sessions")
 async def get_person(request: Request, person_id: PersonId, account: Account = DEFAULT_ACCOUNT) -> Response:
     server = _server(request)
-    return json_response(await server.execute(server.admin(account), inspection.person_detail, person_id))
+    return json_response(await read(server, server.admin(account), inspection.person_detail, person_id))
 
 
 @router.get("/installations", summary="List installations")
@@ -103,7 +115,8 @@ async def list_installations(
     limit: Limit = 20,
 ) -> Response:
     server = _server(request)
-    result = await server.execute(
+    result = await read(
+        server,
         server.admin(account),
         inspection.list_installations,
         application=application,
@@ -117,7 +130,7 @@ async def list_installations(
 @router.get("/installations/{push_reg_id}", summary="One installation, any state, with its sessions and revivals")
 async def get_installation(request: Request, push_reg_id: str) -> Response:
     server = _server(request)
-    return json_response(await server.execute(server.admin(), inspection.installation, push_reg_id))
+    return json_response(await read(server, server.admin(), inspection.installation, push_reg_id))
 
 
 @router.post("/installations/{push_reg_id}/uninstall", summary="Report the app uninstalled (push feedback)")
@@ -138,7 +151,8 @@ async def list_events(
     limit: Limit = 100,
 ) -> Response:
     server = _server(request)
-    result = await server.execute(
+    result = await read(
+        server,
         server.admin(account),
         inspection.list_events,
         person_id=personId,
@@ -153,7 +167,7 @@ async def list_events(
 @router.get("/event-counts", summary="Events per definition, and the rejected count")
 async def event_counts(request: Request, account: Account = DEFAULT_ACCOUNT) -> Response:
     server = _server(request)
-    return json_response(await server.execute(server.admin(account), inspection.event_counts))
+    return json_response(await read(server, server.admin(account), inspection.event_counts))
 
 
 @router.get("/rejected-events", summary="Custom events dropped by validate=false batches, with reasons")
@@ -161,21 +175,58 @@ async def rejected_events(
     request: Request, account: Account = DEFAULT_ACCOUNT, page: Page = 0, limit: Limit = 100
 ) -> Response:
     server = _server(request)
-    return json_response(
-        await server.execute(server.admin(account), inspection.rejected_events, page=page, limit=limit)
-    )
+    return json_response(await read(server, server.admin(account), inspection.rejected_events, page=page, limit=limit))
 
 
 @router.get("/stats", summary="Counts of persons, installations per platform and state, and events")
 async def stats(request: Request, account: Account = DEFAULT_ACCOUNT) -> Response:
     server = _server(request)
-    return json_response(await server.execute(server.admin(account), inspection.stats))
+    return json_response(await read(server, server.admin(account), inspection.stats))
 
 
 @router.post("/reset", summary="Delete all persons, installations, events and definitions (applications stay)")
 async def reset(request: Request) -> Response:
     await _server(request).store.atomic(Store.clear)
     return json_response({"reset": True})
+
+
+def _jwt_application(server: ProfileServer, code: str) -> str:
+    if server.account_of(code) is None:
+        raise ApiError(ErrorCode.NOT_FOUND, f"no application {mask(code)}; list them at GET {PREFIX}/applications")
+    return code
+
+
+@router.get("/applications/{code}/jwt-keys", summary="An application's user-JWT keys (secrets masked)")
+async def list_jwt_keys(request: Request, code: str) -> Response:
+    server = _server(request)
+    keys = server.jwt_keys.of(_jwt_application(server, code))
+    return json_response({"keys": [key.describe() for key in keys]})
+
+
+@router.post(
+    "/applications/{code}/jwt-keys",
+    summary="Give an application a user-JWT key: {kid, secret (hex)}; it then takes user JWTs",
+)
+async def add_jwt_key(request: Request, code: str) -> Response:
+    server = _server(request)
+    payload = await read_json(request)
+    kid, secret = payload.get("kid"), payload.get("secret")
+    if not isinstance(kid, str) or not isinstance(secret, str):
+        raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, 'send {"kid": "<key id>", "secret": "<hex digits>"}')
+    try:
+        key = jwt_key(_jwt_application(server, code), kid, secret)
+    except ValueError as exc:
+        raise ApiError(ErrorCode.REQUEST_FORMAT_INVALID, str(exc)) from None
+    replaced = server.add_jwt_key(key)
+    return json_response({**key.describe(), "replaced": replaced}, status=200 if replaced else 201)
+
+
+@router.delete("/applications/{code}/jwt-keys/{kid}", summary="Remove a user-JWT key")
+async def remove_jwt_key(request: Request, code: str, kid: str) -> Response:
+    server = _server(request)
+    if not server.jwt_keys.remove(_jwt_application(server, code), kid):
+        raise ApiError(ErrorCode.NOT_FOUND, f"application {mask(code)} has no JWT key {kid[:40]!r}")
+    return json_response({"removed": kid, "keys": len(server.jwt_keys.of(code))})
 
 
 def inspect_router() -> APIRouter:

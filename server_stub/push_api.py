@@ -92,7 +92,9 @@ def _answers(envelope: Callable[[int, Sequence[tuple[str, str]]], Response]) -> 
             except Violation as exc:
                 return envelope(400, [(exc.where, exc.violation)])
             except ApiError as exc:
-                return envelope(exc.status if exc.status < 500 else 400, [("", exc.text)])
+                if exc.status >= 500:
+                    raise  # the store's 503 (server_stub/storage.py): the app answers it, with Retry-After
+                return envelope(exc.status, [("", exc.text)])
 
         return wrapped
 
@@ -365,7 +367,7 @@ def _write_rest(
             async for entries in _chunks(server, caller, planned):
                 out(entries)
         except Exception:
-            _log.exception("a send to bulk %s stopped after some of its messages were written", planned.bulk_ids[0])
+            _log.exception("a send to bulk %r stopped after some of its messages were written", planned.bulk_ids[0])
             raise
         finally:
             out(None)

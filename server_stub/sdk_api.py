@@ -244,7 +244,11 @@ async def base_url(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    """Liveness: a static answer with no store access (also the ceiling in bench/server.py)."""
+    """Liveness: a static answer with no store access (also the ceiling in bench/server.py); 503
+    ``unhealthy`` while the store cannot write (``Store.failure``: until a write commits again)."""
+    failure = _server(request).store.failure
+    if failure is not None:
+        return json_response({"status": "unhealthy", "service": "mobsim-reference-server", "store": failure}, 503)
     return json_response({"status": "ok", "service": "mobsim-reference-server"})
 
 

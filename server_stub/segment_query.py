@@ -5,7 +5,13 @@ Python, :mod:`server_stub.segments_sql` in SQL): a query is ``{"filter": CLAUSE,
 :func:`parse_query` checks a query and answers a :class:`Query`: a tree of :class:`All`,
 :class:`AnyOf`, :class:`Leaf` (a field, an operator, an operand) and :class:`Exist` nodes, and
 the event conditions with their windows resolved against ``now``. A bad query raises
-``REQUEST_FORMAT_INVALID`` whose text starts with where the problem is (``filter.#and[1].tier``).
+``REQUEST_FORMAT_INVALID`` whose text starts with where the problem is (``filter.#and[1].tier``),
+whatever JSON it is given (wrong types anywhere, numbers SQLite cannot hold, unknown operators).
+
+A query is bounded before any work (:class:`QueryLimits`: nesting, conditions, values; the
+body's size is checked by server_stub/segments_api.py), so the SQL made of it stays within
+SQLite's limits and its cost is bounded by the number of persons; the time budget of
+:meth:`server_stub.store.Store.read` bounds the rest.
 
 Fields belong to the person or to one of the person's installations (:data:`PERSON_FIELDS`,
 :data:`INSTALLATION_FIELDS`, custom attributes as ``customAttributes.<name>`` and
@@ -16,6 +22,7 @@ conditions hold and one of the person's active installations makes the whole fil
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +36,7 @@ from .errors import ApiError
 
 __all__ = [
     "INSTALLATION_FIELDS",
+    "LIMITS",
     "MISSING",
     "OPERATORS",
     "PERSON_FIELDS",
@@ -40,6 +48,7 @@ __all__ = [
     "Leaf",
     "Node",
     "Query",
+    "QueryLimits",
     "bad_query",
     "parse_query",
     "simple_key",
@@ -59,7 +68,83 @@ _PAYLOAD = {"EQ": "#eq", "NE": "#ne", "LT": "#lt", "LTE": "#lte", "GT": "#gt", "
 _DURATION = re.compile(r"^(-)?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
 _UNITS = {"DAYS": 86400, "HOURS": 3600, "MINUTES": 60}
 _SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-_DEPTH = 32
+_INTEGER = (-(2**63), 2**63 - 1)
+"""SQLite's INTEGER: a number operand outside it cannot be compared (custom attributes are within it)."""
+_SHOWN = 80
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLimits:
+    """What one query may hold; over a limit is a 400 naming it (docs/segments.md, "Limits")."""
+
+    body: int = 65_536
+    """Bytes of a ``POST /inspect/persons/query`` or ``POST /inspect/segments`` body."""
+    depth: int = 10
+    """``#and``/``#or`` inside one another."""
+    conditions: int = 100
+    """Comparisons and ``#exist`` fields of the filter, event conditions and payload conditions, together."""
+    values: int = 1000
+    """Values of every ``#in``/``#notIn`` list of the query, together."""
+
+
+LIMITS = QueryLimits()
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What a query holds so far, against its limits."""
+
+    limits: QueryLimits
+    conditions: int = 0
+    values: int = 0
+
+    def condition(self, where: str) -> None:
+        self.conditions += 1
+        if self.conditions > self.limits.conditions:
+            raise bad_query(
+                where,
+                f"a query holds at most {self.limits.conditions} conditions (comparisons, #exist fields, event "
+                "and payload conditions together): narrow it, or save parts as segments and ask about each",
+            )
+
+    def value(self, count: int, where: str) -> None:
+        self.values += count
+        if self.values > self.limits.values:
+            raise bad_query(
+                where, f"a query holds at most {self.limits.values} values in its #in and #notIn lists together"
+            )
+
+
+def shown(value: Any) -> str:
+    """A client's value in an error text: a string quoted and cut, anything else by its JSON type."""
+    if isinstance(value, str):
+        return repr(value[:_SHOWN] + ("…" if len(value) > _SHOWN else ""))
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, (int, float)) and abs(value) < 10**20:
+        return repr(value)
+    return json_name(value)
+
+
+def json_name(value: Any) -> str:
+    """The JSON type of a parsed value, as a client wrote it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _part(key: str) -> str:
+    """A member name in a path of an error text (cut)."""
+    return key if len(key) <= _SHOWN else key[:_SHOWN] + "…"
+
 
 Store = Literal["json", "column", "flag", "tags", "identity", "identities"]
 
@@ -256,43 +341,54 @@ def resolve_field(name: str, where: str) -> Field:
 def relative_now(value: Any, now: datetime, where: str) -> Any:
     """``{"#relNow": "-P7D"}`` as the timestamp now plus the duration; anything else as it is."""
     if isinstance(value, dict) and set(value) == {"#relNow"}:
-        match = _DURATION.match(str(value["#relNow"]))
+        text = value["#relNow"]
+        match = _DURATION.match(text) if isinstance(text, str) else None
         if not match or not any(match.groups()[1:]):
-            raise bad_query(where, f"#relNow {value['#relNow']!r}: write an ISO-8601 duration such as -P7D or PT12H")
+            raise bad_query(where, f"#relNow {shown(text)}: write an ISO-8601 duration such as -P7D or PT12H")
         sign, days, hours, minutes = match.groups()
-        delta = timedelta(days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0))
-        return format_datetime(now - delta if sign else now + delta)
+        try:
+            delta = timedelta(days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0))
+            return format_datetime(now - delta if sign else now + delta)
+        except (OverflowError, ValueError):
+            raise bad_query(where, f"#relNow {shown(text)} is out of range (years 1 to 9999)") from None
     return value
 
 
 def _scalar(value: Any, where: str) -> Any:
     if isinstance(value, (dict, list)):
-        raise bad_query(where, "compare with a string, a number, a boolean or null (#in and #notIn take a list)")
-    if isinstance(value, float) and value != value:  # pragma: no cover - JSON has no NaN
-        raise bad_query(where, "NaN is not a value")
+        what = json_name(value)
+        raise bad_query(
+            where, f"compare with a string, a number, a boolean or null, not {what} (#in and #notIn take a list)"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise bad_query(where, "a number must be finite (NaN and Infinity compare with nothing)")
+    if isinstance(value, int) and not isinstance(value, bool) and not _INTEGER[0] <= value <= _INTEGER[1]:
+        raise bad_query(where, "a whole number is within -2^63 and 2^63-1 (as custom attributes are)")
     return value
 
 
 def _check_operator(op: str, where: str) -> None:
     if op not in OPERATORS:
         raise bad_query(
-            where, f"unknown operator {op!r}: use one of {', '.join(OPERATORS)}, #and, #or, #exist, #notExist"
+            where, f"unknown operator {shown(op)}: use one of {', '.join(OPERATORS)}, #and, #or, #exist, #notExist"
         )
 
 
-def _leaf(field: Field, op: str, operand: Any, now: datetime, where: str) -> Leaf:
+def _leaf(field: Field, op: str, operand: Any, now: datetime, where: str, tally: _Tally) -> Leaf:
     _check_operator(op, where)
+    tally.condition(where)
     operand = relative_now(operand, now, where)
     if op in ("#in", "#notIn"):
         if not isinstance(operand, list):
-            raise bad_query(where, "#in and #notIn take a list")
+            raise bad_query(where, f"#in and #notIn take a list, not {json_name(operand)}")
+        tally.value(len(operand), where)
         operand = tuple(_scalar(item, f"{where}[{n}]") for n, item in enumerate(operand))
     else:
         operand = _scalar(operand, where)
     return Leaf(field, op, operand)
 
 
-def _exist(value: Any, present: bool, where: str) -> Node:
+def _exist(value: Any, present: bool, where: str, tally: _Tally) -> Node:
     if isinstance(value, str):
         names = [value]
     elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
@@ -300,45 +396,58 @@ def _exist(value: Any, present: bool, where: str) -> Node:
     elif isinstance(value, dict) and value:
         names = [k for k, v in value.items() if v]
     else:
-        raise bad_query(where, "#exist takes a field name, a list of names or {name: true}")
-    return All(tuple(Exist(resolve_field(name, f"{where}.{name}"), present) for name in names))
+        raise bad_query(where, f"#exist takes a field name, a list of names or {{name: true}}, not {json_name(value)}")
+    nodes = []
+    for name in names:
+        here = f"{where}.{_part(name)}"
+        tally.condition(here)
+        nodes.append(Exist(resolve_field(name, here), present))
+    return All(tuple(nodes))
 
 
-def parse_filter(clause: Any, now: datetime, where: str = "filter", depth: int = 0) -> Node:
+def parse_filter(
+    clause: Any, now: datetime, where: str = "filter", depth: int = 0, tally: _Tally | None = None
+) -> Node:
     """A filter clause as a tree; ``REQUEST_FORMAT_INVALID`` names the bad clause."""
-    if depth > _DEPTH:
-        raise bad_query(where, "the filter is nested too deeply")
+    tally = _Tally(LIMITS) if tally is None else tally
+    if depth > tally.limits.depth:
+        raise bad_query(where, f"the filter nests #and and #or more than {tally.limits.depth} deep")
     if not isinstance(clause, dict):
-        raise bad_query(where, f"a filter clause is a JSON object, not {type(clause).__name__}")
+        raise bad_query(where, f"a filter clause is a JSON object, not {json_name(clause)}")
     parts: list[Node] = []
     for key, value in clause.items():
-        here = f"{where}.{key}"
+        here = f"{where}.{_part(key)}"
         if key in ("#and", "#or"):
             if not isinstance(value, list) or not value:
                 raise bad_query(here, f"{key} takes a non-empty list of clauses")
-            inner = tuple(parse_filter(part, now, f"{here}[{n}]", depth + 1) for n, part in enumerate(value))
+            inner = tuple(parse_filter(part, now, f"{here}[{n}]", depth + 1, tally) for n, part in enumerate(value))
             parts.append(All(inner) if key == "#and" else AnyOf(inner))
         elif key in ("#exist", "#exists", "#notExist"):
-            parts.append(_exist(value, key != "#notExist", here))
+            parts.append(_exist(value, key != "#notExist", here, tally))
         elif key.startswith("#"):
+            _check_operator(key, here)
             if not isinstance(value, dict) or not value:
                 raise bad_query(here, f"{key} takes {{field: value}}, e.g. {{{key!r}: {{'firstName': 'Ana'}}}}")
-            _check_operator(key, here)
             for name, operand in value.items():
-                parts.append(_leaf(resolve_field(name, f"{here}.{name}"), key, operand, now, f"{here}.{name}"))
+                there = f"{here}.{_part(name)}"
+                parts.append(_leaf(resolve_field(name, there), key, operand, now, there, tally))
         elif isinstance(value, dict) and value and all(k.startswith("#") for k in value) and set(value) != {"#relNow"}:
             for op in value:
-                _check_operator(op, f"{here}.{op}")
+                _check_operator(op, f"{here}.{_part(op)}")
             field = resolve_field(key, here)
-            parts.extend(_leaf(field, op, operand, now, f"{here}.{op}") for op, operand in value.items())
+            parts.extend(_leaf(field, op, operand, now, f"{here}.{op}", tally) for op, operand in value.items())
         else:
-            parts.append(_leaf(resolve_field(key, here), "#eq", value, now, here))
+            parts.append(_leaf(resolve_field(key, here), "#eq", value, now, here, tally))
     return parts[0] if len(parts) == 1 else All(tuple(parts))
 
 
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise bad_query(where, "must be a number")
+        raise bad_query(where, f"must be a number, not {json_name(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise bad_query(where, "must be a finite number")
+    if isinstance(value, int) and not _INTEGER[0] <= value <= _INTEGER[1]:
+        raise bad_query(where, f"{shown(value)} is out of range")
     return float(value)
 
 
@@ -346,34 +455,38 @@ def _object(value: Any, allowed: tuple[str, ...], where: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise bad_query(where, "must be an object")
+        raise bad_query(where, f"must be an object, not {json_name(value)}")
     unknown = sorted(set(value) - set(allowed))
     if unknown:
-        raise bad_query(where, f"unknown members {unknown}: use {', '.join(allowed)}")
+        names = [_part(name) for name in unknown[:5]]
+        raise bad_query(where, f"unknown members {names}{' ...' if len(unknown) > 5 else ''}: use {', '.join(allowed)}")
+    return value
+
+
+def _choice(value: Any, choices: tuple[str, ...] | dict[str, Any], where: str) -> str:
+    """``value`` if it is one of ``choices`` (strings), else a 400 listing them."""
+    if not isinstance(value, str) or value not in choices:
+        raise bad_query(where, f"{shown(value)}: one of {', '.join(choices)}")
     return value
 
 
 def _window(timeline: dict[str, Any], now: datetime, where: str) -> tuple[str | None, str | None]:
     """``[low, high)`` as canonical timestamps (None: open)."""
-    operator = timeline.get("operator", "EMPTY")
+    operator = _choice(timeline.get("operator", "EMPTY"), _WINDOWS, f"{where}.operator")
     if operator == "EMPTY":
         return None, None
-    absolute = isinstance(operator, str) and operator.endswith("_ABS")
-    base = operator.removesuffix("_ABS") if isinstance(operator, str) else None
-    if base not in ("AFTER", "BEFORE", "BETWEEN"):
-        raise bad_query(f"{where}.operator", f"{operator!r}: EMPTY, AFTER, BEFORE, BETWEEN or their _ABS forms")
+    absolute = operator.endswith("_ABS")
+    base = operator.removesuffix("_ABS")
+    unit = 0 if absolute else _UNITS[_choice(timeline.get("units", "DAYS"), _UNITS, f"{where}.units")]
 
     def moment(key: str) -> str:
         value = _number(timeline.get(key), f"{where}.{key}")
         try:
             if absolute:
                 return format_datetime(datetime.fromtimestamp(value, UTC))
-            unit = _UNITS.get(timeline.get("units", "DAYS"))
-            if unit is None:
-                raise bad_query(f"{where}.units", "DAYS, HOURS or MINUTES")
             return format_datetime(now - timedelta(seconds=value * unit))
         except (OverflowError, OSError, ValueError):
-            raise bad_query(f"{where}.{key}", f"{value} is out of range") from None
+            raise bad_query(f"{where}.{key}", f"{value:g} is out of range") from None
 
     if base == "AFTER":
         return moment("start"), None
@@ -383,23 +496,26 @@ def _window(timeline: dict[str, Any], now: datetime, where: str) -> tuple[str | 
     return first, second
 
 
-def _payload(condition: Any, now: datetime, where: str) -> Leaf:
+_WINDOWS = ("EMPTY", "AFTER", "BEFORE", "BETWEEN", "AFTER_ABS", "BEFORE_ABS", "BETWEEN_ABS")
+
+
+def _payload(condition: Any, now: datetime, where: str, tally: _Tally) -> Leaf:
     if not isinstance(condition, dict) or not isinstance(condition.get("attribute"), str):
         raise bad_query(where, "each payload condition needs an attribute, an operator and a value")
     _object(condition, ("attribute", "operator", "value"), where)
-    op = _PAYLOAD.get(condition.get("operator", "EQ"))
-    if op is None:
-        raise bad_query(f"{where}.operator", f"one of {', '.join(_PAYLOAD)}")
+    op = _PAYLOAD[_choice(condition.get("operator", "EQ"), _PAYLOAD, f"{where}.operator")]
     name = condition["attribute"]
     if not name:
         raise bad_query(f"{where}.attribute", "name the event property")
-    return _leaf(Field(name, "event", "json", name), op, condition.get("value"), now, f"{where}.value")
+    return _leaf(Field(name, "event", "json", name), op, condition.get("value"), now, f"{where}.value", tally)
 
 
-def parse_event(condition: Any, now: datetime, where: str) -> EventCondition:
+def parse_event(condition: Any, now: datetime, where: str, tally: _Tally | None = None) -> EventCondition:
+    tally = _Tally(LIMITS) if tally is None else tally
     if not isinstance(condition, dict) or not isinstance(condition.get("definitionId"), str):
         raise bad_query(where, "each event condition needs a definitionId")
     _object(condition, ("definitionId", "occurrenceCondition", "timelineCondition", "payloadConditions"), where)
+    tally.condition(where)
     timeline = _object(
         condition.get("timelineCondition"),
         ("occurred", "operator", "start", "end", "units"),
@@ -407,34 +523,38 @@ def parse_event(condition: Any, now: datetime, where: str) -> EventCondition:
     )
     occurrence = _object(condition.get("occurrenceCondition"), ("operation", "times"), f"{where}.occurrenceCondition")
     occurred = timeline.get("occurred", "ALL")
-    if occurred not in ("ALL", "FIRST", "LAST", "NOT"):
+    if occurred not in ("ALL", "FIRST", "LAST", "NOT"):  # a list or an object is not in it either
         raise bad_query(f"{where}.timelineCondition.occurred", "ALL, FIRST, LAST or NOT")
-    operation = occurrence.get("operation", "GREATER_OR_EQUAL")
-    if operation not in OPERATIONS:
-        raise bad_query(f"{where}.occurrenceCondition.operation", f"one of {', '.join(OPERATIONS)}")
+    operation = _choice(
+        occurrence.get("operation", "GREATER_OR_EQUAL"), OPERATIONS, f"{where}.occurrenceCondition.operation"
+    )
     times_value = _number(occurrence.get("times", 1), f"{where}.occurrenceCondition.times")
     if not -(2**62) <= times_value <= 2**62:
         raise bad_query(f"{where}.occurrenceCondition.times", "is out of range")
+    if times_value != int(times_value):
+        raise bad_query(f"{where}.occurrenceCondition.times", "is a whole number of occurrences")
     low, high = _window(timeline, now, f"{where}.timelineCondition")
     payload = condition.get("payloadConditions")
     payload = [] if payload is None else payload
     if not isinstance(payload, list):
         raise bad_query(f"{where}.payloadConditions", "is a list of {attribute, operator, value}")
-    leaves_ = tuple(_payload(p, now, f"{where}.payloadConditions[{n}]") for n, p in enumerate(payload))
+    leaves_ = tuple(_payload(p, now, f"{where}.payloadConditions[{n}]", tally) for n, p in enumerate(payload))
     return EventCondition(condition["definitionId"], occurred, low, high, operation, int(times_value), leaves_)
 
 
-def parse_query(query: Any, now: datetime) -> Query:
+def parse_query(query: Any, now: datetime, limits: QueryLimits = LIMITS) -> Query:
     """A query checked and resolved against ``now``; ``REQUEST_FORMAT_INVALID`` names what is wrong."""
     if not isinstance(query, dict):
-        raise bad_query("query", "a query is a JSON object {filter?, events?}")
-    unknown = set(query) - {"filter", "events"}
+        raise bad_query("query", f"a query is a JSON object {{filter?, events?}}, not {json_name(query)}")
+    unknown = sorted(set(query) - {"filter", "events"})
     if unknown:
-        raise bad_query("query", f"unknown query members {sorted(unknown)}: use filter and events")
+        names = [_part(name) for name in unknown[:5]]
+        raise bad_query("query", f"unknown query members {names}: use filter and events")
+    tally = _Tally(limits)
     clause = query.get("filter")
-    node = All(()) if clause is None else parse_filter(clause, now)
+    node = All(()) if clause is None else parse_filter(clause, now, tally=tally)
     events = query.get("events")
     events = [] if events is None else events
     if not isinstance(events, list):
-        raise bad_query("events", "events is a list of event conditions")
-    return Query(node, tuple(parse_event(c, now, f"events[{n}]") for n, c in enumerate(events)))
+        raise bad_query("events", f"events is a list of event conditions, not {json_name(events)}")
+    return Query(node, tuple(parse_event(c, now, f"events[{n}]", tally) for n, c in enumerate(events)))

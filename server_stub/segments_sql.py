@@ -83,6 +83,10 @@ class _Sql:
         self.params[name] = value
         return f":{name}"
 
+    def binds(self, values: Iterable[Any]) -> str:
+        """``:v1, :v2, ...`` of the distinct values, for ``IN (...)``."""
+        return ", ".join(self.bind(value) for value in dict.fromkeys(values))
+
     # --- sources --------------------------------------------------------------------------
     def source(self, f: Field) -> _Source:
         alias = _ALIAS[f.scope]
@@ -120,12 +124,29 @@ class _Sql:
             return f"(lower({s.v}) = {self.bind(o.lower())}{text})"
         return f"({s.v} = {self.bind(o)}{text})"
 
+    def equal_any(self, s: _Source, items: Sequence[Any], fold: bool) -> str:
+        """:meth:`equal` to one of ``items``: one ``IN (...)`` per type (an OR of a thousand terms is
+        slow to prepare and deeper than SQLite takes)."""
+        parts = [self.equal(s, item, fold) for item in dict.fromkeys(i for i in items if isinstance(i, bool))]
+        texts = [item for item in items if isinstance(item, str)]
+        numbers = [item for item in items if isinstance(item, (int, float)) and not isinstance(item, bool)]
+        if texts and not s.flag:
+            text = f" AND {s.t} = 'text'" if s.t else ""
+            if fold:
+                shown = s.v if s.t is None else f"lower({s.v})"  # a column is stored lower-case (platform)
+                parts.append(f"({shown} IN ({self.binds(t.lower() for t in texts)}){text})")
+            else:
+                parts.append(f"({s.v} IN ({self.binds(texts)}){text})")
+        if numbers and s.t and not s.flag:
+            parts.append(f"({s.v} IN ({self.binds(numbers)}) AND {s.t} IN {_NUMBER})")
+        return _any(parts)
+
     def scalar(self, s: _Source, op: str, o: Any, fold: bool) -> str:
         """The positive form of ``op`` (never a negative operator); may be NULL where false."""
         if op == "#eq":
             return self.equal(s, o, fold)
         if op == "#in":
-            return _any(self.equal(s, item, fold) for item in o)
+            return self.equal_any(s, o, fold)
         if s.flag or not isinstance(o, (str, int, float)) or isinstance(o, bool):
             return "0"  # a boolean is only equal or not; null compares with nothing
         text = f" AND {s.t} = 'text'" if s.t else ""
@@ -151,19 +172,22 @@ class _Sql:
         return f"({s.v} {sign} {self.bind(o)}{text})"
 
     # --- lists: tags, emails, phones ------------------------------------------------------
-    def member(self, f: Field, o: Any, probe: bool) -> str:
-        if not isinstance(o, str):
+    def member(self, f: Field, items: Sequence[Any], probe: bool) -> str:
+        """The person's list holds one of ``items`` (the strings among them)."""
+        texts = [item for item in items if isinstance(item, str)]
+        if not texts:
             return "0"
         if f.store == "tags":
-            tag = self.bind(o)
+            tags = self.binds(texts)
             if probe:
-                return f"EXISTS (SELECT 1 FROM person_tags t WHERE t.tag = {tag} AND t.person_id = {self.pid})"
-            return f"{self.pid} IN (SELECT t.person_id FROM person_tags t WHERE t.tag = {tag})"
+                return f"EXISTS (SELECT 1 FROM person_tags t WHERE t.tag IN ({tags}) AND t.person_id = {self.pid})"
+            return f"{self.pid} IN (SELECT t.person_id FROM person_tags t WHERE t.tag IN ({tags}))"
         kind = f.key.removesuffix("s")  # emails: identities of kind email
-        value = o.lower() if kind == "email" else o
+        values = [t.lower() for t in texts] if kind == "email" else texts
+        # the value (lower-case for an email) for the index; the display is what the list holds
         where = (
-            f"x.account = {self.bind(self.account)} AND x.kind = '{kind}' AND x.value = {self.bind(value)}"
-            f" AND x.display = {self.bind(o)}"
+            f"x.account = {self.bind(self.account)} AND x.kind = '{kind}' AND x.value IN ({self.binds(values)})"
+            f" AND x.display IN ({self.binds(texts)})"
         )
         if probe:
             return f"EXISTS (SELECT 1 FROM identities x WHERE {where} AND x.person_id = {self.pid})"
@@ -171,9 +195,9 @@ class _Sql:
 
     def listed(self, f: Field, op: str, o: Any, probe: bool) -> str:
         if op in ("#eq", "#contains"):
-            return self.member(f, o, probe)
+            return self.member(f, [o], probe)
         if op == "#in":
-            return _any(self.member(f, item, probe) for item in o)
+            return self.member(f, o, probe)
         return "0"  # a list is not ordered against, nor starts with, a value
 
     def identity(self, condition: str, probe: bool) -> str:
@@ -302,14 +326,26 @@ def _all(parts: Iterable[str]) -> str:
     parts = [p for p in parts if p != "1"]
     if "0" in parts:
         return "0"
-    return " AND ".join(f"({p})" for p in parts) if parts else "1"
+    return _joined(parts, "AND") if parts else "1"
 
 
 def _any(parts: Iterable[str]) -> str:
     parts = [p for p in parts if p != "0"]
     if "1" in parts:
         return "1"
-    return "(" + " OR ".join(f"({p})" for p in parts) + ")" if parts else "0"
+    return "(" + _joined(parts, "OR") + ")" if parts else "0"
+
+
+_RUN = 16
+
+
+def _joined(parts: list[str], op: str) -> str:
+    """``(a) op (b) op ...`` as a balanced tree of runs of at most 16: SQLite parses a chain of n
+    terms n deep, and refuses an expression deeper than 1000 (an ``#in`` of 1000 values is one)."""
+    if len(parts) <= _RUN:
+        return f" {op} ".join(f"({p})" for p in parts)
+    half = len(parts) // 2
+    return f"({_joined(parts[:half], op)}) {op} ({_joined(parts[half:], op)})"
 
 
 def _not(condition: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 import threading
 import time
@@ -17,6 +18,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .app import create_app
 from .errors import ApiError
+from .faults import FaultMiddleware, FaultRegistry, parse_faults
+from .guard import Guard, is_loopback_host, mask, new_token, token_from_env
+from .jwt_keys import JwtKey
 from .messaging import PushLatency
 from .protocol import ConnectionLimits, protocol_class, raise_descriptor_limit
 from .server import ProfileServer
@@ -42,8 +46,16 @@ class ServeConfig:
     """Push API keys to accept (default account); none: the stored ones, or a new one."""
     push_latency: PushLatency = field(default_factory=PushLatency)
     """The simulated push provider's hand-off latency (lognormal median and 95th percentile)."""
+    faults: list[str] = field(default_factory=list)
+    """Fault specs (``status=503,rate=0.3``, docs/faults.md) in force from the start; more at run
+    time through ``/inspect/faults``."""
+    jwt_keys: list[JwtKey] = field(default_factory=list)
+    """User-JWT keys of applications (``--jwt-key``): those applications take user JWTs (server_stub/jwt_keys.py)."""
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     """Per-connection limits: header size, request deadline, open connections (server_stub/protocol.py)."""
+    inspect_token: str | None = None
+    """The token the inspection API, docs and provider need (server_stub/guard.py); see
+    :func:`resolve_inspect_token` for the default."""
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -61,15 +73,31 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def resolve_inspect_token(config: ServeConfig) -> bool:
+    """Settle ``config.inspect_token``: the one given, else ``MOBSIM_INSPECT_TOKEN``, else, when the
+    server binds off loopback, a new one (returns True then: the caller prints it). On loopback
+    without one, the inspection API answers this machine only (Host and Origin checks)."""
+    if config.inspect_token is None:
+        config.inspect_token = token_from_env()
+    if config.inspect_token is None and not is_loopback_host(config.host):
+        config.inspect_token = new_token()
+        return True
+    return False
+
+
 def build_server(config: ServeConfig) -> tuple[ProfileServer, list[dict[str, Any]]]:
     """The profile server and its applications; creates one application when none exists."""
+    try:  # before the store opens: a bad spec creates no file
+        parse_faults(config.faults)
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from None
     server = ProfileServer(Store(config.db))
     for code in config.app_codes:
         try:
             server.add_application(code)
         except ApiError as exc:  # `mobsim serve` reports RuntimeError as a one-line message
             server.store.close()
-            raise RuntimeError(f"--app-code {code!r}: {exc.text}") from None
+            raise RuntimeError(f"--app-code {mask(code)!r}: {exc.text}") from None
     if not server.applications():
         server.add_application(name="mobsim-demo")
     for key in config.api_keys:
@@ -77,9 +105,15 @@ def build_server(config: ServeConfig) -> tuple[ProfileServer, list[dict[str, Any
             server.messaging.add_api_key(key)
         except ValueError as exc:
             server.store.close()
-            raise RuntimeError(f"--api-key {key!r}: {exc}") from None
+            raise RuntimeError(f"--api-key {mask(key)!r}: {exc}") from None
     server.messaging.ensure_api_key()
     server.messaging.latency = config.push_latency
+    for jwt_key in config.jwt_keys:
+        try:
+            server.add_jwt_key(jwt_key)
+        except ApiError as exc:
+            server.store.close()
+            raise RuntimeError(f"--jwt-key (key id {jwt_key.kid!r}): {exc.text}") from None
     apps = server.applications()
     if config.app_codes:
         apps = [a for a in apps if a["code"] in config.app_codes]
@@ -105,9 +139,12 @@ def _uvicorn(config: ServeConfig, server: ProfileServer) -> uvicorn.Server:
             "the open-file limit is %d: fewer than --max-connections %d fit; raise it (ulimit -n)",
             soft, config.limits.max_connections,
         )  # fmt: skip
-    app: ASGIApp = create_app(server=server, strict=config.strict)
+    faults = FaultRegistry(parse_faults(config.faults))
+    app: ASGIApp = create_app(server=server, strict=config.strict, faults=faults)
     if config.latency_ms > 0:
         app = Latency(app, config.latency_ms / 1000)
+    app = FaultMiddleware(app, faults)  # a faulted request meets no latency, strict mode or rule
+    app = Guard(app, token=config.inspect_token, check_host=True)  # outermost: who may inspect
     config_ = uvicorn.Config(
         app,
         log_level=config.log_level,
@@ -128,9 +165,28 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
+class _Terminated(BaseException):
+    """SIGTERM, once uvicorn has shut down gracefully (it raises the signal again then)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def run_forever(config: ServeConfig, sock: socket.socket, server: ProfileServer) -> None:
-    """Serve until interrupted (Ctrl-C)."""
-    _uvicorn(config, server).run(sockets=[sock])
+    """Serve until Ctrl-C or SIGTERM (what docker and systemd send): uvicorn finishes the requests
+    under way, then the store closes, which checkpoints its WAL into the file (a copy of the ``.db``
+    alone holds everything) and releases the file's lock. Returns normally (exit status 0)."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main else None
+    try:
+        _uvicorn(config, server).run(sockets=[sock])
+    except (KeyboardInterrupt, _Terminated):
+        pass
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        server.store.close()
 
 
 class BackgroundServer:
@@ -138,6 +194,7 @@ class BackgroundServer:
 
     def __init__(self, config: ServeConfig | None = None) -> None:
         self.config = config or ServeConfig(port=0)
+        resolve_inspect_token(self.config)
         self.profiles, self.applications = build_server(self.config)
         self._sock = bind(self.config.host, self.config.port)
         self.url = url_of(self._sock)

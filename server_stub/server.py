@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import secrets
 import uuid
 from collections.abc import Callable
@@ -13,8 +11,10 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 
 from contract import ErrorCode, app_code_hash, format_datetime, headers
+from contract.secrets import mask
 
 from .errors import ApiError
+from .jwt_keys import JwtKey, JwtKeys, verify
 from .messaging import Messaging
 from .rules import Caller, Context
 from .store import Store
@@ -47,6 +47,8 @@ class ProfileServer:
         it outside any transaction, so it learns an application once its row has committed."""
         self.messaging = Messaging(store)
         """Push API keys, the push provider's latency and wake-ups (server_stub/messaging.py)."""
+        self.jwt_keys = JwtKeys()
+        """Each application's user-JWT keys, in memory (server_stub/jwt_keys.py)."""
 
     # applications -------------------------------------------------------------------------
     def add_application(
@@ -107,13 +109,26 @@ class ProfileServer:
     def account_of(self, code: str) -> str | None:
         return self._accounts.get(code)
 
+    def add_jwt_key(self, key: JwtKey) -> bool:
+        """Give a known application a user-JWT key (True: it replaced one with the same id)."""
+        if key.app_code not in self._accounts:
+            raise ApiError(ErrorCode.NOT_FOUND, f"no application {mask(key.app_code)}: create it first (--app-code)")
+        return self.jwt_keys.add(key)
+
     # authentication -----------------------------------------------------------------------
     def authenticate(self, request: Request, *, bearer: bool = False) -> Caller:
-        """``Authorization: App <code>`` (or, on user calls, a Bearer JWT naming the app) → the caller."""
+        """``Authorization: App <code>`` (or, on user calls, a Bearer JWT naming the app) → the caller.
+
+        A Bearer token must verify against its application's JWT keys (:func:`jwt_keys.verify`:
+        401 ``UNAUTHORIZED`` otherwise, and always for an application without keys); the caller
+        then carries the token's ``sub``, which the user rules compare with the user they concern.
+        """
         value = request.headers.get(headers.AUTHORIZATION, "")
         code = headers.parse_app_authorization(value)
+        subject: str | None = None
         if code is None and bearer and value[:7].lower() == "bearer ":
-            code = self._jwt_app_code(value[7:].strip())
+            token = verify(value[7:].strip(), self.jwt_keys, self._accounts.__contains__, self.clock().timestamp())
+            code, subject = token.app_code, token.subject
         account = self._accounts.get(code) if code else None
         if account is None or code is None:
             raise ApiError(
@@ -126,24 +141,9 @@ class ProfileServer:
             account=account,
             reg_id=request.headers.get(headers.PUSH_REGISTRATION_ID) or None,
             installation_id=request.headers.get(headers.INSTALLATION_ID),
+            jwt_subject=subject,
+            jwt_only=self.jwt_keys.has_keys(code),
         )
-
-    def _jwt_app_code(self, token: str) -> str | None:
-        """The app code of a user JWT. The signature is not checked: the server knows no secret."""
-        parts = token.split(".")
-        if len(parts) != 3:
-            return None
-        try:
-            payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-        except (ValueError, RecursionError):
-            return None
-        if not isinstance(payload, dict):
-            return None
-        expires = payload.get("exp")
-        if not isinstance(expires, (int, float)) or expires <= self.clock().timestamp():
-            return None
-        code = payload.get("infobip-api-key")
-        return code if isinstance(code, str) else None
 
     # running rules ------------------------------------------------------------------------
     def run(self, caller: Caller, rule: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -8,6 +8,16 @@ no trace of it. The rules (`RULES`) come from the SDK references in ``../shared/
 docs/reference/messages-android.md and messages-ios.md, cited by name. The rules that judge a seen
 or delivery report against where its messages were sent read that through the store
 (`ViolationRecorder.messages`, server_stub/strict_api.py) before the request is observed.
+
+What it keeps is bounded whatever clients send (issue 13): at most `MAX_INSTALLATIONS` installations
+(the least recently active is forgotten), `PER_INSTALLATION` violations each and `MAX_STORED` in all
+(the counts stay exact; ``dropped`` counts what is no longer listed), `SESSIONS_KEPT` session starts
+and `FAILURES_KEPT` failed requests per installation, every stored string cut to a few hundred
+characters. A request whose app code the server does not know counts under one entry,
+`UNAUTHENTICATED`, unless it names an installation already tracked: made-up ``installationid`` or
+``pushregistrationid`` values cannot multiply the entries. A body is read up to the route's limit
+(server_stub/http.py `body_limit`); past it the request goes on unread, to the 413 the route answers.
+Log lines show every client string escaped (``repr``), so none can forge a line.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ import json
 import logging
 import threading
 import typing
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,12 +37,32 @@ from pydantic import BaseModel, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contract import ENDPOINTS, Dialect, Endpoint, app_code_hash, endpoint, headers, parse_datetime
+from contract.codec import MalformedJson, parse_json
 from contract.headers import user_agent_matches
 from contract.messages import ARCHIVE_LIMIT
 from contract.retry import MAX_RETRIES, delay
 from contract.sessions import SESSION_TIMEOUT_MS
 
-__all__ = ["RULES", "Rule", "SentMessage", "StrictMiddleware", "Violation", "ViolationRecorder", "reported_ids"]
+from .http import body_limit, declared_length
+
+__all__ = [
+    "FAILURES_KEPT",
+    "KEY_MAX",
+    "MAX_INSTALLATIONS",
+    "MAX_STORED",
+    "PATH_MAX",
+    "PER_INSTALLATION",
+    "RULES",
+    "SEEN_MAX",
+    "SESSIONS_KEPT",
+    "UNAUTHENTICATED",
+    "Rule",
+    "SentMessage",
+    "StrictMiddleware",
+    "Violation",
+    "ViolationRecorder",
+    "reported_ids",
+]
 
 log = logging.getLogger("mobsim.strict")
 
@@ -40,6 +70,21 @@ SESSION_GAP = SESSION_TIMEOUT_MS / 1000
 """Seconds between the end of a session and the next start (both SDKs); timestamps are whole seconds."""
 PER_INSTALLATION = 200
 """Violations kept per installation (the oldest are dropped, the counts stay exact)."""
+MAX_STORED = 10_000
+"""Violations kept in all; later ones are counted and dropped until an installation is forgotten."""
+MAX_INSTALLATIONS = 10_000
+"""Installations tracked; a new one beyond it forgets the least recently active (its violations and
+what it takes to judge its next request), the counts by rule stay exact."""
+SESSIONS_KEPT = 64
+"""Session starts (and acknowledged starts) remembered per installation: the latest."""
+FAILURES_KEPT = 32
+"""Failed requests remembered per installation for RETRY-FAST: the latest."""
+KEY_MAX, PATH_MAX, SEEN_MAX = 100, 200, 300
+"""Characters kept of an installation key (a UUID has 36), of a path and of what was seen."""
+UNIDENTIFIED = "unidentified client"
+"""The entry of a request naming no installation (no pushRegId, no ``installationid``)."""
+UNAUTHENTICATED = "unauthenticated client"
+"""The entry of a request whose app code the server does not know, naming no installation it tracks."""
 MESSAGES_SYNC_THROTTLE = 1.0
 """Android's `SYNC_MSGS_THROTTLE_INTERVAL_MILLIS`: a messages sync without ``drIDs`` at most once a second."""
 ARRIVAL_SLACK = 0.5
@@ -239,7 +284,7 @@ class _Installation:
     sessions: dict[float, float] = field(default_factory=dict)
     """Known session starts (epoch seconds) → their latest known end (the start when unknown)."""
     acked_starts: set[float] = field(default_factory=set)
-    failures: dict[str, tuple[float, int]] = field(default_factory=dict)
+    failures: dict[int, tuple[float, int]] = field(default_factory=dict)
     """Request signature → (time of the last retryable failure, attempts so far)."""
     violations: deque[Violation] = field(default_factory=lambda: deque(maxlen=PER_INSTALLATION))
     count: int = 0
@@ -295,7 +340,7 @@ def reported_ids(path: str, body: bytes) -> list[str]:
     if path not in (_SYNC, _SEEN, _DELIVERY) or not body.strip():
         return []
     try:
-        data = json.loads(body)
+        data = parse_json(body)
     except ValueError:
         return []
     if not isinstance(data, dict):
@@ -365,6 +410,20 @@ def _epoch(text: str) -> float | None:
         return None
 
 
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _keep_latest(values: dict[float, float] | set[float], limit: int) -> None:
+    """Forget the earliest session starts beyond ``limit``."""
+    while len(values) > limit:
+        earliest = min(values)
+        if isinstance(values, set):
+            values.discard(earliest)
+        else:
+            del values[earliest]
+
+
 PREFLIGHT_AGENT = "mobsim-preflight/"
 """The User-Agent prefix of the one request ``mobsim run``, ``check``, ``demo`` and ``replay`` send
 before any load; strict mode does not judge it as an app's SDK."""
@@ -383,6 +442,10 @@ class ViolationRecorder:
         known_definition: Callable[[str, str], bool] | None = None,
         definitions: Callable[[str], Awaitable[Collection[str] | None]] | None = None,
         messages: Callable[[list[str]], Awaitable[Mapping[str, SentMessage] | None]] | None = None,
+        known_app: Callable[[str], bool] | None = None,
+        *,
+        max_installations: int = MAX_INSTALLATIONS,
+        max_stored: int = MAX_STORED,
     ) -> None:
         self.clock = clock
         self.known_definition = known_definition or (lambda app_code, definition: True)
@@ -394,40 +457,84 @@ class ViolationRecorder:
         """Where the given message ids were sent (unknown ids are left out), or None when it cannot
         be read: `StrictMiddleware` awaits it for the ids of a seen or delivery report
         (:func:`reported_ids`) and passes them to :meth:`observe`."""
+        self.known_app = known_app
+        """Whether the server knows an app code; None: every app code counts as known (a proxy, whose
+        backend decides). A request with an unknown one is tracked under `UNAUTHENTICATED`."""
+        self.max_installations, self.max_stored = max_installations, max_stored
         self._lock = threading.Lock()
-        self._installations: dict[str, _Installation] = {}
-        self._aliases: dict[str, str] = {}
-        """installationid → pushRegId, learnt from create answers."""
+        self._installations: OrderedDict[str, _Installation] = OrderedDict()
+        """Least recently active first."""
+        self._aliases: OrderedDict[str, str] = OrderedDict()
+        """installationid → pushRegId, learnt from create answers (the latest `max_installations`)."""
         self.by_rule: dict[str, int] = {}
+        self._stored = self._dropped = self._forgotten = 0
 
     # -- reading -----------------------------------------------------------------------------------
 
     def violations(self, key: str | None = None, rule: str | None = None) -> list[Violation]:
         with self._lock:
-            keys = [self._aliases.get(key, key)] if key else list(self._installations)
+            keys = [self._aliases.get(key[:KEY_MAX], key[:KEY_MAX])] if key else list(self._installations)
             out = [v for k in keys if k in self._installations for v in self._installations[k].violations]
         return [v for v in out if rule is None or v.rule == rule]
 
     def summary(self) -> dict[str, Any]:
+        """Counts by rule (exact) and by tracked installation; ``stored`` violations are listed,
+        ``dropped`` ones no longer (over a cap), ``forgotten`` installations are no longer tracked."""
         with self._lock:
             per = {k: i.count for k, i in self._installations.items() if i.count}
             return {"total": sum(self.by_rule.values()), "byRule": dict(sorted(self.by_rule.items())),
-                    "installations": per}  # fmt: skip
+                    "installations": per, "stored": self._stored, "dropped": self._dropped,
+                    "forgotten": self._forgotten}  # fmt: skip
 
     def reset(self) -> None:
         with self._lock:
             self._installations.clear()
             self._aliases.clear()
             self.by_rule.clear()
+            self._stored = self._dropped = self._forgotten = 0
 
     # -- recording ---------------------------------------------------------------------------------
 
+    def _state(self, key: str) -> _Installation:
+        """The tracked installation ``key`` (made the most recent), a new one if need be."""
+        state = self._installations.get(key)
+        if state is not None:
+            self._installations.move_to_end(key)
+            return state
+        while len(self._installations) >= self.max_installations:
+            _, forgotten = self._installations.popitem(last=False)
+            self._stored -= len(forgotten.violations)
+            self._dropped += len(forgotten.violations)
+            self._forgotten += 1
+        state = self._installations[key] = _Installation()
+        return state
+
+    def _key(self, path_reg: str | None, header_reg: str | None, installation_id: str | None, known: bool) -> str:
+        """The entry a request counts under: its installation, when it is authenticated or tracked."""
+        if installation_id is not None:
+            installation_id = self._aliases.get(installation_id, installation_id)
+        key = path_reg or header_reg or installation_id or UNIDENTIFIED
+        if not known and key not in self._installations:
+            return UNAUTHENTICATED
+        return key
+
     def _record(self, state: _Installation, key: str, rule: str, seen: str, method: str, path: str) -> None:
-        violation = Violation(rule, seen, method, path, self.clock().isoformat(), key, state.platform)
-        state.violations.append(violation)
+        seen = _clip(seen, SEEN_MAX)
+        violation = Violation(rule, seen, _clip(method, 20), _clip(path, PATH_MAX), self.clock().isoformat(), key,
+                              state.platform)  # fmt: skip
         state.count += 1
         self.by_rule[rule] = self.by_rule.get(rule, 0) + 1
-        log.warning("strict: %s %s %s: %s (%s)", key, method, path, RULES[rule].title, seen)
+        if len(state.violations) == state.violations.maxlen:
+            state.violations.append(violation)  # the installation's oldest goes
+            self._dropped += 1
+        elif self._stored < self.max_stored:
+            state.violations.append(violation)
+            self._stored += 1
+        else:
+            self._dropped += 1
+        # every client string escaped: a "\n" in a key, a path or a header cannot start a line of its own
+        log.warning("strict: %r %r %r %s: %s (%r)", key, violation.method, violation.path, rule, RULES[rule].title,
+                    seen)  # fmt: skip
 
     def observe(
         self,
@@ -439,6 +546,7 @@ class ViolationRecorder:
         *,
         known: Collection[str] | None = None,
         sent: Mapping[str, SentMessage] | None = None,
+        over_limit: int | None = None,
     ) -> Callable[[int, bytes], None]:
         """Judge one request; returns what to call with the answer's status and body.
 
@@ -446,9 +554,10 @@ class ViolationRecorder:
         (:attr:`definitions`); else ``known_definition`` judges each custom event's definition.
         ``sent``: where the message ids the request reports were sent (:attr:`messages`); None: the
         rules that need it (SEEN-UNKNOWN, DELIVERY-UNKNOWN, the send time of SEEN-DELTA) are not judged.
+        ``over_limit``: the body went over this many bytes and was not read (``body`` is empty).
         """
         with self._lock:
-            return self._observe(method, path, query_string, hdrs, body, known, sent)
+            return self._observe(method, path, query_string, hdrs, body, known, sent, over_limit)
 
     def _observe(
         self,
@@ -459,6 +568,7 @@ class ViolationRecorder:
         body: bytes,
         known: Collection[str] | None = None,
         sent: Mapping[str, SentMessage] | None = None,
+        over_limit: int | None = None,
     ) -> Callable[[int, bytes], None]:
         if hdrs.get("user-agent", "").startswith(PREFLIGHT_AGENT):
             return _ignore  # mobsim's preflight probe (mobsim/targets.py), not an SDK
@@ -466,19 +576,20 @@ class ViolationRecorder:
         ep = _route(method, path, override)
         parts = path.split("/")
         path_reg = parts[4] if ep is not None and "{pushRegId}" in ep.template else None
-        header_reg = hdrs.get(headers.PUSH_REGISTRATION_ID.lower()) or None
-        installation_id = hdrs.get(headers.INSTALLATION_ID.lower()) or None
-        key = path_reg or header_reg or (installation_id and self._aliases.get(installation_id, installation_id))
-        key = key or "unidentified client"
-        state = self._installations.setdefault(key, _Installation())
+        path_reg = path_reg[:KEY_MAX] if path_reg else None
+        header_reg = hdrs.get(headers.PUSH_REGISTRATION_ID.lower(), "")[:KEY_MAX] or None
+        installation_id = hdrs.get(headers.INSTALLATION_ID.lower(), "")[:KEY_MAX] or None
+        auth = hdrs.get("authorization", "")
+        code = headers.parse_app_authorization(auth)
+        authenticated = code is not None and (self.known_app is None or self.known_app(code))
+        key = self._key(path_reg, header_reg, installation_id, authenticated)
+        state = self._state(key)
         found: list[tuple[str, str]] = []
 
         def flag(rule: str, seen: str) -> None:
             found.append((rule, seen))
 
         # headers
-        auth = hdrs.get("authorization", "")
-        code = headers.parse_app_authorization(auth)
         if code is None and not auth.lower().startswith("bearer "):
             flag("HDR-AUTH", f"Authorization {auth[:12] + '…' if auth else 'missing'}")
         hashed = hdrs.get(headers.APPLICATION_CODE.lower())
@@ -524,18 +635,22 @@ class ViolationRecorder:
                 flag("DIALECT-DELIVERY", "a delivery report (dlrIds) from an Android User-Agent")
         # body
         data: Any = None
-        if body.strip():
+        if over_limit is not None:
+            flag("BODY-CONTRACT", f"a body over the {over_limit}-byte limit")
+        elif body.strip():
             try:
-                data = json.loads(body)
-            except ValueError:
-                flag("BODY-CONTRACT", "a body that is not JSON")
+                data = parse_json(body)
+            except ValueError as exc:
+                why = exc.problem if isinstance(exc, MalformedJson) else str(exc)
+                flag("BODY-CONTRACT", f"a body that is not JSON: {why}")
         if ep.request is not None and data is not None:
             if not isinstance(data, dict):
                 flag("BODY-CONTRACT", f"a JSON {type(data).__name__} instead of an object")
             else:
                 unknown = _unknown_keys(ep.request, data)
                 if unknown:
-                    flag("BODY-CONTRACT", f"unknown keys {', '.join(unknown[:5])} in {ep.name}")
+                    shown = ", ".join(_clip(name, 40) for name in unknown[:5])
+                    flag("BODY-CONTRACT", f"unknown keys {shown} in {ep.name}")
                 try:
                     ep.request.model_validate(data)
                 except ValidationError as exc:
@@ -544,7 +659,8 @@ class ViolationRecorder:
                     flag("BODY-CONTRACT", f"{where}: {problem['msg']} in {ep.name}")
         if ep.name in ("sync_messages", "seen_messages", "delivery_report", "send_mo"):
             owner = _Owner(path_reg or header_reg, installation_id, code)
-            self._messages(state, flag, ep.name, claimed, data if body.strip() else _NO_BODY, owner, sent)
+            no_body = not body.strip() and over_limit is None
+            self._messages(state, flag, ep.name, claimed, _NO_BODY if no_body else data, owner, sent)
         if isinstance(data, dict):
             if ep.name == "session_report":
                 self._sessions(state, flag, data)
@@ -560,7 +676,7 @@ class ViolationRecorder:
                     if unknown_definition:
                         flag("EVENT-UNKNOWN", f"definitionId {definition!r}")
         # retries
-        signature = f"{method} {path}?{query_string} {hash(body)}"
+        signature = hash((method, path, query_string, body))
         now = self.clock().timestamp()
         failed = state.failures.get(signature)
         if failed is not None:
@@ -572,7 +688,7 @@ class ViolationRecorder:
 
         def answered(status: int, answer: bytes) -> None:
             with self._lock:
-                self._answered(state, key, ep, signature, now, status, answer, installation_id, data)
+                self._answered(state, ep, signature, now, status, answer, installation_id, data)
 
         return answered
 
@@ -678,6 +794,7 @@ class ViolationRecorder:
             begin, end = _epoch(first), _epoch(last) if isinstance(last, str) else None
             if begin is not None:
                 state.sessions[begin] = max(state.sessions.get(begin, begin), end or begin)
+                _keep_latest(state.sessions, SESSIONS_KEPT)
         for text in starts:
             start = _epoch(text) if isinstance(text, str) else None
             if start is None:
@@ -693,13 +810,13 @@ class ViolationRecorder:
                     if gap < SESSION_GAP - 1:
                         flag("SESSION-30S", f"start {text} {gap:.0f} s after the previous session ended")
                 state.sessions[start] = start
+                _keep_latest(state.sessions, SESSIONS_KEPT)
 
     def _answered(
         self,
         state: _Installation,
-        key: str,
         ep: Endpoint,
-        signature: str,
+        signature: int,
         now: float,
         status: int,
         answer: bytes,
@@ -715,23 +832,39 @@ class ViolationRecorder:
                 except (ValueError, AttributeError):
                     reg_id = None
                 if isinstance(reg_id, str):
-                    self._aliases[installation_id] = reg_id
-                    moved = self._installations.pop(installation_id, None)
-                    target = self._installations.setdefault(reg_id, _Installation())
-                    if moved is not None:
-                        target.platform = target.platform or moved.platform
-                        target.violations.extend(moved.violations)
-                        target.count += moved.count
+                    self._alias(installation_id, reg_id[:KEY_MAX])
             if ep.name == "session_report" and isinstance(data, dict):
-                for text in data.get("sessionStarts") or []:
+                starts = data.get("sessionStarts")
+                for text in starts if isinstance(starts, list) else []:
                     start = _epoch(text) if isinstance(text, str) else None
                     if start is not None:
                         state.acked_starts.add(start)
+                        _keep_latest(state.acked_starts, SESSIONS_KEPT)
         elif status >= 500 or carries_error:  # what the Android SDK retries (5xx, or a 2xx with requestError)
             if status < 500 and not 200 <= status < 300:
                 return
             _, attempts = state.failures.get(signature, (now, 0))
             state.failures[signature] = (now, attempts + 1)
+            if len(state.failures) > FAILURES_KEPT:
+                del state.failures[next(iter(state.failures))]
+
+    def _alias(self, installation_id: str, reg_id: str) -> None:
+        """A create answered ``reg_id`` for ``installation_id``: what was recorded under the
+        installationid moves to the registration."""
+        self._aliases[installation_id] = reg_id
+        self._aliases.move_to_end(installation_id)
+        if len(self._aliases) > self.max_installations:
+            self._aliases.popitem(last=False)
+        moved = self._installations.pop(installation_id, None)
+        if moved is None:
+            return
+        target = self._state(reg_id)
+        target.platform = target.platform or moved.platform
+        held = len(target.violations) + len(moved.violations)
+        target.violations.extend(moved.violations)
+        self._stored -= held - len(target.violations)
+        self._dropped += held - len(target.violations)
+        target.count += moved.count
 
 
 _CUSTOM_EVENTS = endpoint("custom_events").template.rsplit("{pushRegId}", 1)[-1]
@@ -747,15 +880,7 @@ class StrictMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith("/mobile/"):
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            more = bool(message.get("more_body"))
-        body = b"".join(chunks)
+        body, over_limit, replay = await _read_body(scope, receive)
         hdrs = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         known = None
         if self.recorder.definitions is not None and scope["path"].endswith(_CUSTOM_EVENTS):
@@ -767,15 +892,7 @@ class StrictMiddleware:
             ids = reported_ids(scope["path"], body)
             sent = await self.recorder.messages(ids) if ids else None
         answered = self.recorder.observe(scope["method"], scope["path"], scope["query_string"].decode("latin-1"),
-                                         hdrs, body, known=known, sent=sent)  # fmt: skip
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
+                                         hdrs, body, known=known, sent=sent, over_limit=over_limit)  # fmt: skip
 
         status = 500
         head: list[bytes] = []
@@ -791,3 +908,37 @@ class StrictMiddleware:
                 answered(status, b"".join(head))
 
         await self.app(scope, replay, watch)
+
+
+async def _read_body(scope: Scope, receive: Receive) -> tuple[bytes, int | None, Receive]:
+    """The body, the limit it went over (None: read whole) and the ``receive`` the app reads it
+    through. Over the route's limit (a declared ``Content-Length``, or counted as chunks arrive)
+    reading stops: the app gets what was read and then the rest as it comes, and answers its 413
+    before more is buffered."""
+    limit = body_limit(scope["path"])
+    declared = declared_length(scope["headers"])
+    if declared is not None and declared > limit:
+        return b"", limit, receive  # not one byte read
+    chunks: list[bytes] = []
+    size, more = 0, True
+    ended: Message | None = None
+    while more and size <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            ended = message  # the client went away: the app hears it after the body
+            break
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        more = bool(message.get("more_body"))
+    read = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return ended if ended is not None else await receive()
+        replayed = True
+        return {"type": "http.request", "body": read, "more_body": more and ended is None}
+
+    return (b"", limit, replay) if size > limit else (read, None, replay)

@@ -101,7 +101,11 @@ def install_strict(app: FastAPI, server: ProfileServer) -> ViolationRecorder:
         except sqlite3.Error:
             return None
 
-    recorder = ViolationRecorder(server.clock, definitions=definitions, messages=messages)
+    def known_app(app_code: str) -> bool:
+        """An app code this server accepts: only such requests may open an entry of their own."""
+        return server.account_of(app_code) is not None
+
+    recorder = ViolationRecorder(server.clock, definitions=definitions, messages=messages, known_app=known_app)
     app.state.strict = recorder
     app.include_router(strict_router())
     app.add_middleware(StrictMiddleware, recorder=recorder)

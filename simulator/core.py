@@ -22,7 +22,7 @@ from .clock import Clock, VirtualClock
 from .codec import decode_reply
 from .errors import ClientValidationError, RegistrationGoneError, SimulatorError, UsageError, api_error
 from .jwt import JWT_ENDPOINTS, jwt_problem
-from .outcomes import Observer
+from .outcomes import UNSENT_BITS, Observer
 from .sdk_features import SdkFeatures, features
 from .state import DeviceState, Flag
 from .systemdata import user_agent
@@ -60,6 +60,9 @@ class AppConfig:
     on personalize, the user GET and PATCH, and (Android) repersonalize (`simulator.jwt`)."""
     observer: Observer | None = field(default=None, compare=False, repr=False)
     """Told of every acknowledgement a target gave (`simulator.outcomes`): `observer(kind, n)`."""
+    resends: Observer | None = field(default=None, compare=False, repr=False)
+    """Told of every request that carries again what a failed one carried (`simulator.outcomes`,
+    `RESEND_KINDS`): `resends(kind, 1)`."""
     app_code_hash: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -154,6 +157,11 @@ class DeviceCore:
         """The body as the SDK's JSON library writes it."""
         raise NotImplementedError
 
+    def _client_retries_stale(self, method: str) -> bool:
+        """Whether the platform's HTTP client sends a ``method`` request again, once, when a reused
+        connection broke before any answer (`Outgoing.retry_stale`)."""
+        raise NotImplementedError
+
     def _headers(self, has_body: bool) -> dict[str, str]:
         st = self.state
         out = self._static_headers.copy()
@@ -187,7 +195,8 @@ class DeviceCore:
             headers.update(wire.headers)
         if name in JWT_ENDPOINTS and self.config.jwt is not None and self.sdk.jwt:
             self._authorize_user_call(headers, body)
-        request = Outgoing(wire.method, self.base_url + wire.target, headers, content, wire)
+        request = Outgoing(wire.method, self.base_url + wire.target, headers, content, wire,
+                           retry_stale=self._client_retries_stale(wire.method))  # fmt: skip
         reply = self.transport.send(request)
         self._base_url_rules(reply.status, reply.header(h.NEW_BASE_URL))
         try:
@@ -241,6 +250,32 @@ class DeviceCore:
         if observer is not None and n:
             observer(kind, n)
 
+    # -- what a failure leaves owed, and its re-sends (`simulator.outcomes`) ---------------------
+
+    def _owe(self, kind: str) -> None:
+        """A request of ``kind`` failed and the SDK keeps its work to send again."""
+        self.state.unsent |= UNSENT_BITS[kind]
+
+    def _owes(self, kind: str) -> bool:
+        return bool(self.state.unsent & UNSENT_BITS[kind])
+
+    def _forgive(self, *kinds: str) -> None:
+        """The SDK dropped what it kept of ``kinds`` (a logout's wipe, a rule giving up)."""
+        for kind in kinds:
+            self.state.unsent &= ~UNSENT_BITS[kind]
+
+    def _sending(self, kind: str, attempt: int = 0, *, owed: bool = True) -> None:
+        """A request of ``kind`` goes out now: a re-send when an earlier one of its kind failed and
+        left its work owed (``owed``: this request carries that work), or when it is a scheduled
+        retry (``attempt`` > 0)."""
+        bit = UNSENT_BITS.get(kind, 0) if owed else 0
+        if not (self.state.unsent & bit or attempt):
+            return
+        self.state.unsent &= ~bit
+        resends = self.config.resends
+        if resends is not None:
+            resends(kind, 1)
+
     # -- guards and retries (none unless the platform's SDK has them) -------------------------
 
     def _debounced(self, operation: str, payload: object) -> bool:
@@ -252,6 +287,12 @@ class DeviceCore:
 
     def _retry_at(self, due: float, operation: str, args: tuple[Any, ...], attempt: int) -> None:
         self._retries.append((due, operation, args, attempt))
+
+    def next_retry(self) -> float | None:
+        """When the earliest retry the SDK scheduled is due (Android's policy), or None for none.
+        Retries live in the SDK's process: a parked device has none (its kept work waits for the
+        next trigger instead)."""
+        return min(r[0] for r in self._retries) if self._retries else None
 
     # -- timers ------------------------------------------------------------------------------
 

@@ -347,6 +347,7 @@ class VirtualDevice(MessageFlows):
         return self._personalize(body, flags)
 
     def _personalize(self, body: dict[str, Any], flags: dict[str, bool | None], attempt: int = 0) -> dict[str, Any]:
+        self._sending("personalize", attempt)  # never kept for later: only a retry is a re-send
         try:
             data = self._call("personalize", flags=flags, body=body)
         except SimulatorError as exc:
@@ -395,9 +396,12 @@ class VirtualDevice(MessageFlows):
         """What the SDK marks on this device before it logs out another one."""
 
     def _depersonalize_other(self, reg_id: str, attempt: int = 0) -> None:
+        self._sending("depersonalize", attempt, owed=False)  # the own pending one is another request
         try:
             self._call("depersonalize", target=reg_id)
         except SimulatorError as exc:
+            if self.state.has(Flag.DEPERSONALIZE_PENDING):
+                self._owe("depersonalize")  # Android: the next sync replays a depersonalize
             self._schedule_retry(exc, "_depersonalize_other", (reg_id,), attempt)
             raise
         self._acked("depersonalizations")
@@ -422,6 +426,7 @@ class VirtualDevice(MessageFlows):
             return self.user
         if self._debounced("patch_user", body):
             return self.user
+        self._sending("user")
         try:
             self._call("patch_user", body=body)
         except SimulatorError as exc:

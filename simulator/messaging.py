@@ -90,9 +90,12 @@ class MessageFlows(SyncFlows):
         body, reporting = self._sync_messages_body()
         if self._skip_messages_sync(bool(reporting)):
             return
+        self._sending("deliveries", attempt, owed=bool(reporting))
         try:
             data = self._call("sync_messages", body=body)
         except SimulatorError as exc:
+            if reporting:
+                self._owe("deliveries")  # the ids stay unreported: the next sync carries them again
             self._schedule_retry(exc, "_sync_messages", (), attempt)
             raise
         for message_id in reporting:
@@ -126,7 +129,12 @@ class MessageFlows(SyncFlows):
         if not entries:
             return
         body = {"messages": [{"messageId": e[0], "timestampDelta": self._seen_delta(now_ms, e[4])} for e in entries]}
-        self._call("seen_messages", body=body)  # no retry: what failed stays queued for the next sync
+        self._sending("seen")
+        try:
+            self._call("seen_messages", body=body)
+        except SimulatorError:
+            self._owe("seen")  # no retry: what failed stays queued for the next sync
+            raise
         for entry in entries:
             inbox.set_flag(entry, M.SEEN_SENT)
         self._acked("seen", len(entries))

@@ -29,6 +29,21 @@ report, the seen report and the App Launch.
 :func:`pending` reads a device's state for what it holds unacknowledged: session starts not
 reported, batched events not sent, a depersonalize not acknowledged, user changes not saved,
 delivery and seen reports not acknowledged.
+
+Re-sends go to a second observer (``AppConfig(resends=...)``): ``resends(kind, 1)`` each time a
+device sends a request that carries again what an earlier one failed to deliver, one of
+:data:`RESEND_KINDS`:
+
+- a request of a kind whose last request failed and left its work with the SDK (the SDK keeps it
+  and sends it on its next trigger: the next sync, launch, foreground or submitted event). The
+  device remembers this in its parked state (``DeviceState.unsent``, :data:`UNSENT_BITS`), so a
+  re-send after a park and a resume counts too;
+- a retry the Android SDK's policy scheduled (2, 8, 18 s), whatever its kind (``personalize``
+  has no bit: a personalize is never kept for later, only retried while the process lives).
+
+Work the SDK drops after a failure (a user PATCH refused with an invalid-parameter code on
+Android, a depersonalize iOS gives up after three failures, a validated event, an MO) owes
+nothing and is never counted as re-sent.
 """
 
 from __future__ import annotations
@@ -38,7 +53,7 @@ from collections.abc import Callable
 from .inbox import M
 from .state import DeviceState, Flag
 
-__all__ = ["ACK_KINDS", "PENDING_KINDS", "Observer", "pending"]
+__all__ = ["ACK_KINDS", "PENDING_KINDS", "RESEND_KINDS", "UNSENT_BITS", "Observer", "pending"]
 
 ACK_KINDS = (
     "installs",
@@ -54,6 +69,22 @@ ACK_KINDS = (
     "mo",
 )
 PENDING_KINDS = ("launches", "events", "depersonalizations", "user_updates", "deliveries", "seen")
+RESEND_KINDS = (
+    "installation",
+    "user",
+    "repersonalize",
+    "depersonalize",
+    "sessions",
+    "events",
+    "deliveries",
+    "seen",
+    "personalize",
+)
+"""What a re-send carries: the own installation (create or PATCH), user data (a user PATCH), the
+repersonalize after ``NO_REGISTRATION``, a depersonalize, session reports, batched custom events,
+delivery reports (the messages sync's ``drIDs``), seen reports, and (retries only) a personalize."""
+UNSENT_BITS = {kind: 1 << bit for bit, kind in enumerate(RESEND_KINDS[:-1])}
+"""``DeviceState.unsent``'s bit per kind of work a device keeps after a failed request."""
 
 Observer = Callable[[str, int], None]
 """``observer(kind, n)``: ``n`` acknowledgements of ``kind`` (one of :data:`ACK_KINDS`)."""

@@ -68,6 +68,7 @@ class DeviceState:
         "system_hash",
         "token",
         "token_acked",
+        "unsent",
         "user",
         "user_dirty",
     )
@@ -96,6 +97,7 @@ class DeviceState:
         "messages",
         "route",
         "base_url_checked",
+        "unsent",
     )
 
     def __init__(self, platform: Platform, seed: int) -> None:
@@ -141,6 +143,9 @@ class DeviceState:
         self.route = 0
         """The device's route in its population (index + 1; 0 for none), carried in its push token so
         the simulated push provider finds it (`contract.messages.token_route`)."""
+        self.unsent = 0
+        """Bits of `simulator.outcomes.UNSENT_BITS`: kinds of work whose last request failed and that
+        the SDK still holds to send again (mobsim's bookkeeping of re-sends, not SDK state)."""
 
     def has(self, flag: int) -> bool:
         return bool(self.flags & flag)

@@ -54,10 +54,12 @@ class SyncFlows(DeviceCore):
     def _create_installation(self, attempt: int = 0) -> None:
         st = self.state
         body = self._create_body()
+        self._sending("installation", attempt)
         try:
             data = self._call("create_installation", body=body, require="pushRegId")
         except SimulatorError as exc:
             st.token_acked = 0
+            self._owe("installation")  # the token is unreported: the next sync creates again
             self._schedule_retry(exc, "_create_installation", (), attempt)
             raise
         st.reg_id = str(data["pushRegId"])
@@ -87,11 +89,13 @@ class SyncFlows(DeviceCore):
         if not body:
             self._nothing_to_patch()
             return
+        self._sending("installation", attempt)
         try:
             self._call("patch_installation", body=body)
         except SimulatorError as exc:
             self._installation_patch_failed()
             self._no_registration(exc, any_status=False)
+            self._owe("installation")  # what it carried stays unreported (and, on Android, the token)
             self._schedule_retry(exc, "_patch_installation", (), attempt)
             raise
         self._installation_patched(body, new_hash)
@@ -150,6 +154,7 @@ class SyncFlows(DeviceCore):
             return
         if self._debounced("patch_user", body):
             return
+        self._sending("user", attempt)
         try:
             self._call("patch_user", body=body)
         except SimulatorError as exc:
@@ -167,6 +172,8 @@ class SyncFlows(DeviceCore):
     def _user_patch_failed(self, error: SimulatorError) -> None:
         self._no_registration(error, any_status=False)
         self._user_rejected(error)
+        if self.state.user_dirty:
+            self._owe("user")  # the unreported changes the SDK kept go out with the next sync
 
     def _user_rejected(self, error: SimulatorError) -> None:
         """What the SDK does with the unreported user data the server refused."""
@@ -207,6 +214,7 @@ class SyncFlows(DeviceCore):
         :attr:`WIPED_INSTALLATION_KEYS` (each platform adds its own, `_wiped_installation`)."""
         st = self.state
         st.user = st.user_dirty = None
+        self._forgive("user")
         drop = self.WIPED_INSTALLATION_KEYS
         for name in ("installation", "installation_dirty"):
             values = {k: v for k, v in (getattr(st, name) or {}).items() if k not in drop}
@@ -222,10 +230,12 @@ class SyncFlows(DeviceCore):
 
     def _send_depersonalize(self, attempt: int = 0) -> None:
         st = self.state
+        self._sending("depersonalize", attempt)
         try:
             self._call("depersonalize")
         except SimulatorError as exc:
             self._depersonalize_failed(exc)
+            self._owe_depersonalize()
             self._schedule_retry(exc, "_send_depersonalize", (), attempt)
             raise
         self._acked("depersonalizations")
@@ -237,6 +247,14 @@ class SyncFlows(DeviceCore):
 
     def _depersonalize_failed(self, error: SimulatorError) -> None:
         self._no_registration(error)
+
+    def _owe_depersonalize(self) -> None:
+        """After a failure: a depersonalize still pending goes out with the next sync; one the SDK
+        gave up (iOS, three failures) owes nothing."""
+        if self.state.has(Flag.DEPERSONALIZE_PENDING):
+            self._owe("depersonalize")
+        else:
+            self._forgive("depersonalize")
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -264,10 +282,12 @@ class SyncFlows(DeviceCore):
         body = ss.report_body(found[0], found[1], self._system(), omit_empty=self.REPORT_OMITS_EMPTY)
         if self._debounced("session_report", body):
             return
+        self._sending("sessions", attempt)
         try:
             self._call("session_report", body=body)
         except SimulatorError as exc:
             self._no_registration(exc)
+            self._owe("sessions")  # kept: the next report carries the same starts and bounds
             self._schedule_retry(exc, "_report_sessions", (), attempt)
             raise
         self._acked("launches", sum(1 for session in st.sessions if not session[2]))
@@ -284,10 +304,12 @@ class SyncFlows(DeviceCore):
         if not st.events or not st.reg_id or self._events_held():
             return
         sent = len(st.events)
+        self._sending("events")
         try:
             self._call("custom_events", flags={"validate": False}, body=event_body(st.events))
         except SimulatorError as exc:
             self._no_registration(exc)
+            self._owe("events")  # kept (no retry): the next flush sends them with the newer ones
             raise
         self._acked("events", sent)
         st.events = self._events_after_flush(sent)

@@ -29,6 +29,7 @@ from contract.endpoints import WireRequest
 from .errors import TransportError
 
 __all__ = [
+    "IDEMPOTENT_METHODS",
     "Exchanged",
     "HTTPXTransport",
     "InProcessTransport",
@@ -40,19 +41,35 @@ __all__ = [
 ]
 
 
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+"""RFC 9110 section 9.2.2: the methods an HTTP client may send again on its own."""
+
+
 class Outgoing:
     """One request exactly as the SDK would put it on the wire."""
 
-    __slots__ = ("content", "headers", "method", "url", "wire")
+    __slots__ = ("content", "headers", "method", "retry_stale", "url", "wire")
 
     def __init__(
-        self, method: str, url: str, headers: dict[str, str], content: bytes | None, wire: WireRequest
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        content: bytes | None,
+        wire: WireRequest,
+        *,
+        retry_stale: bool = False,
     ) -> None:
         self.method = method
         self.url = url
         self.headers = headers
         self.content = content
         self.wire = wire
+        self.retry_stale = retry_stale
+        """The SDK's HTTP client sends this request again, once, when the reused keep-alive
+        connection it went out on broke before any byte of the answer arrived (OkHttp under
+        Android's ``HttpURLConnection``: any request; URLSession: idempotent methods only). A
+        transport that pools connections honours it (the Locust transport does)."""
 
     @property
     def name(self) -> str:

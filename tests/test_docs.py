@@ -111,7 +111,8 @@ def test_the_readme_is_what_it_is_the_quickstart_one_example_per_command_the_pic
     examples = [line.split()[1] for block in blocks(README.split("## Usage")[1], "console") for line in
                 block.splitlines() if line.startswith("mobsim ")]  # fmt: skip
     assert sorted(examples) == sorted(COMMANDS), examples  # one example per command, each once
-    assert "server_stub/: fastpath" in README.split("## Architecture")[1]  # the picture
+    picture = README.split("## Architecture")[1]
+    assert "server_stub/: protocol" in picture and "-> fastpath -> sdk_api -> rules -> store" in picture
     assert len(README) < 8000
 
 

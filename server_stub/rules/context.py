@@ -27,6 +27,10 @@ class Caller:
     reg_id: str | None = None
     """The ``pushregistrationid`` header: the installation making the call."""
     installation_id: str | None = None
+    jwt_subject: str | None = None
+    """A verified user JWT's ``sub`` (the call came with ``Bearer``; server_stub/jwt_keys.py)."""
+    jwt_only: bool = False
+    """The application has JWT keys: personalize and an externalUserId change need a user JWT."""
 
 
 @dataclass(slots=True)

@@ -10,16 +10,34 @@ from contract import ErrorCode, LimitViolation, limits
 from ..errors import ApiError
 from .context import Context
 
-__all__ = ["Identity", "add_identities", "identities_of", "owners", "parse_identity", "set_identities"]
+__all__ = [
+    "Identity",
+    "add_identities",
+    "identities_of",
+    "normalize_external_user_id",
+    "owners",
+    "parse_identity",
+    "set_identities",
+]
 
 Identity = tuple[str, str, str]
 """(kind, normalised value, value as given): kind is ``externalUserId``, ``phone`` or ``email``."""
+
+
+def normalize_external_user_id(value: str | None) -> str | None:
+    """People's rule for ``externalId``: ``"null"``, ``"Null"``, ``"NULL"`` (any case) are not values
+    but JSON ``null`` (OAS-PEOPLE ``PushUserIdentity.externalId``). Otherwise the value is kept as
+    given: externalIds are case-sensitive (DOC-PROFILE) and are not trimmed (no source says so)."""
+    if value is not None and value.isascii() and value.lower() == "null":
+        return None
+    return value
 
 
 def parse_identity(
     external_user_id: str | None, phones: Iterable[str] | None, emails: Iterable[str] | None
 ) -> list[Identity]:
     """Normalise and validate identity values; raises the SDK's validation codes."""
+    external_user_id = normalize_external_user_id(external_user_id)
     user: dict[str, Any] = {
         "externalUserId": external_user_id,
         "phones": list(phones or []),

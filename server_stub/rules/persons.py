@@ -12,6 +12,10 @@ The personalize algorithm (README, "Choices"; People reference section 5.4):
    becomes the target when P is empty, and is merged into the person in P otherwise.
 5. Attach the device, add the identities, apply the attributes, promote LEAD to CUSTOMER unless
    ``keepAsLead``, and with ``setDeviceAsPrimary`` make the device the person's only primary.
+
+User JWTs (docs/serve.md, "User JWTs"): in an application with JWT keys, personalize and a user
+PATCH that changes the externalUserId need a Bearer token, and a Bearer call concerns the token's
+``sub`` only (personalize names it; the user GET and PATCH act on the installation's user).
 """
 
 from __future__ import annotations
@@ -26,7 +30,15 @@ from ..errors import ApiError
 from ..store import dumps
 from .attributes import apply_custom_attributes
 from .context import Context, Installation
-from .identities import Identity, add_identities, identities_of, owners, parse_identity, set_identities
+from .identities import (
+    Identity,
+    add_identities,
+    identities_of,
+    normalize_external_user_id,
+    owners,
+    parse_identity,
+    set_identities,
+)
 from .installations import installation_json, set_primary
 
 __all__ = ["depersonalize", "get_user", "patch_user", "person_json", "personalize"]
@@ -176,6 +188,37 @@ def _candidate(ctx: Context, candidates: set[int], identity: list[Identity]) -> 
     return person_id
 
 
+def _external_user_id(ctx: Context, person_id: int | None) -> str | None:
+    if person_id is None:
+        return None
+    return next((value for kind, value, _ in identities_of(ctx, person_id) if kind == "externalUserId"), None)
+
+
+def _shown(value: str | None) -> str:
+    return "none" if value is None else repr(value[:60] + ("…" if len(value) > 60 else ""))
+
+
+def _require_jwt(ctx: Context, what: str) -> None:
+    """An application with JWT keys takes ``what`` only with a user JWT."""
+    if ctx.caller.jwt_only and ctx.caller.jwt_subject is None:
+        raise ApiError(
+            ErrorCode.FORBIDDEN,
+            f"this application takes user JWTs: {what} needs 'Authorization: Bearer <jwt>' issued for the "
+            "user's externalUserId (the app's JwtSupplier), not the application code",
+        )
+
+
+def _jwt_for(ctx: Context, external_user_id: str | None, whose: str) -> None:
+    """A Bearer call concerns the token's user: ``sub`` must be ``external_user_id``."""
+    subject = ctx.caller.jwt_subject
+    if subject is not None and subject != external_user_id:
+        raise ApiError(
+            ErrorCode.FORBIDDEN,
+            f"the user JWT is for externalUserId {_shown(subject)} (its sub), but {whose} is "
+            f"{_shown(external_user_id)}; send the token issued for that user",
+        )
+
+
 def _identity_of(body: PersonalizeBody) -> list[Identity]:
     ident = body.userIdentity
     identity = parse_identity(
@@ -186,7 +229,7 @@ def _identity_of(body: PersonalizeBody) -> list[Identity]:
     if not identity:
         raise ApiError(
             ErrorCode.USER_IDENTITY_INVALID,
-            "userIdentity needs an externalUserId, a phone or an email",
+            "userIdentity needs an externalUserId, a phone or an email (an externalUserId 'null' is none)",
         )
     return identity
 
@@ -201,7 +244,10 @@ def personalize(
     set_as_primary: bool = False,
 ) -> dict[str, Any]:
     inst = ctx.own_installation(reg_id)
+    _require_jwt(ctx, "personalize")
     identity = _identity_of(body)
+    wanted = next((value for kind, value, _ in identity if kind == "externalUserId"), None)
+    _jwt_for(ctx, wanted, "userIdentity.externalUserId")
     candidates = owners(ctx, identity)
     if len(candidates) > 1:
         raise ApiError(
@@ -281,10 +327,19 @@ def depersonalize(ctx: Context, reg_id: str) -> None:
 def patch_user(ctx: Context, reg_id: str, body: User) -> None:
     """Apply a user delta: absent keys stay, ``null`` deletes, custom attributes merge key by key."""
     inst = ctx.own_installation(reg_id)
+    current = _external_user_id(ctx, inst.person_id)
+    _jwt_for(ctx, current, "the installation's user")
     fields = body.model_fields_set - {"type", "instances"}
     if not fields:
         return
     ident_fields = fields & {"externalUserId", "phones", "emails"}
+    changes_id = "externalUserId" in fields and normalize_external_user_id(body.externalUserId) != current
+    if changes_id and ctx.caller.jwt_only:
+        raise ApiError(
+            ErrorCode.FORBIDDEN,
+            "this application takes user JWTs: the externalUserId changes only by personalize with the "
+            "new user's JWT, not by a user PATCH",
+        )
     identity = parse_identity(
         body.externalUserId,
         [p.number for p in body.phones or []],
@@ -320,6 +375,7 @@ def patch_user(ctx: Context, reg_id: str, body: User) -> None:
 
 def get_user(ctx: Context, reg_id: str, *, with_instances: bool) -> dict[str, Any]:
     inst = ctx.own_installation(reg_id)
+    _jwt_for(ctx, _external_user_id(ctx, inst.person_id), "the installation's user")
     if inst.person_id is None:
         own = installation_json(inst, with_token=False)
         return {"instances": [own]} if with_instances else {}

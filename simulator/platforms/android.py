@@ -91,6 +91,13 @@ class AndroidDevice(VirtualDevice):
     def _encode(self, body: dict[str, Any], method: str) -> bytes:
         return encode_android(body, keep_nulls=method == "PATCH")
 
+    def _client_retries_stale(self, method: str) -> bool:
+        """`DefaultApiClient` talks through `HttpURLConnection`, which Android implements with
+        OkHttp: its `RetryAndFollowUpInterceptor` (`retryOnConnectionFailure`, on by default)
+        sends a request again after a connection failure whatever its method, when the body is
+        not one-shot (the SDK's body is written whole, with its `Content-Length`)."""
+        return True
+
     def _base_url_rules(self, status: int, new_base_url: str | None) -> None:
         """`BaseUrlManager.beforeResponse`: two failures in a row (a 4xx/5xx other than 404 and 429)
         reset the base URL to the app's; a `New-Base-URL` is taken as it is, every time (no
@@ -227,12 +234,14 @@ class AndroidDevice(VirtualDevice):
             return
         if not st.reg_id or self._debounced("repersonalize", body):
             return
+        self._sending("repersonalize", attempt)
         try:
             self._call("repersonalize", body=body)
         except SimulatorError as exc:
             if isinstance(exc, _INVALID_PARAMETER):
                 self._no_registration(exc, any_status=False)
                 st.user_dirty = None
+            self._owe("repersonalize")  # `SHOULD_REPERSONALIZE` stays set: the next sync sends it again
             self._schedule_retry(exc, "_repersonalize", (), attempt)
             raise
         self._acked("repersonalizations")
@@ -289,6 +298,7 @@ class AndroidDevice(VirtualDevice):
     def _wiped(self) -> None:
         """The message store, the `mIDs` archive, the delivery and seen ids not yet reported."""
         self.state.messages = None
+        self._forgive("deliveries", "seen")
 
     # -- custom events: `BatchReporter` ----------------------------------------------------------
 

@@ -30,7 +30,7 @@ from ..errors import RegistrationGoneError, SimulatorError, UsageError
 from ..inbox import M
 from ..state import Flag
 from ..systemdata import extension_user_agent, user_agent
-from ..transport import Outgoing
+from ..transport import IDEMPOTENT_METHODS, Outgoing
 from ..userdata import delta, merge
 
 __all__ = ["IosDevice"]
@@ -72,6 +72,12 @@ class IosDevice(VirtualDevice):
     def _encode(self, body: dict[str, Any], method: str) -> bytes:
         return encode_ios(body)
 
+    def _client_retries_stale(self, method: str) -> bool:
+        """URLSession sends a request again after the connection was lost only when its method is
+        idempotent (Apple's QA1941, `NSURLErrorNetworkConnectionLost`): the SDK's POSTs and
+        PATCHes fail with -1005 instead (`DynamicBaseUrlHTTPSessionManager`: one `dataTask`)."""
+        return method in IDEMPOTENT_METHODS
+
     def _move_base_url(self, new_base_url: str) -> None:
         """`DynamicBaseUrlHTTPSessionManager.setNewBaseUrl`: since 8.5.1 a value equal to the current
         base changes nothing; a new one is stored and, since 10.5.1, when it differs from the URL the
@@ -97,7 +103,8 @@ class IosDevice(VirtualDevice):
         wire = endpoint("base_url").build(self.dialect)
         headers = self._headers(False)
         headers.pop(h.PUSH_REGISTRATION_ID, None)
-        request = Outgoing(wire.method, DEFAULT_BASE_URL + wire.target, headers, None, wire)
+        request = Outgoing(wire.method, DEFAULT_BASE_URL + wire.target, headers, None, wire,
+                           retry_stale=self._client_retries_stale(wire.method))  # fmt: skip
         reply = self.transport.send(request)
         self._base_url_rules(reply.status, reply.header(h.NEW_BASE_URL))
         try:
@@ -207,6 +214,7 @@ class IosDevice(VirtualDevice):
     def _personalize_rejected(self, error: SimulatorError, forced: bool) -> None:
         if not self._drop_tried_identity(error) and forced:
             self._depersonalize_failed(error)  # a failed forced personalize is a failed depersonalize
+            self._owe_depersonalize()
 
     # -- depersonalize -------------------------------------------------------------------------
 
@@ -322,15 +330,19 @@ class IosDevice(VirtualDevice):
             headers[h.USER_AGENT] = extension_user_agent(self.profile, self.config.bundle_id)
         else:
             headers[h.USER_AGENT] = user_agent(self.profile, self.config.app_name, extension)
-        request = Outgoing(wire.method, self.base_url + wire.target, headers, encode_ios(wire.body or {}), wire)
+        request = Outgoing(wire.method, self.base_url + wire.target, headers, encode_ios(wire.body or {}), wire,
+                           retry_stale=self._client_retries_stale(wire.method))  # fmt: skip
         try:
             reply = self.transport.send(request)
         except SimulatorError as exc:
             self.last_error = exc
+            self._owe("deliveries")  # not reported: the app's next messages sync carries it in drIDs
             return False
         acknowledged = 200 <= reply.status < 300
         if acknowledged:
             self._acked("deliveries")
+        elif not standalone:
+            self._owe("deliveries")
         return standalone or acknowledged
 
     def _local_fetch(self) -> None:

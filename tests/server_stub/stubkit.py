@@ -9,6 +9,8 @@ SDKs send: iOS a real PATCH and ``1``/``0`` in sorted order, Android POST with
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -327,13 +329,25 @@ def assert_empty_ok(response: httpx.Response) -> None:
     assert response.headers["content-length"] == "0"
 
 
-def jwt(claims: Mapping[str, Any]) -> str:
-    """An unsigned-looking user JWT (the server checks structure and expiry, not the signature)."""
+JWT_KID = "k1"
+JWT_SECRET = bytes(range(32))
+"""The tests' user-JWT key (HS256, 32 bytes): ``{"kid": JWT_KID, "secret": JWT_SECRET.hex()}``."""
+
+
+def jwt(claims: Mapping[str, Any], *, secret: bytes = JWT_SECRET, header: Mapping[str, Any] | None = None) -> str:
+    """A user JWT with these claims, signed HS256 with ``secret`` (default: the tests' key, kid ``k1``)."""
 
     def part(value: Mapping[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
-    return f"{part({'alg': 'HS256', 'typ': 'JWT', 'kid': 'k1'})}.{part(claims)}.c2lnbmF0dXJl"
+    signing = f"{part(header or {'alg': 'HS256', 'typ': 'JWT', 'kid': JWT_KID})}.{part(claims)}"
+    signature = hmac.new(secret, signing.encode("ascii"), hashlib.sha256).digest()
+    return f"{signing}.{base64.urlsafe_b64encode(signature).decode().rstrip('=')}"
+
+
+def add_jwt_key(inspector: Inspector, app_code: str = APP_CODE) -> None:
+    """Give ``app_code`` the tests' user-JWT key: it then takes user JWTs (and personalize needs one)."""
+    inspector.post(f"/applications/{app_code}/jwt-keys", {"kid": JWT_KID, "secret": JWT_SECRET.hex()}, status=201)
 
 
 def ts(seconds: float = 0) -> str:

@@ -166,19 +166,16 @@ def test_simultaneous_retries_of_one_session_report_count_one_launch(
 
 
 def test_two_servers_sharing_one_file(tmp_path: Path) -> None:
-    """The unique keys hold across processes (here: two servers, two connections) on one file."""
+    """One file serves one server at a time (it holds ``F.lock``, server_stub/storage.py): a second
+    server on it is refused at start, and the first one keeps its unique keys and serves on."""
     config = ServeConfig(port=0, db=tmp_path / "shared.db", app_codes=["SHARED-CODE"])
-    with (
-        BackgroundServer(config) as one,
-        BackgroundServer(config) as two,
-        pool(one.url) as first,
-        pool(two.url) as second,
-    ):
-        devices = [Device(first if i % 2 else second, Dialect.IOS, app_code="SHARED-CODE") for i in range(N)]
+    with BackgroundServer(config) as one, pool(one.url) as first:
+        with pytest.raises(RuntimeError, match=r"shared\.db is in use by another mobsim server"):
+            BackgroundServer(config)
+        devices = [Device(first, Dialect.IOS, app_code="SHARED-CODE") for i in range(N)]
         together(N, lambda i: devices[i].register())
         responses = together(N, lambda i: devices[i].personalize(the_identity(i), primary=True))
         assert Counter(r.status_code for r in responses) == {200: N}
-        for client in (first, second):  # both servers see the same single person
-            persons = Inspector(client).persons()
-            assert [(p["externalUserId"], len(p["instances"])) for p in persons] == [("same", N)]
-            assert [i["isPrimary"] for i in persons[0]["instances"]].count(True) == 1
+        persons = Inspector(first).persons()
+        assert [(p["externalUserId"], len(p["instances"])) for p in persons] == [("same", N)]
+        assert [i["isPrimary"] for i in persons[0]["instances"]].count(True) == 1

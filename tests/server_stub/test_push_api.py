@@ -17,7 +17,7 @@ from contract import Dialect, Platform
 from contract import push_api as pa
 from contract.messages import parse_sync_payload
 from server_stub import segments
-from server_stub.http import MAX_BODY
+from server_stub.http import PUSH_MAX_BODY
 
 PENDING = pa.PENDING_ACCEPTED.json()
 
@@ -209,7 +209,7 @@ def test_a_bulk_id_is_used_once(push: PushApi, new_device: MakeDevice) -> None:
 
 
 def test_a_body_over_the_limit_is_413(push: PushApi) -> None:
-    response = push.call("POST", "/push/3/messages", content=b" " * (MAX_BODY + 1))
+    response = push.call("POST", "/push/3/messages", content=b" " * (PUSH_MAX_BODY + 1))
     assert_api_error(response, 413)
 
 

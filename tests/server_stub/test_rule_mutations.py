@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from stubkit import APP_CODE, Clock, Device, Inspector, MakeDevice, assert_error, jwt, ts
+from stubkit import APP_CODE, Clock, Device, Inspector, MakeDevice, add_jwt_key, assert_error, jwt, ts
 
 from contract import Dialect
 
@@ -80,17 +80,20 @@ def test_the_devices_own_phone_and_a_free_phone_fit(alice: Device, bob: Device, 
 
 
 @pytest.mark.parametrize(("offset", "accepted"), [(0, False), (1, True)])
-def test_a_jwt_expiring_exactly_now_is_refused(device: Device, clock: Clock, offset: int, accepted: bool) -> None:
+def test_a_jwt_expiring_exactly_now_is_refused(
+    device: Device, clock: Clock, inspector: Inspector, offset: int, accepted: bool
+) -> None:
     """Mutation: `expires <= now` turned `<` (a token in its last second accepted); the suite had
     only a long-expired and a far-future token."""
     assert device.personalize({"externalUserId": "jwt-user"}).status_code == 200
+    add_jwt_key(inspector)
     expires = int(clock().timestamp()) + offset
     claims = {"typ": "Bearer", "sub": "jwt-user", "infobip-api-key": APP_CODE, "iat": 0, "exp": expires, "jti": "1"}
     device.authorization = "Bearer " + jwt(claims)
     if accepted:
         assert device.user().json()["externalUserId"] == "jwt-user"
     else:
-        assert_error(device.user(), 401, "INVALID_APPLICATION_CODE")
+        assert_error(device.user(), 401, "UNAUTHORIZED", "expired")
 
 
 # ---------------------------------------------------------------------------------------------

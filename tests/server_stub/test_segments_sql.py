@@ -502,7 +502,7 @@ def test_the_30_day_window_moves_with_the_clock(world: World) -> None:
         ({"filter": {"tags": {"#in": [["x"]]}}}, "filter.tags.#in[0]: compare with"),
         ({"filter": {"#exist": 3}}, "filter.#exist: #exist takes a field name"),
         ({"filter": {"customAttributes.": 1}}, "filter.customAttributes.: name the custom attribute"),
-        ({"filter": [1]}, "filter: a filter clause is a JSON object, not list"),
+        ({"filter": [1]}, "filter: a filter clause is a JSON object, not a list"),
         ({"filter": {"birthday": {"#relNow": "soon"}}}, "filter.birthday: #relNow 'soon'"),
         ({"filters": {}}, "query: unknown query members ['filters']"),
         ({"events": {}}, "events: events is a list"),

@@ -462,6 +462,12 @@ def test_no_handler_uses_the_connection_outside_the_store_api(
     call("POST", "/inspect/installations/{push_reg_id}/uninstall", f"/inspect/installations/{reg}/uninstall")
     call("POST", "/inspect/installations/{push_reg_id}/uninstall", "/inspect/installations/none/uninstall",
          status=404)  # fmt: skip
+    # user-JWT keys (server_stub/jwt_keys.py): kept in memory, the application read through the store
+    jwt_keys = f"/inspect/applications/{APP_CODE}/jwt-keys"
+    call("POST", "/inspect/applications/{code}/jwt-keys", jwt_keys, json={"kid": "k1", "secret": "ab" * 32}, status=201)
+    call("GET", "/inspect/applications/{code}/jwt-keys", jwt_keys)
+    call("DELETE", "/inspect/applications/{code}/jwt-keys/{kid}", jwt_keys + "/k1")
+    call("DELETE", "/inspect/applications/{code}/jwt-keys/{kid}", jwt_keys + "/k1", status=404)
     call("POST", "/inspect/reset")
     assert call("GET", "/inspect/stats")["persons"] == {}
     assert guard.misuse == []

@@ -605,6 +605,7 @@ def test_status_of_every_error_code() -> None:
         "PHONE_INVALID": 400,
         "REQUEST_FORMAT_INVALID": 400,
         "INVALID_APPLICATION_CODE": 401,
+        "UNAUTHORIZED": 401,
         "FORBIDDEN": 403,
         "NO_REGISTRATION": 404,
         "NOT_FOUND": 404,

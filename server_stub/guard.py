@@ -1,0 +1,142 @@
+"""Who may use the server's own surfaces: the inspection API and the docs.
+
+The Mobile API, the Push API and the simulated provider (``/provider/1/deliveries``) authenticate
+every call with an application code or an API key. The inspection API (which lists every account's
+persons and push tokens, uninstalls devices and wipes everything with ``/inspect/reset``) and the
+interactive docs have no such key, so :class:`Guard` protects them:
+
+- **With a token** (``mobsim serve --inspect-token``, or the environment variable
+  ``MOBSIM_INSPECT_TOKEN``; generated and printed when the server binds off loopback without one),
+  every such request must carry ``Authorization: Bearer <token>`` (or ``X-Mobsim-Token: <token>``),
+  compared in constant time: else ``401 UNAUTHORIZED``.
+- **On loopback without a token**, the request must come from this machine as itself: its
+  ``Host`` must be a loopback name or address (a DNS-rebinding page sends its own host name), an
+  ``Origin`` or ``Sec-Fetch-Site: cross-site`` of a web page elsewhere is refused (``403
+  FORBIDDEN``), so no page a browser shows can drive the inspection API.
+- **Always**, a request with a body that changes something there (POST, PUT, PATCH, DELETE) must
+  say ``Content-Type: application/json`` (``415``): a plain HTML form cannot send that without a
+  CORS preflight, which this server never grants.
+
+``/health`` stays open (orchestrators probe it). Nothing here touches ``/mobile``, ``/push`` or
+``/provider``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+import secrets
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from contract import ErrorCode
+from contract.headers import INSPECT_TOKEN_ENV
+from contract.secrets import mask
+
+from .http import error_response
+
+__all__ = ["TOKEN_ENV", "Guard", "is_loopback_host", "mask", "new_token", "token_from_env"]
+
+TOKEN_ENV = INSPECT_TOKEN_ENV
+PROTECTED = ("/inspect", "/docs", "/redoc", "/openapi.json")
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a name or an address, without a port) is this machine's loopback."""
+    host = host.strip().strip("[]").lower().rstrip(".")
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def token_from_env() -> str | None:
+    return os.environ.get(TOKEN_ENV) or None
+
+
+def _host_of(value: str) -> str:
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class Guard:
+    """ASGI middleware in front of the whole app (``server_stub/serve.py`` puts it outermost)."""
+
+    def __init__(self, app: ASGIApp, *, token: str | None, check_host: bool) -> None:
+        self.app = app
+        self.token = token.encode() if token else None
+        self.check_host = check_host
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PROTECTED):
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                status, code, text = refusal
+                await error_response(code, text, status)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            headers.setdefault(name, value)
+        if self.token is not None:
+            given = headers.get(b"x-mobsim-token")
+            if given is None:
+                bearer = headers.get(b"authorization", b"")
+                given = bearer[7:].strip() if bearer[:7].lower() == b"bearer " else b""
+            if not hmac.compare_digest(given, self.token):
+                return (
+                    401,
+                    ErrorCode.UNAUTHORIZED,
+                    (
+                        "this server's inspection API needs its token: send 'Authorization: Bearer <token>' "
+                        f"(mobsim serve printed it; mobsim's own tools read it from {TOKEN_ENV})"
+                    ),
+                )
+        elif self.check_host:
+            host = headers.get(b"host", b"").decode("latin-1")
+            if not is_loopback_host(_host_of(host)):
+                return (
+                    403,
+                    ErrorCode.FORBIDDEN,
+                    (
+                        "the inspection API answers only requests to a loopback name (localhost, 127.0.0.1): "
+                        "start the server with --inspect-token to reach it by another name"
+                    ),
+                )
+            origin = headers.get(b"origin")
+            if origin is not None and not is_loopback_host(urlsplit(origin.decode("latin-1")).hostname or ""):
+                return 403, ErrorCode.FORBIDDEN, "the inspection API does not answer web pages of other sites"
+            if headers.get(b"sec-fetch-site") == b"cross-site":
+                return 403, ErrorCode.FORBIDDEN, "the inspection API does not answer web pages of other sites"
+        if scope["method"] in _WRITES and _has_body(headers):
+            media = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+            if media != b"application/json":
+                return (
+                    415,
+                    ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                    ("send the body as JSON with 'Content-Type: application/json'"),
+                )
+        return None
+
+
+def _has_body(headers: dict[bytes, bytes]) -> bool:
+    length = headers.get(b"content-length")
+    if length is not None:
+        return length.strip() not in (b"", b"0")
+    return b"transfer-encoding" in headers or b"content-type" in headers
