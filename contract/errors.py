@@ -23,7 +23,7 @@ class ErrorCode(StrEnum):
     # auth (401) and ownership (403)
     INVALID_APPLICATION_CODE = "INVALID_APPLICATION_CODE"
     UNAUTHORIZED = "UNAUTHORIZED"
-    """The server's own surfaces (inspection, docs, provider) without their token: not an SDK code.
+    """The server's own surfaces (inspection API, docs) without their token: not an SDK code.
     Also a user JWT (``Bearer``) that does not verify (server_stub/jwt_keys.py)."""
     FORBIDDEN = "FORBIDDEN"
     # registration (404)

@@ -14,6 +14,7 @@ __all__ = [
     "AUTHORIZATION",
     "CONTENT_TYPE",
     "FOREGROUND",
+    "INSPECT_TOKEN",
     "INSPECT_TOKEN_ENV",
     "INSTALLATION_ID",
     "METHOD_OVERRIDE",
@@ -95,13 +96,16 @@ def user_agent_matches(dialect: Dialect, user_agent: str) -> bool:
 
 
 INSPECT_TOKEN_ENV = "MOBSIM_INSPECT_TOKEN"
+INSPECT_TOKEN = "X-Mobsim-Token"
+"""The header mobsim's tools send the token in (the server also takes ``Authorization: Bearer``):
+their calls may already carry an ``Authorization`` with an app code or an API key."""
 """The environment variable holding the reference server's inspection token (server_stub/guard.py):
 ``mobsim serve`` reads it as its ``--inspect-token``, and every mobsim tool sends it on its calls to
-``/inspect`` and ``/provider``."""
+``/inspect`` (never on the Mobile API or the Push API)."""
 
 
 def inspection_headers() -> dict[str, str]:
-    """The headers a call to a mobsim server's inspection API or provider carries: the token from
+    """The headers a call to a mobsim server's inspection API carries: the token from
     :data:`INSPECT_TOKEN_ENV` when one is set, else none (a loopback server needs none)."""
     token = os.environ.get(INSPECT_TOKEN_ENV)
-    return {"Authorization": f"Bearer {token}"} if token else {}
+    return {INSPECT_TOKEN: token} if token else {}

@@ -27,6 +27,7 @@ from typing import IO, Any
 import httpx
 
 from contract.formats import app_code_hash
+from contract.headers import inspection_headers
 
 from .recording import translate
 
@@ -167,7 +168,9 @@ class Replayer:
     def _define(self, definition: dict[str, Any]) -> int:
         """Create an event definition a proxy recording inferred; one the target refuses is listed."""
         try:
-            response = self.client.post(f"{self.base_url}/inspect/event-definitions", json=definition)
+            response = self.client.post(
+                f"{self.base_url}/inspect/event-definitions", json=definition, headers=inspection_headers()
+            )
         except httpx.RequestError as exc:
             raise ConnectionError(f"POST {self.base_url}/inspect/event-definitions: {exc}") from exc
         if response.status_code not in (200, 201, 409):
@@ -191,7 +194,9 @@ def create_definitions(client: httpx.Client, base_url: str, definitions: list[di
     """
     for definition in definitions:
         try:
-            response = client.post(f"{base_url.rstrip('/')}/inspect/event-definitions", json=definition)
+            response = client.post(
+                f"{base_url.rstrip('/')}/inspect/event-definitions", json=definition, headers=inspection_headers()
+            )
         except httpx.RequestError:
             return "unsupported"
         if response.status_code in (404, 405, 401, 403):
@@ -210,7 +215,9 @@ def create_segments(client: httpx.Client, base_url: str, segments: list[dict[str
         return "none"
     for segment in segments:
         try:
-            response = client.post(f"{base_url.rstrip('/')}/inspect/segments", json=segment)
+            response = client.post(
+                f"{base_url.rstrip('/')}/inspect/segments", json=segment, headers=inspection_headers()
+            )
         except httpx.RequestError:
             return "unsupported"
         if response.status_code not in (200, 201, 409):

@@ -22,6 +22,8 @@ import sys
 import time
 from typing import Any
 
+from contract.headers import inspection_headers
+
 from . import exitcodes
 from .targets import ALLOW_REMOTE_HELP, TargetError, check_target, is_loopback
 
@@ -61,7 +63,7 @@ def build_request(args: argparse.Namespace, app_code: str) -> dict[str, Any]:
 
 
 def _sole_app(client: Any) -> str:
-    answer = client.get("/inspect/applications")
+    answer = client.get("/inspect/applications", headers=inspection_headers())
     if answer.status_code != 200:
         raise TargetError("give --app-code CODE: the application that sends (the target lists no applications)")
     listed = answer.json()
@@ -127,7 +129,7 @@ _FUNNEL = ("sent", "handed", "delivered", "seen", "opened", "converted", "expire
 def _watch(client: Any, bulk_id: str, seconds: float) -> None:
     end = time.monotonic() + seconds
     while True:
-        answer = client.get(f"/inspect/campaigns/{bulk_id}")
+        answer = client.get(f"/inspect/campaigns/{bulk_id}", headers=inspection_headers())
         if answer.status_code != 200:
             print("(the target has no campaign metrics to watch)")
             return

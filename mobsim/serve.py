@@ -12,8 +12,8 @@ __all__ = ["register"]
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    from contract.secrets import mask
     from server_stub.faults import parse_faults
-    from server_stub.guard import mask
     from server_stub.messaging import PushLatency
     from server_stub.protocol import ConnectionLimits
     from server_stub.serve import ServeConfig, bind, build_server, resolve_inspect_token, run_forever, url_of
@@ -55,13 +55,15 @@ def serve_command(args: argparse.Namespace) -> int:
     print(f"mobsim reference server on {url}", flush=True)
     print(f"  store:         {store}")
     for app in apps:
-        print(f"  app code:      {app['code']}   (account {app['account']}, header hash {app['codeHash']})")
+        code = mask(app["code"]) if app["code"] in config.app_codes else app["code"]  # a given one is known
+        print(f"  app code:      {code}   (account {app['account']}, header hash {app['codeHash']})")
         for jwt_key in server.jwt_keys.of(app["code"]):
             secret = jwt_key.describe()["secret"]
             print(f"  JWT key:       kid {jwt_key.kid} (secret {secret}): its user calls take Bearer JWTs")
     print(f"  SDK base URL:  {url}/   (Authorization: App <app code>)")
     for key in config.api_keys or server.messaging.api_keys():
-        print(f"  Push API key:  {key}   (Authorization: App <API key>; POST {url}/push/3/messages)")
+        shown = mask(key) if key in config.api_keys else key  # the container log shows no given secret
+        print(f"  Push API key:  {shown}   (Authorization: App <API key>; POST {url}/push/3/messages)")
     print(f"  push provider: {url}/provider/1/deliveries   (latency {config.push_latency} ms, median:p95)")
     print(f"  inspection:    {url}/inspect/persons   docs: {url}/docs", flush=True)
     if generated:

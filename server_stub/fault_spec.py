@@ -258,6 +258,8 @@ def _endpoint(text: str) -> str:
     if text in _BY_NAME:  # an endpoint's name (create_installation) stands for its stats name
         return _BY_NAME[text].stats_name
     if text.startswith("/"):
+        if text == "/inspect" or text.startswith(("/inspect/", "/inspect*")):
+            raise ValueError(f"endpoint={text}: the inspection API is never faulted; {how}")
         return text
     method, space, path = text.partition(" ")
     if not space:

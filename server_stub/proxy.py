@@ -404,7 +404,9 @@ class Proxy:
         chain: ASGIApp = FaultMiddleware(forwarder, self.faults, sleep=fault_sleep)
         if recorder is not None:  # outside the faults: it judges what the app sends, retries included
             chain = StrictObserver(chain, recorder)
-        self.chain = chain
+        # The target's own inspection API, docs and OpenAPI are forwarded behind the proxy's guard:
+        # the target (a loopback mobsim serve, say) must not be opened to the proxy's network.
+        self.chain = Guard(chain, token=inspect_token, check_host=True)
         self.local: ASGIApp = Guard(_local_app(recorder, self.faults), token=inspect_token, check_host=True)
         self.own = ("/inspect/faults", "/inspect/violations") if recorder is not None else ("/inspect/faults",)
 
@@ -508,4 +510,6 @@ def run_proxy(app: ASGIApp, sock: socket.socket, *, log_level: str = "warning", 
         http=protocol_class(ConnectionLimits()),
         **config,
     )
-    uvicorn.Server(settings).run(sockets=[sock])
+    from .serve import serve_until_stopped
+
+    serve_until_stopped(uvicorn.Server(settings), sock)  # SIGTERM too: the recording is then closed

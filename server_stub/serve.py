@@ -54,7 +54,7 @@ class ServeConfig:
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     """Per-connection limits: header size, request deadline, open connections (server_stub/protocol.py)."""
     inspect_token: str | None = None
-    """The token the inspection API, docs and provider need (server_stub/guard.py); see
+    """The token the inspection API and docs need (server_stub/guard.py); see
     :func:`resolve_inspect_token` for the default."""
 
 
@@ -77,8 +77,7 @@ def resolve_inspect_token(config: ServeConfig) -> bool:
     """Settle ``config.inspect_token``: the one given, else ``MOBSIM_INSPECT_TOKEN``, else, when the
     server binds off loopback, a new one (returns True then: the caller prints it). On loopback
     without one, the inspection API answers this machine only (Host and Origin checks)."""
-    if config.inspect_token is None:
-        config.inspect_token = token_from_env()
+    config.inspect_token = config.inspect_token or token_from_env()  # an empty one is none
     if config.inspect_token is None and not is_loopback_host(config.host):
         config.inspect_token = new_token()
         return True
@@ -173,19 +172,27 @@ def _terminate(signum: int, frame: object) -> None:
     raise _Terminated
 
 
-def run_forever(config: ServeConfig, sock: socket.socket, server: ProfileServer) -> None:
-    """Serve until Ctrl-C or SIGTERM (what docker and systemd send): uvicorn finishes the requests
-    under way, then the store closes, which checkpoints its WAL into the file (a copy of the ``.db``
-    alone holds everything) and releases the file's lock. Returns normally (exit status 0)."""
+def serve_until_stopped(server: uvicorn.Server, sock: socket.socket) -> None:
+    """Run ``server`` on ``sock`` until Ctrl-C or SIGTERM (what docker and systemd send): uvicorn
+    finishes the requests under way, and this returns normally (the command exits 0) instead of
+    uvicorn raising the signal again, which would end the process before its own clean-up."""
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main else None
     try:
-        _uvicorn(config, server).run(sockets=[sock])
+        server.run(sockets=[sock])
     except (KeyboardInterrupt, _Terminated):
         pass
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def run_forever(config: ServeConfig, sock: socket.socket, server: ProfileServer) -> None:
+    """Serve until Ctrl-C or SIGTERM; then the store closes, which checkpoints its WAL into the file
+    (a copy of the ``.db`` alone holds everything) and releases the file's lock."""
+    try:
+        serve_until_stopped(_uvicorn(config, server), sock)
+    finally:
         server.store.close()
 
 

@@ -41,6 +41,7 @@ from contract.codec import MalformedJson, parse_json
 from contract.headers import user_agent_matches
 from contract.messages import ARCHIVE_LIMIT
 from contract.retry import MAX_RETRIES, delay
+from contract.secrets import mask
 from contract.sessions import SESSION_TIMEOUT_MS
 
 from .http import body_limit, declared_length
@@ -591,7 +592,7 @@ class ViolationRecorder:
 
         # headers
         if code is None and not auth.lower().startswith("bearer "):
-            flag("HDR-AUTH", f"Authorization {auth[:12] + '…' if auth else 'missing'}")
+            flag("HDR-AUTH", f"Authorization {mask(auth) if auth else 'missing'}")
         hashed = hdrs.get(headers.APPLICATION_CODE.lower())
         if code is not None and hashed != app_code_hash(code):
             flag("HDR-APPCODE", f"applicationcode {hashed!r}" if hashed else "no applicationcode header")

@@ -137,7 +137,7 @@ def test_the_cli_exits_non_zero_when_a_check_fails(
         code = main(["check", "--target", server.url, "--app-code", "WRONG", "--only", "REG-001", "--only", "AUTH"])
     out = capsys.readouterr().out
     assert code == 2
-    assert "rejects the app code WRONG (401 INVALID_APPLICATION_CODE)" in out and "REG-001" not in out
+    assert "rejects the app code … (401 INVALID_APPLICATION_CODE)" in out and "REG-001" not in out  # masked
 
     real = server_stub.serve.create_app  # type: ignore[attr-defined]
     broken = rename_code("INVALID_APPLICATION_CODE", "FORBIDDEN", 403)

@@ -30,13 +30,13 @@ def test_under_injected_faults_the_devices_send_again_and_nothing_acknowledged_i
     proc = subprocess.run(
         [sys.executable, "-m", "mobsim", "run", "--out-dir", str(out), "-t", "4s", "--population", "4",
          "-u", "2", "-r", "2", "--think-time", "0", "--personas", "shopper=1", "--new-installs", "0",
-         "--fault", "status=503,rate=0.3", "--fault", "reset,rate=0.05"],
+         "--fault", "status=503,rate=0.3,seed=1", "--fault", "reset,rate=0.05,seed=2"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr  # requests failed, and no threshold allows it
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["options"]["faults"] == ["status=503,rate=0.3", "reset,rate=0.05"]
-    assert "fault 1 injected by the bundled server: status=503,rate=0.3" in proc.stdout
+    assert summary["options"]["faults"] == ["status=503,rate=0.3,seed=1", "reset,rate=0.05,seed=2"]
+    assert "fault 1 injected by the bundled server: status=503,rate=0.3,seed=1" in proc.stdout
     totals = summary["totals"]
     assert 0 < totals["failures"] < totals["requests"]
     assert summary["sessions"]["aborted"] == 0  # every session went on after its errors

@@ -43,7 +43,7 @@ APP_CODE = "SEPARATE-HOSTS"
 POPULATION, SEED = 200, 5
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 TOKEN = "separate-hosts-inspect-token"
-"""The server binds off loopback, so its inspection API and provider need a token: every process
+"""The server binds off loopback, so its inspection API needs a token: every process
 gets it from the environment (MOBSIM_INSPECT_TOKEN, contract/headers.py)."""
 
 

@@ -187,6 +187,8 @@ def test_the_canonical_spec_names_the_keys_in_order_and_leaves_out_the_default_r
         ("status=503,endpoint=appinstance", "endpoint=appinstance: write a stats name"),
         ("status=503,endpoint=FETCH /mobile/1/appinstance", "'FETCH' is no HTTP method"),
         ("status=503,endpoint=POST /mobile/1/appinstanc", "did you mean 'POST /mobile/1/appinstance'?"),
+        ("status=503,endpoint=/inspect/*", "the inspection API is never faulted"),
+        ("status=503,endpoint=/inspect", "the inspection API is never faulted"),
         ("status=503,endpoint=GET /mobile/1/appinstance", "no Mobile API endpoint has this stats name"),
         ("status=503,platform=windows", "platform=windows: write platform=ios, platform=android or platform=huawei"),
         ("status=503,after=soon", "after=soon: seconds since the server started"),

@@ -114,13 +114,15 @@ def test_the_token_is_settled_by_where_the_server_binds(monkeypatch: pytest.Monk
     assert resolve_inspect_token(loopback) is False and loopback.inspect_token is None
     public = ServeConfig(host="0.0.0.0")
     assert resolve_inspect_token(public) is True and public.inspect_token and len(public.inspect_token) >= 24
+    empty = ServeConfig(host="0.0.0.0", inspect_token="")  # an empty token is none: one is generated
+    assert resolve_inspect_token(empty) is True and empty.inspect_token
     given = ServeConfig(host="0.0.0.0", inspect_token="mine")
     assert resolve_inspect_token(given) is False and given.inspect_token == "mine"
     monkeypatch.setenv(INSPECT_TOKEN_ENV, "from-env")
     for host in ("127.0.0.1", "::"):
         config = ServeConfig(host=host)
         assert resolve_inspect_token(config) is False and config.inspect_token == "from-env"
-    assert inspection_headers() == {"Authorization": "Bearer from-env"}
+    assert inspection_headers() == {"X-Mobsim-Token": "from-env"}
     monkeypatch.delenv(INSPECT_TOKEN_ENV)
     assert inspection_headers() == {}
 

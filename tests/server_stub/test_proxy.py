@@ -356,6 +356,19 @@ def test_the_proxys_own_routes_refuse_a_foreign_host_and_need_the_token_when_it_
     assert ok.status_code == 200 and token_world.spy.seen == []
 
 
+def test_the_targets_inspection_api_is_forwarded_only_behind_the_proxys_guard(worlds: Any) -> None:
+    """A proxy on the network must not open a loopback target's inspection API to it."""
+    open_world, token_world = worlds(), worlds(inspect_token="s3cret-token")
+    for path in ("/inspect/stats", "/inspect/reset", "/docs", "/openapi.json"):
+        method = "POST" if path.endswith("reset") else "GET"
+        assert open_world.client.request(method, path, headers={"Host": "evil.example"}).status_code == 403, path
+        assert token_world.client.request(method, path).status_code == 401, path
+    assert open_world.spy.seen == [] and token_world.spy.seen == []  # nothing reached the target
+    assert open_world.client.get("/inspect/stats").status_code == 200  # this machine, as itself
+    forwarded = token_world.client.get("/inspect/stats", headers={"X-Mobsim-Token": "s3cret-token"})
+    assert forwarded.status_code == 200 and len(token_world.spy.seen) == 1
+
+
 def test_a_recording_replays_into_a_fresh_server_with_the_same_persons_installations_and_events(
     worlds: Any, tmp_path: Path
 ) -> None:
