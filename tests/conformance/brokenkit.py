@@ -163,11 +163,17 @@ class DirectASGI(httpx.BaseTransport):
     starlette's TestClient has), a few times cheaper for the thousands of requests a suite run sends.
     The app must need no lifespan (the reference server's has none)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """``loop``: run on this one (shared with other apps of a test) instead of a new one, which
+        :meth:`close` then leaves open."""
         self.app = app
-        self.loop = asyncio.new_event_loop()
+        self.own_loop = loop is None
+        self.loop = loop or asyncio.new_event_loop()
+        self.seen: list[httpx.Request] = []
+        """Every request handed to the app, in order."""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
         body = request.read()
         url = request.url
         scope = {
@@ -198,4 +204,5 @@ class DirectASGI(httpx.BaseTransport):
         return httpx.Response(status, headers=headers, stream=httpx.ByteStream(b"".join(chunks)), request=request)
 
     def close(self) -> None:
-        self.loop.close()
+        if self.own_loop:
+            self.loop.close()

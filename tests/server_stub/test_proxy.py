@@ -10,7 +10,8 @@ import asyncio
 import gzip
 import json
 import os
-from collections.abc import Callable, MutableMapping
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,9 @@ from server_stub.proxy_recording import ProxyRecording, infer_definition
 from simulator import AppConfig, VirtualClock, VirtualDevice
 from simulator.transport import HTTPXTransport, Outgoing, RecordingTransport, Reply
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
+from brokenkit import DirectASGI
+
 CODE = "PROXY-APP-CODE-1234"
 BACKEND = "http://backend.test"
 PROXY = "http://127.0.0.1:8081"
@@ -35,42 +39,9 @@ PURCHASE = {"definitionId": "purchase", "fields": [{"name": "amount", "type": "D
                                                    {"name": "sku", "type": "String"}]}  # fmt: skip
 
 
-class Direct(httpx.BaseTransport):
-    """Sync httpx onto an ASGI app on a given event loop (tests/conformance/brokenkit.py's DirectASGI)."""
-
-    def __init__(self, app: Any, loop: asyncio.AbstractEventLoop) -> None:
-        self.app, self.loop = app, loop
-        self.seen: list[httpx.Request] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.seen.append(request)
-        body = request.read()
-        url = request.url
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": request.method,
-            "scheme": url.scheme, "path": url.path, "raw_path": url.raw_path.split(b"?")[0],
-            "query_string": url.query, "root_path": "", "server": (url.host, url.port or 80),
-            "client": ("127.0.0.1", 50000), "headers": [(k.lower(), v) for k, v in request.headers.raw],
-        }  # fmt: skip
-        sent = False
-        status, headers, chunks = 500, [], []
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            nonlocal status, headers
-            if message["type"] == "http.response.start":
-                status, headers = message["status"], list(message.get("headers", []))
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        self.loop.run_until_complete(self.app(scope, receive, send))
-        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(b"".join(chunks)), request=request)
+def Direct(app: Any, loop: asyncio.AbstractEventLoop) -> DirectASGI:
+    """Sync httpx onto an ASGI app on a given event loop, recording what it was handed."""
+    return DirectASGI(app, loop)
 
 
 class Spy(httpx.AsyncBaseTransport):
