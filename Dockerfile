@@ -18,6 +18,7 @@ COPY scenarios ./scenarios
 COPY mobsim ./mobsim
 COPY demo ./demo
 COPY conformance ./conformance
+COPY providers ./providers
 RUN pip install . \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin mobsim \
     && mkdir /data \

@@ -14,7 +14,7 @@ from . import __version__
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = ("serve", "run", "push", "check", "violations", "proxy", "demo", "replay")
+COMMANDS = ("serve", "run", "push", "check", "violations", "proxy", "demo", "replay", "providers")
 """The command modules, in the order ``mobsim --help`` lists them."""
 
 

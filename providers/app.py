@@ -1,0 +1,86 @@
+"""One ASGI app serving FCM, HMS, the deliveries feed and the journal (``GET /journal``,
+``GET /journal/verify``, ``POST /journal/uninstall``) on one loopback listener."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server_stub.messaging import PushLatency
+
+from .common import json_answer, read_json
+from .fcm import FcmConfig, fcm_routes
+from .feed import DeliveryFeed, feed_routes
+from .hms import HmsConfig, hms_routes
+from .journal import PROVIDERS, Journal
+
+__all__ = ["create_providers_app"]
+
+_ENTRIES_MAX = 10_000
+
+
+async def journal_json(request: Request) -> Response:
+    """The summary; with ``?entries=N`` also the last N accepted and rejected sends."""
+    journal: Journal = request.app.state.journal
+    body: dict[str, Any] = {"summary": journal.summary()}
+    text = request.query_params.get("entries")
+    if text is not None:
+        count = int(text) if text.isdigit() else 0
+        count = min(max(count, 0), _ENTRIES_MAX)
+        body["accepted"] = [asdict(a) for a in journal.accepted[-count:]] if count else []
+        body["rejected"] = [asdict(r) for r in journal.rejected[-count:]] if count else []
+    return json_answer(body)
+
+
+async def journal_verify(request: Request) -> Response:
+    """``{"ok": …, "problems": […], "summary": …}``; ``?expected=TOKEN`` (repeatable): tokens to reach."""
+    journal: Journal = request.app.state.journal
+    expected = request.query_params.getlist("expected") or None
+    problems = journal.verify(expected)
+    return json_answer({"ok": not problems, "problems": problems, "summary": journal.summary()})
+
+
+async def journal_uninstall(request: Request) -> Response:
+    """``{"provider": "fcm"|"apns"|"hms", "token": "…"}``: later sends to the token get the "gone" answer."""
+    journal: Journal = request.app.state.journal
+    body, _, problem = await read_json(request)
+    name = body.get("provider") if isinstance(body, dict) else None
+    token = body.get("token") if isinstance(body, dict) else None
+    provider = next((p for p in PROVIDERS if p == name), None)
+    if problem or provider is None or not isinstance(token, str) or not token:
+        return json_answer({"error": 'give {"provider": "fcm" | "apns" | "hms", "token": "<device token>"}'}, 400)
+    journal.uninstall(provider, token)
+    at = journal.is_uninstalled(provider, token)
+    return json_answer({"provider": provider, "token": token, "uninstalled_at": at})
+
+
+def create_providers_app(
+    journal: Journal | None = None,
+    *,
+    latency: PushLatency | None = None,
+    fcm_quota: int | None = None,
+    fcm_quota_seconds: float = 60.0,
+    hms_clients: dict[str, str] | None = None,
+    fcm_keys: dict[str, bytes] | None = None,
+) -> Starlette:
+    """The providers' app; its ``state`` holds ``journal``, ``fcm``, ``hms`` and ``feed``."""
+    journal = journal or Journal()
+    routes: list[Route] = [
+        *fcm_routes(),
+        *hms_routes(),
+        *feed_routes(),
+        Route("/journal", journal_json, methods=["GET"]),
+        Route("/journal/verify", journal_verify, methods=["GET"]),
+        Route("/journal/uninstall", journal_uninstall, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.journal = journal
+    app.state.fcm = FcmConfig(journal, quota=fcm_quota, quota_seconds=fcm_quota_seconds, keys=dict(fcm_keys or {}))
+    app.state.hms = HmsConfig(journal, clients=hms_clients)
+    app.state.feed = DeliveryFeed(journal, latency)
+    return app
