@@ -7,7 +7,8 @@ server's shape) and the journal (``GET /journal``, ``GET /journal/verify``). Loo
 endpoint verifies. ``--apns-port N`` also starts the loopback APNs (providers/apns.py, HTTP/2 + TLS)
 on the same journal, with its CA and ``.p8`` key in ``--apns-dir``. ``mobsim providers --verify URL``
 is the CI check: exit 0 when the journal's checks pass, 1 when they fail, 2 when the URL cannot be read.
-docs/providers.md is the user's page.
+``--fault SPEC`` (repeatable; docs/faults.md) injects faults into FCM and HMS, ``/inspect/faults`` changes
+them while it runs. docs/providers.md is the user's page.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def providers_command(args: argparse.Namespace) -> int:
     from providers.errors import ProviderError
     from providers.journal import Journal
     from providers.service_account import new_service_account
-    from server_stub.guard import is_loopback_host
+    from server_stub.faults import FaultRegistry, parse_faults
+    from server_stub.guard import Guard, is_loopback_host, token_from_env
+    from server_stub.protocol import ConnectionLimits, protocol_class
     from server_stub.serve import bind, serve_until_stopped, url_of
 
     if args.verify is not None:
@@ -78,6 +81,11 @@ def providers_command(args: argparse.Namespace) -> int:
     if not is_loopback_host(args.host) and not args.allow_remote_bind:
         print(f"mobsim providers: {args.host} is not a loopback address: add --allow-remote-bind to listen "
               "there (anyone who reaches it can send and read the journal)", file=sys.stderr)  # fmt: skip
+        return exitcodes.USAGE
+    try:
+        faults = FaultRegistry(parse_faults(args.fault))
+    except ValueError as exc:
+        print(f"mobsim providers: {exc} (docs/faults.md)", file=sys.stderr)
         return exitcodes.USAGE
     try:
         sock = bind(args.host, args.port)
@@ -96,7 +104,11 @@ def providers_command(args: argparse.Namespace) -> int:
             return exitcodes.USAGE
         keys[account.key_id] = account.public_pem
     journal = Journal()
-    app = create_providers_app(journal, latency=args.latency, fcm_quota=args.fcm_quota, fcm_keys=keys)
+    app = create_providers_app(journal, latency=args.latency, fcm_quota=args.fcm_quota, fcm_keys=keys,
+                               faults=faults)  # fmt: skip
+    # /inspect/faults as the reference server guards its inspection API: the token of
+    # MOBSIM_INSPECT_TOKEN when set, else this machine only (Host and Origin checks).
+    guarded = Guard(app, token=token_from_env(), check_host=True)
     try:
         apns = _start_apns(args, journal)
     except ProviderError as exc:
@@ -114,8 +126,13 @@ def providers_command(args: argparse.Namespace) -> int:
         folder = Path(args.apns_dir)
         print(f"  APNs             {apns.url}  (trust {apns.certificates.ca_cert}; token key "
               f"{folder / 'AuthKey_MOBSIMKEY1.p8'}, key id MOBSIMKEY1, team id MOBSIMTEAM)")  # fmt: skip
+    print(f"  faults           {base}/inspect/faults  ({len(faults.entries())} in force; FCM and HMS only)")
     sys.stdout.flush()
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=75)
+    # mobsim's protocol (server_stub/protocol.py) gives a reset fault its socket to abort
+    limits = ConnectionLimits()
+    config = uvicorn.Config(
+        guarded, log_level="warning", lifespan="off", timeout_keep_alive=75, http=protocol_class(limits)
+    )
     try:
         serve_until_stopped(uvicorn.Server(config), sock)
     finally:
@@ -157,6 +174,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--apns-port", type=int, metavar="N", help="also serve APNs (HTTP/2, TLS) here; 0 picks one")
     parser.add_argument("--apns-dir", default="mobsim-apns", metavar="DIR",
                         help="APNs CA, certificate and AuthKey .p8 (made once; default mobsim-apns)")  # fmt: skip
+    parser.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                        help="inject a fault into FCM and HMS (repeatable; docs/faults.md), e.g. "
+                        "'status=503,endpoint=/v1/projects/*/messages:send,rate=0.3'")  # fmt: skip
     parser.add_argument("--verify", metavar="URL", help="check the journal of the providers at URL and exit")
     parser.add_argument("--expected-tokens", metavar="FILE",
                         help="with --verify: device tokens (one a line, - for stdin) to be reached")  # fmt: skip

@@ -1,16 +1,22 @@
 """One ASGI app serving FCM, HMS, the deliveries feed and the journal (``GET /journal``,
-``GET /journal/verify``, ``POST /journal/uninstall``) on one loopback listener."""
+``GET /journal/verify``, ``POST /journal/uninstall``) on one loopback listener; with a fault registry,
+faults on demand (server_stub/faults.py) and ``/inspect/faults``."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
 
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from server_stub.errors import ApiError
+from server_stub.faults import FaultMiddleware, FaultRegistry, faults_router
+from server_stub.http import error_response
 from server_stub.messaging import PushLatency
 
 from .common import json_answer, read_json
@@ -59,6 +65,35 @@ async def journal_uninstall(request: Request) -> Response:
     return json_answer({"provider": provider, "token": token, "uninstalled_at": at})
 
 
+_INSPECT = "/inspect"
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    """``/inspect/faults``' errors (a bad spec, an unknown id) in the reference server's envelope."""
+    assert isinstance(exc, ApiError)
+    return error_response(exc.code, exc.text, exc.status)
+
+
+class _Unmounted:
+    """Serves a FastAPI app under ``Mount(_INSPECT)`` with the mount's prefix given back: its routes
+    (faults_router's ``/inspect/faults``) carry the full path, and FastAPI routes run only inside FastAPI."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        root: str = scope.get("root_path", "")
+        scope = {**scope, "root_path": root.removesuffix(_INSPECT)}
+        await self.app(scope, receive, send)
+
+
+def _inspect_app(faults: FaultRegistry) -> ASGIApp:
+    inspect = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    inspect.include_router(faults_router(faults))
+    inspect.add_exception_handler(ApiError, _api_error)
+    return _Unmounted(inspect)
+
+
 def create_providers_app(
     journal: Journal | None = None,
     *,
@@ -67,10 +102,13 @@ def create_providers_app(
     fcm_quota_seconds: float = 60.0,
     hms_clients: dict[str, str] | None = None,
     fcm_keys: dict[str, bytes] | None = None,
+    faults: FaultRegistry | None = None,
 ) -> Starlette:
-    """The providers' app; its ``state`` holds ``journal``, ``fcm``, ``hms`` and ``feed``."""
+    """The providers' app; its ``state`` holds ``journal``, ``fcm``, ``hms``, ``feed`` and ``faults``.
+    With ``faults``, every request but ``/inspect/*`` passes the ``FaultMiddleware`` first, and
+    ``/inspect/faults`` adds, lists and deletes them (docs/providers.md, docs/faults.md)."""
     journal = journal or Journal()
-    routes: list[Route] = [
+    routes: list[BaseRoute] = [
         *fcm_routes(),
         *hms_routes(),
         *feed_routes(),
@@ -78,7 +116,12 @@ def create_providers_app(
         Route("/journal/verify", journal_verify, methods=["GET"]),
         Route("/journal/uninstall", journal_uninstall, methods=["POST"]),
     ]
+    if faults is not None:
+        routes.append(Mount(_INSPECT, app=_inspect_app(faults)))
     app = Starlette(routes=routes)
+    if faults is not None:
+        app.add_middleware(FaultMiddleware, registry=faults)
+    app.state.faults = faults
     app.state.journal = journal
     app.state.fcm = FcmConfig(journal, quota=fcm_quota, quota_seconds=fcm_quota_seconds, keys=dict(fcm_keys or {}))
     app.state.hms = HmsConfig(journal, clients=hms_clients)
