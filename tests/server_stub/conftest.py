@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -77,3 +78,15 @@ def push(app: FastAPI, client: TestClient) -> PushApi:
     server.messaging.add_api_key(API_KEY)
     server.messaging.latency = PushLatency(0, 0)
     return PushApi(client)
+
+
+@pytest.fixture
+def served() -> Iterator[list[Any]]:
+    """``mobsim serve`` subprocesses a test starts (``test_persistence.Served``): killed at its end
+    if still running."""
+    started: list[Any] = []
+    yield started
+    for server in started:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(timeout=20)

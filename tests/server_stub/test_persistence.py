@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -239,16 +238,6 @@ class Served:
     def crash(self) -> None:
         self.process.kill()
         assert self.process.wait(timeout=20) == -signal.SIGKILL
-
-
-@pytest.fixture
-def served() -> Iterator[list[Served]]:
-    started: list[Served] = []
-    yield started
-    for server in started:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait(timeout=20)
 
 
 def test_mobsim_serve_with_a_file(tmp_path: Path, served: list[Served]) -> None:

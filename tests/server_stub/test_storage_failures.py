@@ -19,7 +19,7 @@ import signal
 import sqlite3
 import stat
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -247,16 +247,6 @@ def test_background_server_stop_checkpoints(tmp_path: Path) -> None:
     copy = alone(db, tmp_path / "copy")
     assert copy.execute("SELECT value FROM identities WHERE kind='externalUserId'").fetchall() == [("kept",)]
     copy.close()
-
-
-@pytest.fixture
-def served() -> Iterator[list[Served]]:
-    started: list[Served] = []
-    yield started
-    for server in started:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait(timeout=20)
 
 
 @pytest.mark.slow
