@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import exitcodes
-from .targets import ALLOW_REMOTE_HELP, TargetError, resolve_target
+from .targets import ALLOW_REMOTE_HELP, TargetError, resolve_url_target
 
 __all__ = ["register"]
 
@@ -31,12 +31,7 @@ def proxy_command(args: argparse.Namespace) -> int:
     from server_stub.serve import bind, url_of
 
     try:
-        confirmed = resolve_target(
-            args.target, None, allow_remote=args.allow_remote_target, max_rps=None, default_remote_rps=0.0,
-            needs_app_code=False,
-        )  # fmt: skip
-        if confirmed is None:
-            raise TargetError("give --target URL")
+        target = resolve_url_target(args.target, allow_remote=args.allow_remote_target)
         faults = parse_faults(args.fault or [])  # ValueError names the --fault and what is wrong
     except (TargetError, ValueError) as exc:
         return _usage(str(exc))
@@ -52,14 +47,14 @@ def proxy_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _usage(str(exc))
     try:
-        recording = None if record is None else ProxyRecording(record, confirmed.url)
+        recording = None if record is None else ProxyRecording(record, target)
     except OSError as exc:
         sock.close()
         return _usage(f"--record {record}: {exc.strerror or exc}")
-    app = create_proxy(confirmed.url, timeout=args.timeout, strict=args.strict, recording=recording, faults=faults,
+    app = create_proxy(target, timeout=args.timeout, strict=args.strict, recording=recording, faults=faults,
                        inspect_token=token)  # fmt: skip
     url = url_of(sock)
-    _banner(args, url, confirmed.url, [fault.spec for fault in faults], token if generated else None)
+    _banner(args, url, target, [fault.spec for fault in faults], token if generated else None)
     with contextlib.suppress(KeyboardInterrupt):
         run_proxy(app, sock, log_level=args.log_level)
     if recording is not None:

@@ -53,6 +53,7 @@ __all__ = [
     "parse_timespan",
     "preflight",
     "resolve_target",
+    "resolve_url_target",
     "target_from_args",
 ]
 
@@ -161,6 +162,17 @@ def add_target_arguments(
         help=f"cap on requests per second (default: none on loopback, {default_remote_rps:g} elsewhere; 0: no cap)",
     )
     parser.set_defaults(target_default_remote_rps=default_remote_rps)
+
+
+def resolve_url_target(url: str | None, *, allow_remote: bool) -> str:
+    """The confirmed URL of a command that reads a target's own API and sends no app traffic of its
+    own (``violations``, ``proxy``): no app code, no rate cap; ``TargetError`` without one."""
+    confirmed = resolve_target(
+        url, None, allow_remote=allow_remote, max_rps=None, default_remote_rps=0.0, needs_app_code=False
+    )
+    if confirmed is None:
+        raise TargetError("give --target URL")
+    return confirmed.url
 
 
 def resolve_target(

@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from . import exitcodes
-from .targets import ALLOW_REMOTE_HELP, TargetError, resolve_target
+from .targets import ALLOW_REMOTE_HELP, TargetError, resolve_url_target
 
 __all__ = ["register"]
 
@@ -24,13 +24,7 @@ def violations_command(args: argparse.Namespace) -> int:
 
     console = Console()
     try:
-        confirmed = resolve_target(
-            args.target, None, allow_remote=args.allow_remote_target, max_rps=None, default_remote_rps=0.0,
-            needs_app_code=False,
-        )  # fmt: skip
-        if confirmed is None:
-            raise TargetError("give --target URL")
-        target = confirmed.url
+        target = resolve_url_target(args.target, allow_remote=args.allow_remote_target)
     except TargetError as exc:
         console.print(f"mobsim violations: {exc}", markup=False, soft_wrap=True)
         return exitcodes.USAGE
