@@ -25,7 +25,7 @@ __all__ = ["register"]
 
 def proxy_command(args: argparse.Namespace) -> int:
     from server_stub.faults import parse_faults
-    from server_stub.guard import is_loopback_host, new_token, token_from_env
+    from server_stub.guard import settle_token
     from server_stub.proxy import create_proxy, run_proxy
     from server_stub.proxy_recording import ProxyRecording
     from server_stub.serve import bind, url_of
@@ -35,10 +35,7 @@ def proxy_command(args: argparse.Namespace) -> int:
         faults = parse_faults(args.fault or [])  # ValueError names the --fault and what is wrong
     except (TargetError, ValueError) as exc:
         return _usage(str(exc))
-    token = args.inspect_token or token_from_env()
-    generated = token is None and not is_loopback_host(args.host)
-    if generated:
-        token = new_token()
+    token, generated = settle_token(args.inspect_token, args.host)
     record = Path(args.record) if args.record else None
     if record is not None and record.exists():
         return _usage(f"--record {record} exists: give a new file name (a recording is never overwritten)")

@@ -37,7 +37,7 @@ from contract.secrets import mask
 
 from .http import error_response
 
-__all__ = ["TOKEN_ENV", "Guard", "is_loopback_host", "mask", "new_token", "token_from_env"]
+__all__ = ["TOKEN_ENV", "Guard", "is_loopback_host", "mask", "new_token", "settle_token", "token_from_env"]
 
 TOKEN_ENV = INSPECT_TOKEN_ENV
 PROTECTED = ("/inspect", "/docs", "/redoc", "/openapi.json")
@@ -65,6 +65,16 @@ def new_token() -> str:
 
 def token_from_env() -> str | None:
     return os.environ.get(TOKEN_ENV) or None
+
+
+def settle_token(given: str | None, host: str) -> tuple[str | None, bool]:
+    """The inspection token of a server binding ``host``: the one given, else
+    ``MOBSIM_INSPECT_TOKEN``, else, off loopback, a new one (an empty one is none). Returns it and
+    whether it was generated (the caller prints it then); ``None`` on loopback without one."""
+    token = given or token_from_env()
+    if token is None and not is_loopback_host(host):
+        return new_token(), True
+    return token, False
 
 
 def _host_of(value: str) -> str:

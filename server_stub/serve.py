@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .app import create_app
 from .errors import ApiError
 from .faults import FaultMiddleware, FaultRegistry, parse_faults
-from .guard import Guard, is_loopback_host, mask, new_token, token_from_env
+from .guard import Guard, mask, settle_token
 from .jwt_keys import JwtKey
 from .messaging import PushLatency
 from .protocol import ConnectionLimits, protocol_class, raise_descriptor_limit
@@ -77,11 +77,8 @@ def resolve_inspect_token(config: ServeConfig) -> bool:
     """Settle ``config.inspect_token``: the one given, else ``MOBSIM_INSPECT_TOKEN``, else, when the
     server binds off loopback, a new one (returns True then: the caller prints it). On loopback
     without one, the inspection API answers this machine only (Host and Origin checks)."""
-    config.inspect_token = config.inspect_token or token_from_env()  # an empty one is none
-    if config.inspect_token is None and not is_loopback_host(config.host):
-        config.inspect_token = new_token()
-        return True
-    return False
+    config.inspect_token, generated = settle_token(config.inspect_token, config.host)
+    return generated
 
 
 def build_server(config: ServeConfig) -> tuple[ProfileServer, list[dict[str, Any]]]:
