@@ -48,6 +48,19 @@ class Result:
         return 1e6 * self.server_cpu / self.requests if self.requests else 0.0
 
 
+def wait_up(url: str, deadline: float) -> None:
+    """Until ``url``'s ``/health`` answers (a server a bench started), or ``RuntimeError`` at ``deadline``."""
+    import urllib.request
+
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/health", timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"mobsim serve did not answer on {url}")
+
+
 def process_cpu(pid: int) -> float:
     """User + system CPU seconds of a process (Linux)."""
     with open(f"/proc/{pid}/stat") as handle:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _loopback import process_cpu
+from _loopback import process_cpu, wait_up
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,18 +50,6 @@ def _free_port() -> int:
         return port
 
 
-def _wait_up(url: str, deadline: float) -> None:
-    import urllib.request
-
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/health", timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("mobsim serve did not start")
-
-
 def run_once(devices: int, processes: int) -> dict[str, Any]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -72,7 +60,7 @@ def run_once(devices: int, processes: int) -> dict[str, Any]:
         cwd=ROOT,
     )
     try:
-        _wait_up(url, time.monotonic() + 30)
+        wait_up(url, time.monotonic() + 30)
         server_cpu0 = process_cpu(server.pid)
         with tempfile.TemporaryDirectory() as tmp:
             state = Path(tmp) / "base.state"

@@ -37,9 +37,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _loopback import wait_up
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_CODE = "SOAK-APP"
@@ -111,16 +113,6 @@ class Series:
         return first, last, last / first if first else 0.0, slope_per_hour(kept)
 
 
-def _wait_up(url: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/health", timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"mobsim serve did not answer on {url}")
-
-
 def install_base(url: str, state: Path, population: int, slices: int) -> float:
     """The installed base before the load, one set-up process per worker slice, as ``mobsim run``
     does (``python -m scenarios._setup``): set up inside Locust, at test start, it would hold each
@@ -181,7 +173,7 @@ def main() -> int:
                 [sys.executable, "-m", "mobsim", "serve", "--port", str(port), *store, "--app-code", APP_CODE],
                 "server.log",
             )
-            _wait_up(url, time.monotonic() + 30)
+            wait_up(url, time.monotonic() + 30)
             state = work / "soak.state"
             setup_s = install_base(url, state, args.population, args.workers)
             print(f"installed base: {args.population} devices in {setup_s:.1f} s, before the load (as mobsim run)",
