@@ -5,10 +5,12 @@ hands the accepted sends to the virtual devices (``GET /provider/1/deliveries``,
 server's shape) and the journal (``GET /journal``, ``GET /journal/verify``). Loopback only unless
 ``--allow-remote-bind``. ``--service-account FILE`` writes a service-account JSON whose key the token
 endpoint verifies. ``--apns-port N`` also starts the loopback APNs (providers/apns.py, HTTP/2 + TLS)
-on the same journal, with its CA and ``.p8`` key in ``--apns-dir``. ``mobsim providers --verify URL``
-is the CI check: exit 0 when the journal's checks pass, 1 when they fail, 2 when the URL cannot be read.
-``--fault SPEC`` (repeatable; docs/faults.md) injects faults into FCM and HMS, ``/inspect/faults`` changes
-them while it runs. docs/providers.md is the user's page.
+on the same journal, with its ``.p8`` key in ``--apns-dir``. ``--tls`` serves the FCM/HMS listener over
+HTTPS; both TLS listeners use the local CA and server certificate in ``--apns-dir`` (providers/tls.py).
+``mobsim providers --verify URL`` is the CI check: exit 0 when the journal's checks pass, 1 when they
+fail, 2 when the URL cannot be read (``--ca FILE`` for an https URL). ``--fault SPEC`` (repeatable;
+docs/faults.md) injects faults into FCM, HMS and APNs, ``/inspect/faults`` changes them while it runs.
+docs/providers.md is the user's page.
 """
 
 from __future__ import annotations
@@ -32,17 +34,30 @@ def _latency(text: str) -> Any:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def verify(url: str, expected: list[str]) -> int:
-    """Print the journal's problems at ``url`` (a providers base URL); 0 none, 1 some, 2 unreadable."""
+def verify(url: str, expected: list[str], ca: str | None = None) -> int:
+    """Print the journal's problems at ``url`` (a providers base URL); 0 none, 1 some, 2 unreadable.
+    An https URL is verified against ``ca`` (a PEM file) when given, else the system's trust store."""
+    import ssl
+
     import httpx
 
     target = url.rstrip("/") + "/journal/verify"
+    tls: dict[str, Any] = {}
+    if target.startswith("https://"):
+        try:
+            tls["verify"] = ssl.create_default_context(cafile=ca)
+        except (OSError, ssl.SSLError) as exc:
+            print(f"mobsim providers: cannot read the CA file --ca {ca}: {exc}", file=sys.stderr)
+            return exitcodes.USAGE
     try:
-        answer = httpx.get(target, params=[("expected", token) for token in expected], timeout=30)
+        answer = httpx.get(target, params=[("expected", token) for token in expected], timeout=30, **tls)
         body = answer.json()
         problems = body["problems"]
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        print(f"mobsim providers: cannot read {target}: {exc}", file=sys.stderr)
+        hint = ""
+        if tls and ca is None:
+            hint = " (a mobsim providers --tls listener: trust its CA with --ca DIR/ca.pem)"
+        print(f"mobsim providers: cannot read {target}: {exc}{hint}", file=sys.stderr)
         return exitcodes.USAGE
     summary = body.get("summary", {})
     print(f"journal: {summary.get('accepted', 0)} accepted, {summary.get('rejected', 0)} rejected")
@@ -67,14 +82,15 @@ def providers_command(args: argparse.Namespace) -> int:
     from providers.errors import ProviderError
     from providers.journal import Journal
     from providers.service_account import new_service_account
+    from providers.tls import ensure_certificates
     from server_stub.faults import FaultRegistry, parse_faults
     from server_stub.guard import Guard, is_loopback_host, token_from_env
-    from server_stub.protocol import ConnectionLimits, protocol_class
+    from server_stub.protocol import ConnectionLimits
     from server_stub.serve import bind, serve_until_stopped, url_of
 
     if args.verify is not None:
         try:
-            return verify(args.verify, _expected(args.expected_tokens))
+            return verify(args.verify, _expected(args.expected_tokens), _ca_file(args))
         except OSError as exc:
             print(f"mobsim providers: cannot read --expected-tokens: {exc.strerror}", file=sys.stderr)
             return exitcodes.USAGE
@@ -88,11 +104,18 @@ def providers_command(args: argparse.Namespace) -> int:
         print(f"mobsim providers: {exc} (docs/faults.md)", file=sys.stderr)
         return exitcodes.USAGE
     try:
+        certs = ensure_certificates(args.apns_dir) if args.tls or args.apns_port is not None else None
+    except ProviderError as exc:
+        print(f"mobsim providers: {exc}", file=sys.stderr)
+        return exitcodes.USAGE
+    try:
         sock = bind(args.host, args.port)
     except OSError as exc:
         print(f"mobsim providers: {exc}", file=sys.stderr)
         return exitcodes.USAGE
     base = url_of(sock)
+    if args.tls:
+        base = "https://" + base.removeprefix("http://")
     keys: dict[str, bytes] = {}
     if args.service_account is not None:
         account = new_service_account(f"{base}/token", args.project)
@@ -110,12 +133,14 @@ def providers_command(args: argparse.Namespace) -> int:
     # MOBSIM_INSPECT_TOKEN when set, else this machine only (Host and Origin checks).
     guarded = Guard(app, token=token_from_env(), check_host=True)
     try:
-        apns = _start_apns(args, journal)
+        apns = _start_apns(args, journal, certs, faults)
     except ProviderError as exc:
         sock.close()
         print(f"mobsim providers: {exc}", file=sys.stderr)
         return exitcodes.USAGE
     print(f"mobsim providers on {base}")
+    if args.tls and certs is not None:
+        print(f"  CA               {certs.ca_cert}  (trust it: SSL_CERT_FILE, REQUESTS_CA_BUNDLE, --ca)")
     print(f"  FCM send         {base}/v1/projects/{args.project}/messages:send")
     print(f"  FCM token_uri    {base}/token" + (f"  (written to {args.service_account})" if keys else ""))
     print(f"  HMS token_server {base}/oauth2/v3/token")
@@ -126,12 +151,16 @@ def providers_command(args: argparse.Namespace) -> int:
         folder = Path(args.apns_dir)
         print(f"  APNs             {apns.url}  (trust {apns.certificates.ca_cert}; token key "
               f"{folder / 'AuthKey_MOBSIMKEY1.p8'}, key id MOBSIMKEY1, team id MOBSIMTEAM)")  # fmt: skip
-    print(f"  faults           {base}/inspect/faults  ({len(faults.entries())} in force; FCM and HMS only)")
+    reach = "FCM, HMS and APNs" if apns is not None else "FCM and HMS"
+    print(f"  faults           {base}/inspect/faults  ({len(faults.entries())} in force; on {reach})")
     sys.stdout.flush()
     # mobsim's protocol (server_stub/protocol.py) gives a reset fault its socket to abort
     limits = ConnectionLimits()
+    tls: dict[str, Any] = {}
+    if args.tls and certs is not None:  # HTTP/1.1 over TLS (uvicorn speaks no HTTP/2; clients fall back)
+        tls = {"ssl_certfile": str(certs.server_cert), "ssl_keyfile": str(certs.server_key)}
     config = uvicorn.Config(
-        guarded, log_level="warning", lifespan="off", timeout_keep_alive=75, http=protocol_class(limits)
+        guarded, log_level="warning", lifespan="off", timeout_keep_alive=75, http=_protocol(limits), **tls
     )
     try:
         serve_until_stopped(uvicorn.Server(config), sock)
@@ -141,23 +170,48 @@ def providers_command(args: argparse.Namespace) -> int:
     return exitcodes.PASSED
 
 
-def _start_apns(args: argparse.Namespace, journal: Any) -> Any:
-    """The loopback APNs on ``--apns-port`` (None without it), sharing the journal."""
+def _protocol(limits: Any) -> Any:
+    """mobsim's uvicorn protocol (server_stub/protocol.py: limits, and the abort a ``reset`` fault uses),
+    whose abort also marks the request's cycle disconnected at once: over TLS the connection is lost a few
+    loop turns later than over TCP, and uvicorn would log "ASGI callable returned without starting
+    response" for each reset. (Belongs in ``LimitedProtocol.abort``; here until it moves there.)"""
+    from server_stub.protocol import LimitedProtocol
+
+    class ProvidersProtocol(LimitedProtocol):
+        def abort(self) -> None:
+            super().abort()
+            cycle = getattr(self, "cycle", None)
+            if cycle is not None and not cycle.response_complete:
+                cycle.disconnected = True
+
+    return type("ProvidersProtocol", (ProvidersProtocol,), {"limits": limits})
+
+
+def _start_apns(args: argparse.Namespace, journal: Any, certs: Any, faults: Any) -> Any:
+    """The loopback APNs on ``--apns-port`` (None without it), sharing the journal and the faults."""
     if args.apns_port is None:
         return None
     from providers.apns import ApnsConfig, ApnsServer, ensure_provider_key
-    from providers.tls import ensure_certificates
 
-    certs = ensure_certificates(args.apns_dir)
     key = ensure_provider_key(args.apns_dir)
-    return ApnsServer(journal, certs, ApnsConfig(keys={key.key_id: key}), host=args.host, port=args.apns_port).start()
+    config = ApnsConfig(keys={key.key_id: key})
+    return ApnsServer(journal, certs, config, host=args.host, port=args.apns_port, faults=faults).start()
+
+
+def _ca_file(args: argparse.Namespace) -> str | None:
+    """The CA ``--verify`` trusts: ``--ca``, else ``--apns-dir``'s ``ca.pem`` when it exists, else none."""
+    if args.ca is not None:
+        return str(args.ca)
+    default = Path(args.apns_dir) / "ca.pem"
+    return str(default) if default.is_file() else None
 
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "providers",
-        help="serve FCM HTTP v1 and HMS Push Kit on loopback, with a journal of what a backend sent",
-        description="Serve the FCM and HMS send and token endpoints a push backend calls, hand what they accept "
+        help="serve FCM HTTP v1, HMS Push Kit and APNs on loopback, with a journal of what a backend sent",
+        description="Serve the FCM and HMS send and token endpoints a push backend calls (over HTTPS with --tls), "
+        "and APNs with --apns-port, hand what they accept "
         "to mobsim's devices (GET /provider/1/deliveries) and keep a journal (GET /journal). With --verify URL: "
         "check a running one's journal; exit codes 0 every check passed, 1 a check failed, 2 bad options or the "
         "journal cannot be read.",
@@ -172,12 +226,19 @@ def register(commands: Any) -> None:
     parser.add_argument("--service-account", metavar="FILE",
                         help="write a service-account JSON (fresh RSA key, token_uri on this server)")  # fmt: skip
     parser.add_argument("--apns-port", type=int, metavar="N", help="also serve APNs (HTTP/2, TLS) here; 0 picks one")
+    parser.add_argument("--tls", action="store_true",
+                        help="serve FCM, HMS, the deliveries and the journal over HTTPS (HTTP/1.1), with the "
+                        "server certificate of the local CA in --apns-dir")  # fmt: skip
     parser.add_argument("--apns-dir", default="mobsim-apns", metavar="DIR",
-                        help="APNs CA, certificate and AuthKey .p8 (made once; default mobsim-apns)")  # fmt: skip
+                        help="the local CA (ca.pem, to trust) and server certificate of --tls and APNs, and "
+                        "APNs' AuthKey .p8 (made once; default mobsim-apns)")  # fmt: skip
     parser.add_argument("--fault", action="append", default=[], metavar="SPEC",
-                        help="inject a fault into FCM and HMS (repeatable; docs/faults.md), e.g. "
+                        help="inject a fault into FCM, HMS and APNs (repeatable; docs/faults.md), e.g. "
                         "'status=503,endpoint=/v1/projects/*/messages:send,rate=0.3'")  # fmt: skip
     parser.add_argument("--verify", metavar="URL", help="check the journal of the providers at URL and exit")
+    parser.add_argument("--ca", metavar="FILE",
+                        help="with --verify of an https URL: the CA to trust (default: --apns-dir's ca.pem "
+                        "when it exists, else the system's)")  # fmt: skip
     parser.add_argument("--expected-tokens", metavar="FILE",
                         help="with --verify: device tokens (one a line, - for stdin) to be reached")  # fmt: skip
     parser.set_defaults(handler=providers_command)

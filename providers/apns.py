@@ -6,22 +6,30 @@ It runs in its own thread with its own event loop (:meth:`ApnsServer.start` / :m
 Every answer carries ``apns-id`` (the request's, else a new UUID); every error body is one DATA frame
 ``{"reason": ...}`` (aioapns decodes each DATA frame as a whole JSON document). Accepted sends go to the
 :class:`~providers.journal.Journal` with the request body as the payload: iOS hands the app the body
-verbatim as ``userInfo`` (docs/reference/messages-ios.md §1). The rules and their sources are in
-docs/providers-apns.md.
+verbatim as ``userInfo`` (docs/reference/messages-ios.md §1). Given the
+:class:`~server_stub.faults.FaultRegistry` of the FCM/HMS app, every stream is first offered to its faults
+(:meth:`_Connection._arrived`): a ``status`` fault answers in APNs' shape and journals nothing, ``latency``
+delays that stream's answer alone (an event-loop timer), ``reset`` aborts the TCP connection. The rules and
+their sources are in docs/providers-apns.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
+import socket
+import struct
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,11 +41,15 @@ from h2.events import ConnectionTerminated, DataReceived, RequestReceived, Strea
 from h2.exceptions import ProtocolError
 from h2.settings import SettingCodes, Settings
 
+from contract.dialect import Platform
+from server_stub.fault_spec import RequestFacts
+from server_stub.faults import Decision, FaultEntry, FaultRegistry
+
 from .errors import ProviderError
 from .journal import Journal
 from .tls import Certificates, client_topic, load_private_key, server_context, write_private_key
 
-__all__ = ["PUSH_TYPES", "ApnsConfig", "ApnsKey", "ApnsServer", "ensure_provider_key"]
+__all__ = ["FAULT_ENDPOINT", "PUSH_TYPES", "ApnsConfig", "ApnsKey", "ApnsServer", "ensure_provider_key", "fault_reason"]
 
 _log = logging.getLogger(__name__)
 
@@ -72,6 +84,12 @@ _HTTP1_REFUSAL = (
     + _HTTP1_TEXT
 )
 _MAX_BODY = 64 * 1024  # bytes buffered per stream; larger bodies are answered 413 as they arrive
+FAULT_ENDPOINT = "POST /3/device/{token}"
+"""The stats-style name a fault's ``endpoint=`` matches for an APNs send (``/3/device/*`` matches its path)."""
+# A status fault's reason where Apple's table names one for the status; other statuses get the status
+# phrase in Apple's CamelCase (400 BadRequest, 502 BadGateway), which is Apple's reason for 403, 405, 429,
+# 500 and 503 too (docs/reference/push-providers.md §2.5).
+_FAULT_REASONS = {404: "BadPath", 410: "Unregistered", 413: "PayloadTooLarge"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +256,33 @@ def _payload(body: bytes, push_type: str) -> dict[str, Any]:
     return payload
 
 
+def fault_reason(status: int) -> str:
+    """The ``reason`` of a ``status`` fault without ``error=``: Apple's for that status, else its phrase."""
+    if status in _FAULT_REASONS:
+        return _FAULT_REASONS[status]
+    try:
+        return "".join(c for c in HTTPStatus(status).phrase.title() if c.isalnum())
+    except ValueError:
+        return f"Http{status}"
+
+
+class _ApnsFacts(RequestFacts):
+    """A stream as the faults' filters see it: stats name ``POST /3/device/{token}``, platform iOS."""
+
+    @cached_property
+    def template(self) -> str:
+        token = self.path.removeprefix(_PATH_PREFIX)
+        return "/3/device/{token}" if self.path.startswith(_PATH_PREFIX) and "/" not in token else self.path
+
+    @cached_property
+    def stats_name(self) -> str:
+        return f"{self.method} {self.template}"
+
+    @cached_property
+    def platform(self) -> Platform | None:
+        return Platform.IOS
+
+
 def _campaign(payload: dict[str, Any]) -> str | None:
     internal = payload.get("internalData")
     bulk = internal.get("bulkId") if isinstance(internal, dict) else None
@@ -254,7 +299,9 @@ class _Connection(asyncio.Protocol):
         self.cert_topic: str | None = None
         self.jwt: _Verified | None = None
         self.requests = 0
-        self.closing = False
+        self.closing = False  # no more frames are read (GOAWAY sent, or closed)
+        self.delayed: dict[int, asyncio.TimerHandle] = {}  # streams a latency fault holds back
+        self.goaway_last: int | None = None  # a GOAWAY due once the held streams are answered
         self.limited = True
         self.http1 = False
 
@@ -281,6 +328,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
+        self._cancel_delayed()
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
@@ -307,9 +355,14 @@ class _Connection(asyncio.Protocol):
                 else:
                     stream.body += event.data or b""
             elif isinstance(event, StreamEnded) and event.stream_id in self.streams:
-                self._answer(event.stream_id, self.streams.pop(event.stream_id))
+                self._arrived(event.stream_id, self.streams.pop(event.stream_id))
+                if self.closing:  # GOAWAY sent or the connection reset: later streams are not served
+                    break
             elif isinstance(event, StreamReset):
                 self.streams.pop(event.stream_id, None)
+                held = self.delayed.pop(event.stream_id, None)
+                if held is not None:
+                    held.cancel()
             elif isinstance(event, ConnectionTerminated):
                 self._flush()
                 self._close()
@@ -317,19 +370,97 @@ class _Connection(asyncio.Protocol):
         self._flush()
 
     def _flush(self) -> None:
-        if self.transport is not None:
+        if self.transport is not None and not self.transport.is_closing():
             out = self.conn.data_to_send()
             if out:
                 self.transport.write(out)
 
     def _close(self) -> None:
         self.closing = True
+        self._cancel_delayed()
         if self.transport is not None:
             self.transport.close()
 
+    def _abort(self) -> None:
+        """Drop the TCP connection with a reset (SO_LINGER 0) and no answer: a ``reset`` fault."""
+        self.closing = True
+        self._cancel_delayed()
+        if self.transport is None:
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
+
+    def _cancel_delayed(self) -> None:
+        for held in self.delayed.values():
+            held.cancel()
+        self.delayed.clear()
+
+    # -- faults -----------------------------------------------------------------------------------
+
+    def _arrived(self, stream_id: int, stream: _Stream) -> None:
+        """A whole request: offered to the faults first, then answered (now, or after a fault's latency)."""
+        faults = self.server.faults
+        decision = None
+        if faults:
+            h = {k.lower(): v for k, v in stream.headers}
+            path, _, query = h.get(":path", "").partition("?")
+            decision = faults.decide(_ApnsFacts(h.get(":method", ""), path, query_string=query))
+        if decision is None:
+            self._answer(stream_id, stream)
+        elif decision.delay_s > 0:
+            loop = asyncio.get_running_loop()
+            self.delayed[stream_id] = loop.call_later(decision.delay_s, self._delayed, stream_id, stream, decision)
+        else:
+            self._apply(stream_id, stream, decision)
+
+    def _delayed(self, stream_id: int, stream: _Stream, decision: Decision) -> None:
+        if self.delayed.pop(stream_id, None) is None or self.transport is None or self.transport.is_closing():
+            return
+        self._apply(stream_id, stream, decision)
+        if self.goaway_last is not None and not self.delayed:
+            self._goaway(self.goaway_last)  # it waited for this answer
+        self._flush()
+
+    def _apply(self, stream_id: int, stream: _Stream, decision: Decision) -> None:
+        entry = decision.terminal
+        if entry is not None and entry.fault.reset:
+            self._abort()
+        elif entry is not None:
+            self._fault_answer(stream_id, stream, entry, decision.new_base_url)
+            self._finished(stream_id)
+        else:
+            extra = [] if decision.new_base_url is None else [("new-base-url", decision.new_base_url)]
+            self._answer(stream_id, stream, extra)
+
+    def _fault_answer(self, stream_id: int, stream: _Stream, entry: FaultEntry, new_base_url: str | None) -> None:
+        """A ``status`` fault's answer in APNs' shape; nothing is journaled (as FCM's and HMS's)."""
+        fault = entry.fault
+        assert fault.status is not None
+        h = {k.lower(): v for k, v in stream.headers}
+        headers = [(":status", str(fault.status)), ("apns-id", h.get("apns-id") or str(uuid.uuid4()))]
+        if 200 <= fault.status < 300 and self.server.config.environment == "development":
+            headers.append(("apns-unique-id", str(uuid.uuid4())))
+        headers.append(("x-mobsim-fault", str(entry.id)))
+        if new_base_url is not None:
+            headers.append(("new-base-url", new_base_url))
+        data: bytes | None = None
+        if fault.answer_body == "envelope":
+            body: dict[str, Any] = {"reason": fault.error or fault_reason(fault.status)}
+            if body["reason"] == "Unregistered":
+                body["timestamp"] = int(self.server.journal.clock() * 1000)
+            data = json.dumps(body, separators=(",", ":")).encode()
+        elif fault.answer_body == "{}":
+            data = b"{}"
+        if data is not None:
+            headers += [("content-type", "application/json"), ("content-length", str(len(data)))]
+        self._send(stream_id, headers, data)
+
     # -- requests ---------------------------------------------------------------------------------
 
-    def _answer(self, stream_id: int, stream: _Stream) -> None:
+    def _answer(self, stream_id: int, stream: _Stream, extra: list[tuple[str, str]] | None = None) -> None:
         h = {k.lower(): v for k, v in stream.headers}
         apns_id = h.get("apns-id") or str(uuid.uuid4())
         token: str | None = None
@@ -348,23 +479,39 @@ class _Connection(asyncio.Protocol):
             journal.accept("apns", token, payload, size=size, message_id=apns_id, campaign=_campaign(payload))
         except _Refusal as refusal:
             journal.reject("apns", token, refusal.status, refusal.reason, size=size)
-            self._refuse(stream_id, apns_id, refusal)
+            self._refuse(stream_id, apns_id, refusal, extra)
         except Exception:  # a bug here must not leave the stream hanging: answer as APNs does
             _log.exception("APNs request on stream %d failed", stream_id)
-            self._refuse(stream_id, apns_id, _Refusal(500, "InternalServerError"))
+            self._refuse(stream_id, apns_id, _Refusal(500, "InternalServerError"), extra)
         else:
             headers = [(":status", "200"), ("apns-id", apns_id)]
             if self.server.config.environment == "development":
                 headers.append(("apns-unique-id", str(uuid.uuid4())))
-            self._send(stream_id, headers, None)
+            self._send(stream_id, headers + (extra or []), None)
+        self._finished(stream_id)
+
+    def _finished(self, stream_id: int) -> None:
+        """Count an answered request; at ``goaway_after``, GOAWAY. Streams a latency fault holds are answered
+        first (h2 sends nothing after its GOAWAY), and the GOAWAY's last stream id covers them; meanwhile
+        no new stream is read."""
         self.requests += 1
         limit = self.server.config.goaway_after
-        if limit is not None and self.requests >= limit:
-            self.conn.close_connection(last_stream_id=stream_id, additional_data=b'{"reason":"Shutdown"}')
-            self._flush()
-            self._close()
+        if limit is None or self.requests < limit or self.closing:
+            return
+        self.closing = True
+        if self.delayed:
+            self.goaway_last = max([stream_id, *self.delayed])
+        else:
+            self._goaway(stream_id)
 
-    def _refuse(self, stream_id: int, apns_id: str, refusal: _Refusal) -> None:
+    def _goaway(self, last_stream_id: int) -> None:
+        self.conn.close_connection(last_stream_id=last_stream_id, additional_data=b'{"reason":"Shutdown"}')
+        self._flush()
+        self._close()
+
+    def _refuse(
+        self, stream_id: int, apns_id: str, refusal: _Refusal, extra: list[tuple[str, str]] | None = None
+    ) -> None:
         body: dict[str, Any] = {"reason": refusal.reason}
         if refusal.timestamp is not None:
             body["timestamp"] = refusal.timestamp
@@ -374,6 +521,7 @@ class _Connection(asyncio.Protocol):
             ("apns-id", apns_id),
             ("content-type", "application/json"),
             ("content-length", str(len(data))),
+            *(extra or []),
         ]
         self._send(stream_id, headers, data)
 
@@ -416,7 +564,10 @@ class _Connection(asyncio.Protocol):
 
 
 class ApnsServer:
-    """The loopback APNs in a thread of its own: ``start()`` binds (port 0 picks one; see ``port``)."""
+    """The loopback APNs in a thread of its own: ``start()`` binds (port 0 picks one; see ``port``).
+
+    ``faults``: the registry of faults on demand (``mobsim providers --fault``, ``/inspect/faults`` on the
+    FCM/HMS listener), shared with that app; its faults act on APNs streams too (docs/providers-apns.md)."""
 
     def __init__(
         self,
@@ -426,8 +577,10 @@ class ApnsServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        faults: FaultRegistry | None = None,
     ) -> None:
         self.journal = journal
+        self.faults = faults
         self.config = config or ApnsConfig()
         self.rules = _Rules(self.config, journal)
         self.certificates = certificates

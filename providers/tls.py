@@ -1,12 +1,15 @@
 """A local certificate authority for the loopback providers.
 
 :func:`ensure_certificates` writes, into a folder the user names, a CA (``ca.pem``: the file a backend
-under test trusts) and a server certificate for ``127.0.0.1``, ``localhost`` and the APNs host names,
-signed by it. Key files are 0600. An existing set is reused across starts, so a backend configured
-once keeps trusting the CA. :func:`issue_client_certificate` signs a client certificate for APNs
-certificate authentication: the topic (bundle id) sits in the subject's UID, as in Apple's
-"Apple Push Services" certificates (the exact subject layout there is unconfirmed; see
-docs/reference/push-providers.md §2.4). Keys are ECDSA P-256: small, fast to make and to handshake.
+under test trusts) and a server certificate for ``127.0.0.1``, ``::1``, ``localhost`` and the APNs, FCM
+and HMS host names, signed by it: the APNs listener and ``mobsim providers --tls`` both serve it. Key
+files are 0600. An existing CA is reused across starts, so a backend configured once keeps trusting
+it; the server certificate is made anew by that CA when it lacks a name or address of
+:data:`SERVER_NAMES` / :data:`SERVER_ADDRESSES`, another CA signed it, or it expires within a week.
+:func:`issue_client_certificate` signs a client certificate for APNs certificate authentication: the
+topic (bundle id) sits in the subject's UID, as in Apple's "Apple Push Services" certificates (the
+exact subject layout there is unconfirmed; see docs/reference/push-providers.md §2.4). Keys are ECDSA
+P-256: small, fast to make and to handshake.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -26,6 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from .errors import ProviderError
 
 __all__ = [
+    "SERVER_ADDRESSES",
     "SERVER_NAMES",
     "Certificates",
     "client_topic",
@@ -36,8 +41,21 @@ __all__ = [
     "write_private_key",
 ]
 
-SERVER_NAMES = ("localhost", "api.push.apple.com", "api.sandbox.push.apple.com", "api.development.push.apple.com")
+SERVER_NAMES = (
+    "localhost",
+    "api.push.apple.com",
+    "api.sandbox.push.apple.com",
+    "api.development.push.apple.com",
+    "fcm.googleapis.com",
+    "oauth2.googleapis.com",
+    "push-api.cloud.huawei.com",
+    "oauth-login.cloud.huawei.com",
+)
+"""The server certificate's DNS names: loopback, and the providers' hosts for a hosts-file redirect
+(docs/reference/push-providers.md §1.8, §2.1, §3.1, §3.2)."""
+SERVER_ADDRESSES = ("127.0.0.1", "::1")
 _VALID_DAYS = 825  # the longest lifetime Apple platforms accept for a TLS server certificate
+_RENEW_BEFORE = datetime.timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,15 +109,41 @@ def _write_cert(path: Path, cert: x509.Certificate) -> None:
 
 
 def ensure_certificates(folder: str | Path) -> Certificates:
-    """The CA and server certificate in ``folder``: reused when all four files are there, else made anew."""
+    """The CA and server certificate in ``folder``: the CA reused when both its files are there (else a new
+    one), the server certificate reused when it still fits that CA (else issued anew)."""
     root = Path(folder)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ProviderError(f"cannot create the certificate folder {root}: {e}; name a writable folder") from e
     certs = Certificates(root, root / "ca.pem", root / "ca-key.pem", root / "server.pem", root / "server-key.pem")
-    if all(p.exists() for p in (certs.ca_cert, certs.ca_key, certs.server_cert, certs.server_key)):
-        return certs
+    if certs.ca_cert.exists() and certs.ca_key.exists():
+        ca_key, ca_cert = load_private_key(certs.ca_key), _load_cert(certs.ca_cert)
+        if certs.server_cert.exists() and certs.server_key.exists() and _fits(_load_cert(certs.server_cert), ca_cert):
+            return certs
+    else:
+        ca_key, ca_cert = _new_ca()
+        write_private_key(certs.ca_key, ca_key)
+        _write_cert(certs.ca_cert, ca_cert)
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = [x509.DNSName(n) for n in SERVER_NAMES]
+    names += [x509.IPAddress(ipaddress.ip_address(a)) for a in SERVER_ADDRESSES]
+    server_cert = (
+        _builder(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]), ca_cert.subject, server_key.public_key()
+        )
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    write_private_key(certs.server_key, server_key)
+    _write_cert(certs.server_cert, server_cert)
+    return certs
+
+
+def _new_ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mobsim local provider CA")])
     ca_cert = (
@@ -112,22 +156,27 @@ def ensure_certificates(folder: str | Path) -> Certificates:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = [x509.DNSName(n) for n in SERVER_NAMES]
-    names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
-    server_cert = (
-        _builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]), ca_name, server_key.public_key())
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    write_private_key(certs.ca_key, ca_key)
-    write_private_key(certs.server_key, server_key)
-    _write_cert(certs.ca_cert, ca_cert)
-    _write_cert(certs.server_cert, server_cert)
-    return certs
+    return ca_key, ca_cert
+
+
+def _load_cert(path: Path) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError) as e:
+        raise ProviderError(f"cannot read the certificate {path}: {e}; delete it to have a new one made") from e
+
+
+def _fits(server: x509.Certificate, ca: x509.Certificate) -> bool:
+    """Signed by ``ca``, naming every name and address, and not expiring within a week."""
+    try:
+        server.verify_directly_issued_by(ca)
+        sans = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
+        return False
+    names = set(sans.get_values_for_type(x509.DNSName))
+    addresses = {str(a) for a in sans.get_values_for_type(x509.IPAddress)}
+    fresh = server.not_valid_after_utc - datetime.datetime.now(datetime.UTC) > _RENEW_BEFORE
+    return fresh and names >= set(SERVER_NAMES) and addresses >= set(SERVER_ADDRESSES)
 
 
 def issue_client_certificate(certs: Certificates, topic: str, folder: str | Path | None = None) -> tuple[Path, Path]:
