@@ -44,10 +44,15 @@ def serve_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"mobsim serve: {exc}", file=sys.stderr)
         return 2
+    stack = None
     try:
+        if args.providers:
+            stack = _start_providers(args, config)
         sock = bind(config.host, config.port)
         server, apps = build_server(config)
     except (OSError, RuntimeError) as exc:
+        if stack is not None:
+            stack.stop()
         print(f"mobsim serve: {exc}", file=sys.stderr)
         return 2
     url = url_of(sock)
@@ -64,7 +69,12 @@ def serve_command(args: argparse.Namespace) -> int:
     for key in config.api_keys or server.messaging.api_keys():
         shown = mask(key) if key in config.api_keys else key  # the container log shows no given secret
         print(f"  Push API key:  {shown}   (Authorization: App <API key>; POST {url}/push/3/messages)")
-    print(f"  push provider: {url}/provider/1/deliveries   (latency {config.push_latency} ms, median:p95)")
+    if stack is None:
+        print(f"  push provider: {url}/provider/1/deliveries   (latency {config.push_latency} ms, median:p95)")
+    else:
+        print(f"  push:          sent through these providers (counts: GET {url}/inspect/relay)")
+        for line in stack.describe():
+            print(f"  {line}")
     print(f"  inspection:    {url}/inspect/persons   docs: {url}/docs", flush=True)
     if generated:
         print(f"  inspect token: {config.inspect_token}   (generated: the server is off loopback; send "
@@ -81,9 +91,32 @@ def serve_command(args: argparse.Namespace) -> int:
     if config.strict:
         print(f"  strict mode:   violations at {url}/inspect/violations (or: mobsim violations --target {url})")
         _log_violations()
-    with contextlib.suppress(KeyboardInterrupt):
-        run_forever(config, sock, server)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            run_forever(config, sock, server)
+    finally:
+        if stack is not None:
+            stack.stop()
     return 0
+
+
+def _start_providers(args: argparse.Namespace, config: Any) -> Any:
+    """FCM, HMS and APNs on loopback in this process (providers/stack.py); the server then sends
+    through them, and the hand-off latency is theirs. Raises RuntimeError with the reason."""
+    from providers.errors import ProviderError
+    from providers.stack import ProviderStack, StackOptions
+    from server_stub.messaging import PushLatency
+
+    options = StackOptions(host=config.host, port=args.providers_port, apns_port=args.apns_port,
+                           folder=Path(args.apns_dir), latency=config.push_latency,
+                           faults=list(args.providers_fault or []), inspect_token=config.inspect_token)  # fmt: skip
+    try:
+        stack = ProviderStack(options).start()
+    except (ProviderError, OSError) as exc:
+        raise RuntimeError(f"--providers: {exc}") from None
+    config.relay = stack.targets
+    config.push_latency = PushLatency(0, 0)  # the server sends at once; the providers hand off later
+    return stack
 
 
 def _log_violations() -> None:
@@ -182,6 +215,28 @@ def register(commands: Any) -> None:
         metavar="SPEC",
         help="inject a fault (repeatable), e.g. 'status=503,rate=0.3,until=40': docs/faults.md",
     )
+    providers = serve.add_argument_group("push providers (docs/providers.md)")
+    providers.add_argument(
+        "--providers",
+        action="store_true",
+        help="send the pushes through FCM, HMS and APNs served on loopback by this process (as a real backend "
+        "does) instead of handing them out at /provider/1/deliveries; the devices take them from the providers' feed",
+    )
+    providers.add_argument(
+        "--providers-port", type=int, default=8090, metavar="N",
+        help="with --providers: the FCM/HMS/feed/journal port (default 8090; 0 picks one)",
+    )  # fmt: skip
+    providers.add_argument(
+        "--apns-port", type=int, default=2197, metavar="N",
+        help="with --providers: the APNs port (default 2197, APNs' own alternative port; 0 picks one)",
+    )  # fmt: skip
+    providers.add_argument(
+        "--apns-dir", default="mobsim-apns", metavar="DIR",
+        help="with --providers: the CA, APNs certificate and AuthKey .p8 (made once; default mobsim-apns)",
+    )  # fmt: skip
+    providers.add_argument("--providers-fault", action="append", metavar="SPEC",
+                           help="with --providers: a fault the providers inject into the server's sends (repeatable; "
+                           "docs/faults.md), e.g. 'status=503,rate=0.2'")  # fmt: skip
     serve.set_defaults(handler=serve_command)
 
 

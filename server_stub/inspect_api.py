@@ -229,5 +229,14 @@ async def remove_jwt_key(request: Request, code: str, kid: str) -> Response:
     return json_response({"removed": kid, "keys": len(server.jwt_keys.of(code))})
 
 
+@router.get("/relay", summary="What the push providers answered this server's sends (mobsim serve --providers)")
+def relay(request: Request) -> Response:
+    relayed = _server(request).messaging.relay
+    if relayed is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "this server hands its pushes out itself (GET /provider/1/deliveries); "
+                       "start it with --providers to send them through FCM, HMS and APNs")  # fmt: skip
+    return json_response(relayed.snapshot())
+
+
 def inspect_router() -> APIRouter:
     return router

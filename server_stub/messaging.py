@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from .store import Store
 
@@ -79,6 +80,9 @@ class Messaging:
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.version = 0
         """Bumped when messages were sent: a long-polling provider request looks again."""
+        self.relay: Any = None
+        """The :class:`server_stub.relay.ProviderRelay` sending the messages through push providers
+        (``mobsim serve --providers``); then ``GET /provider/1/deliveries`` hands nothing out."""
         with store.transaction() as db:
             rows = db.execute("SELECT key, account FROM api_keys ORDER BY created, key").fetchall()
         self._keys: dict[str, str] = {row["key"]: row["account"] for row in rows}

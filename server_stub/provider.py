@@ -9,7 +9,9 @@ to the virtual device whose push token carries its route (:func:`contract.messag
 satisfies ``(route - 1) % N == I``. ``limit`` (1 to 1000, default 100) caps one answer; ``wait``
 (0 to 5 seconds, default 0) long-polls when nothing is due: the request returns as soon as
 something is (a new send wakes it up) or when the time is up. Authentication is the application's
-``Authorization: App <code>``; errors are the Mobile API's envelope.
+``Authorization: App <code>``; errors are the Mobile API's envelope. A server that sends through
+push providers (``mobsim serve --providers``, server_stub/relay/) answers 404: the providers hand the
+pushes out then.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ async def deliveries(request: Request) -> Response:
     """The caller application's due messages of one shard, marked handed; long-polls up to ``wait``."""
     server: ProfileServer = request.app.state.profiles
     caller = server.authenticate(request)
+    if server.messaging.relay is not None:
+        text = "this server sends its pushes through push providers (--providers): take them from their feed"
+        raise ApiError(ErrorCode.NOT_FOUND, text + ", GET /provider/1/deliveries on the providers' port")
     of = int(_number(request, "of", 1, 1, 1_000_000, integer=True))
     shard = int(_number(request, "shard", 0, 0, of - 1, integer=True))
     limit = int(_number(request, "limit", 100, 1, 1000, integer=True))

@@ -23,6 +23,7 @@ from .guard import Guard, mask, settle_token
 from .jwt_keys import JwtKey
 from .messaging import PushLatency
 from .protocol import ConnectionLimits, protocol_class, raise_descriptor_limit
+from .relay import ProviderRelay, RelayTargets
 from .server import ProfileServer
 from .store import Store
 
@@ -56,6 +57,10 @@ class ServeConfig:
     inspect_token: str | None = None
     """The token the inspection API and docs need (server_stub/guard.py); see
     :func:`resolve_inspect_token` for the default."""
+    relay: RelayTargets | None = None
+    """Send the pushes through these push providers (server_stub/relay/) instead of handing them out
+    at ``/provider/1/deliveries``; the hand-off latency is then the providers' (``push_latency`` is
+    not applied by the server: it sends each message at its send time)."""
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -103,7 +108,9 @@ def build_server(config: ServeConfig) -> tuple[ProfileServer, list[dict[str, Any
             server.store.close()
             raise RuntimeError(f"--api-key {mask(key)!r}: {exc}") from None
     server.messaging.ensure_api_key()
-    server.messaging.latency = config.push_latency
+    server.messaging.latency = config.push_latency if config.relay is None else PushLatency(0, 0)
+    if config.relay is not None:
+        server.messaging.relay = ProviderRelay(server, config.relay)
     for jwt_key in config.jwt_keys:
         try:
             server.add_jwt_key(jwt_key)
@@ -126,6 +133,35 @@ class Latency:
         if scope["type"] == "http":
             await asyncio.sleep(self.seconds)
         await self.app(scope, receive, send)
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logging.getLogger("mobsim.relay").error("the push relay stopped", exc_info=task.exception())
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server with the profile server's background work (the push relay) on its loop,
+    started once it listens and cancelled before it shuts down."""
+
+    def __init__(self, config: uvicorn.Config, profiles: ProfileServer) -> None:
+        super().__init__(config)
+        self.profiles = profiles
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        relay = self.profiles.messaging.relay
+        if relay is not None:
+            task = asyncio.create_task(relay.run())
+            task.add_done_callback(_report_end)
+            self._tasks.append(task)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await super().shutdown(sockets)
 
 
 def _uvicorn(config: ServeConfig, server: ProfileServer) -> uvicorn.Server:
@@ -152,7 +188,7 @@ def _uvicorn(config: ServeConfig, server: ProfileServer) -> uvicorn.Server:
         timeout_keep_alive=75,
         http=protocol_class(config.limits),
     )
-    return uvicorn.Server(config_)
+    return _Server(config_, server)
 
 
 def url_of(sock: socket.socket) -> str:
