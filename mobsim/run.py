@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -40,6 +41,7 @@ from . import __version__
 from .exitcodes import FAILED, INTERRUPTED, PASSED, TOOL_FAILED, USAGE
 from .output import Output
 from .run_live import progress_line, read_live
+from .run_providers import add_provider_arguments, journal_report, provider_problems, start_providers
 from .run_report import (
     SCHEMA_VERSION,
     campaign_funnels,
@@ -116,6 +118,7 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
         help="a fault the bundled server injects from the start (docs/faults.md), e.g. 'status=503,rate=0.3' or "
         "'reset,rate=0.05'; repeatable; not with --target (in front of a real backend: mobsim proxy --fault)",
     )
+    add_provider_arguments(target)
     groups = {"target": target, "audience and load model": run.add_argument_group("audience and load model")}
     add_run_options(groups)
 
@@ -233,6 +236,7 @@ def _check(args: argparse.Namespace) -> Plan:
                     f"--seed {args.seed} --population {args.population}: use those, or a new state file"
                 )
     problems += _fault_problems(args)
+    problems += provider_problems(args)
     target = None
     try:
         target = target_from_args(args)
@@ -552,11 +556,20 @@ def run_command(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, plan: Plan, paths: dict[str, Path], out: Output, interrupt: Interrupt) -> int:
     started_at = datetime.now(UTC)
     server = None
+    try:
+        stack = start_providers(args, plan.target_url is None, paths["json"].parent)
+    except RuntimeError as exc:
+        out.line(f"mobsim run: {exc}", "bad")
+        return TOOL_FAILED
     if plan.target_url is None:
+        from server_stub.messaging import PushLatency
         from server_stub.serve import BackgroundServer, ServeConfig
 
         db = Path(str(paths["state"]) + ".db") if args.state_file else None
-        server = BackgroundServer(ServeConfig(port=0, db=db, faults=list(args.fault))).start()
+        config = ServeConfig(port=0, db=db, faults=list(args.fault))
+        if stack is not None:  # the server sends at once; the providers hand the pushes off later
+            config.relay, config.push_latency = stack.targets, PushLatency(0, 0)
+        server = BackgroundServer(config).start()
         host, app_code = server.url, server.app_code
         args.api_key = args.api_key or server.api_key  # the spike's campaign goes through its Push API
         kept = f"on {db}, beside the state file" if db else "in memory"
@@ -567,6 +580,16 @@ def _run(args: argparse.Namespace, plan: Plan, paths: dict[str, Path], out: Outp
         host, app_code = plan.target_url, plan.app_code
         cap = f"at most {plan.max_rps:g} requests/s" if plan.max_rps else "no request-rate cap"
         out.line(f"target {host} (app {mask_code(app_code)}), {cap}")
+    if stack is not None:
+        args.deliveries_url = stack.feed_url
+        who = "the bundled server sends" if server is not None else "send the backend's pushes here"
+        out.line(f"push providers on loopback ({who}; credentials in {paths['json'].parent / 'providers.json'})"
+                 if server is None else f"push providers on loopback ({who} through them)")  # fmt: skip
+        for line in stack.describe():
+            out.line(line)
+        for number, spec in enumerate(args.providers_fault, 1):
+            out.line(f"fault {number} injected by the providers: {spec}", "warn")
+    providers: dict[str, Any] | None = None
     try:
         out.line(
             f"running {plan.users} users for {plan.seconds} s ({plan.shape_text}); population {args.population} "
@@ -600,9 +623,15 @@ def _run(args: argparse.Namespace, plan: Plan, paths: dict[str, Path], out: Outp
                 _end_group(process)
         after = stored_counts(host, app_code) if before is not None else None
         campaigns = campaign_funnels(host, app_code, since=started_at) or []
+        relay = server.profiles.messaging.relay if server is not None else None
+        providers = journal_report(args.deliveries_url, relay.snapshot() if relay is not None else None)
     finally:
         if server is not None:
             server.stop()
+        if stack is not None:
+            stack.stop()
+            if server is not None:  # the bundled run's own CA and key, in a temporary folder
+                shutil.rmtree(stack.options.folder, ignore_errors=True)
     if not paths["summary"].exists():
         tail = paths["log"].read_text(errors="replace")[-3000:]
         out.line(f"mobsim run: Locust exited with {code} and wrote no summary; {paths['log']} ends with:", "bad")
@@ -611,6 +640,7 @@ def _run(args: argparse.Namespace, plan: Plan, paths: dict[str, Path], out: Outp
     locust_summary = json.loads(paths["summary"].read_text())
     summary = _summary(args, plan, locust_summary, paths, setup, before, after, host, app_code, server is not None)
     summary["campaigns"] = campaigns
+    summary["providers"] = providers
     summary["started_at"] = started_at.isoformat()
     summary["load_started_at"] = load_started.isoformat()
     summary["ended_at"] = datetime.now(UTC).isoformat()
@@ -690,6 +720,10 @@ def _verdict(summary: dict[str, Any], results: list[Any], aborted: list[str], in
     elif (summary.get("campaign") or {}).get("error"):
         what = "reached no installation" if summary["campaign"].get("messages") == 0 else "was not sent"
         code, reason = FAILED, f"the spike campaign {what}: {summary['campaign']['error'][:200]}"
+    elif (summary.get("providers") or {"ok": True})["ok"] is False:
+        report = summary["providers"]
+        problems = report.get("problems") or [report.get("error", "")]
+        code, reason = FAILED, f"the push providers' journal: {len(problems)} problems: " + "; ".join(problems)[:300]
     elif results:
         code = FAILED if failed else PASSED
         reason = (

@@ -173,6 +173,22 @@ def _ms(value: float) -> str:
     return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
+def _print_providers(out: Output, report: dict[str, Any] | None) -> None:
+    """The push providers' journal (``--providers`` or a providers' ``--deliveries-url``)."""
+    if not report:
+        return
+    if report.get("error"):
+        out.line(f"push providers: {report['error']}", "bad")
+        return
+    journal = report["journal"]
+    per = ", ".join(f"{name} {figures.get('accepted', 0)}" for name, figures in journal.get("providers", {}).items())
+    verdict, tone = ("passed", "ok") if report["ok"] else ("FAILED", "bad")
+    out.line(f"push providers: {journal.get('accepted', 0)} sends accepted ({per or 'none'}), "
+             f"{journal.get('rejected', 0)} rejected; journal checks {verdict}", tone)  # fmt: skip
+    for problem in report.get("problems", [])[:10]:
+        out.line(f"  {problem}", "bad")
+
+
 def print_summary(out: Output, summary: dict[str, Any], results: list[Result]) -> None:
     target = summary["target"]
     rows = [
@@ -203,6 +219,7 @@ def print_summary(out: Output, summary: dict[str, Any], results: list[Result]) -
             f"({base.get('personalized', 0)} logged in, {base.get('failed', 0)} failed) "
             f"in {base.get('seconds', 0):.1f} s; {base.get('resumed', 0)} resumed from the state file"
         )
+    _print_providers(out, summary.get("providers"))
     rec = summary["reconciliation"]
     columns = ["what", "acknowledged", "pending"]
     if rec["stored_available"]:

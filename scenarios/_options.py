@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from simulator import AppConfig
 
@@ -121,6 +122,12 @@ OPTIONS: tuple[Option, ...] = (
         "an account API key of the target's Push API: --shape spike then sends a real campaign (MOBSIM_API_KEY; "
         "mobsim run passes the bundled server's own)",
         secret=True, env="MOBSIM_API_KEY", group="target",
+    ),
+    Option(
+        "deliveries-url", str, "",
+        "the push providers' feed the devices take their pushes from (GET .../provider/1/deliveries; default the "
+        "target's own, the reference server's simulated provider; mobsim run --providers sets its providers' feed)",
+        group="target",
     ),
     Option("think-time", float, 1.0, "scale of the think times inside sessions (0: none; default 1)"),
     Option("state-file", str, "", "resume the population from this file and save it back at the end"),
@@ -233,6 +240,11 @@ def validate(opts: Any, *, tags: Iterable[str] | None = None, exclude_tags: Iter
     _number(errors, opts, "day_start_hour", low=0, high=24)
     _number(errors, opts, "spike_at", low=0)
     _number(errors, opts, "max_rps", low=0)
+    feed = getattr(opts, "deliveries_url", "") or ""
+    if feed and (urlsplit(feed).scheme not in ("http", "https") or not urlsplit(feed).netloc):
+        errors.append(
+            f"--deliveries-url {feed!r}: give the feed's URL, e.g. http://127.0.0.1:8090/provider/1/deliveries"
+        )
     if getattr(opts, "new_installs", None) is not None and "newinstall=" in (opts.personas or "").replace(" ", ""):
         errors.append(
             "--personas names newinstall and --new-installs is given: new installs are a share of sessions; "

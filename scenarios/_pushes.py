@@ -156,6 +156,10 @@ class PushReceiver:
     schedule_open: Callable[[float, int, str], None] | None = None
     """``schedule_open(delay, index, message_id)``: run an open session ``delay`` seconds from now."""
     hour: Callable[[], int] = lambda: 12
+    gone: list[tuple[str, str]] = field(default_factory=list)
+    """(platform, token) of deliveries whose device no longer holds the token (uninstalled, or the
+    token refreshed): what the push service learns from the phone. The caller reports them to a
+    providers' journal (``POST /journal/uninstall``) and clears the list."""
 
     def handle(self, deliveries: Iterable[Mapping[str, Any]]) -> int:
         """Hand each delivery to its device; returns how many the devices took."""
@@ -186,6 +190,9 @@ class PushReceiver:
         try:
             if device.push_token != delivery.get("pushToken") or device.platform is not _platform(delivery):
                 tally.add("pushes_stale")  # the token was refreshed or the app reinstalled since
+                token = delivery.get("pushToken")
+                if isinstance(token, str):
+                    self.gone.append((str(delivery.get("platform")), token))
                 return 0
             message_id = _receive(device, payload, tally)
             if message_id is None:

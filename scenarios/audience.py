@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import gevent
 import gevent.event
@@ -193,9 +194,15 @@ def _receive_pushes(environment: Environment, run: RunState) -> None:
 
     receiver = PushReceiver(run.population, transport, run.tally, rng, policy, open_later,
                             hour=lambda: time.gmtime().tm_hour)  # fmt: skip
-    query = f"{DELIVERIES_PATH}?shard={run.slice.index}&of={run.slice.count}&limit=500&wait=2"
+    feed = urlsplit(opts.deliveries_url or run.host.rstrip("/") + DELIVERIES_PATH)
+    if opts.deliveries_url:  # a providers' feed: its own host
+        poller = HTTPClient.from_url(f"{feed.scheme}://{feed.netloc}", network_timeout=30.0, connection_timeout=10.0)
+    query = f"{feed.path}?shard={run.slice.index}&of={run.slice.count}&limit=500&wait=2"
+    journal = feed.path.removesuffix(DELIVERIES_PATH) + "/journal/uninstall" if opts.deliveries_url else None
     headers = {"Authorization": f"App {opts.app_code}"}
     while not run.stopping:
+        if journal is not None and receiver.gone:
+            _report_gone(poller, journal, receiver.gone)
         try:
             answer = poller.get(query, headers=headers)
             status, body = answer.status_code, answer.read()
@@ -218,6 +225,21 @@ def _receive_pushes(environment: Environment, run: RunState) -> None:
         receiver.handle(deliveries)
         if not deliveries:
             gevent.sleep(0.2)
+
+
+_PROVIDER = {"android": "fcm", "huawei": "hms", "ios": "apns"}
+
+
+def _report_gone(poller: HTTPClient, path: str, gone: list[tuple[str, str]]) -> None:
+    """Tell the providers which tokens' devices dropped them (uninstalled, refreshed): their next
+    sends to those tokens get the provider's "gone" answer, as FCM, HMS and APNs learn it from phones."""
+    while gone:
+        platform, token = gone.pop()
+        body = json.dumps({"provider": _PROVIDER.get(platform, platform), "token": token}).encode()
+        try:
+            poller.post(path, body=body, headers={"Content-Type": "application/json"}).read()
+        except (OSError, gevent.Timeout) as exc:
+            _log.debug("could not report a gone token to the providers: %s", exc)
 
 
 def _open(

@@ -30,6 +30,7 @@ os.environ.setdefault("LOCUST_SKIP_MONKEY_PATCH", "1")
 BESIDE = (
     "tests/scenarios/test_run_command.py",
     "tests/scenarios/test_run_faults.py",
+    "tests/scenarios/test_run_providers.py",
     "tests/scenarios/test_separate_hosts.py",
 )
 _CHILD_ENV = "MOBSIM_TESTS_CHILD"

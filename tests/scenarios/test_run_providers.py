@@ -1,0 +1,88 @@
+"""``mobsim run --providers``: the bundled server sends a spike campaign through FCM, HMS and APNs
+on loopback, the devices take the pushes from the providers' feed, and the summary holds the
+providers' journal, in agreement with what the server counted. One real run (a subprocess, as
+tests/scenarios/test_run_command.py); the option's refusals and the verdict's rule in process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mobsim.cli import main
+from mobsim.exitcodes import FAILED, PASSED, USAGE
+from mobsim.run import _verdict
+from mobsim.run_providers import journal_report
+
+
+@pytest.mark.slow
+def test_a_spike_campaign_goes_through_the_providers_and_reaches_the_devices(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    proc = subprocess.run(
+        [sys.executable, "-m", "mobsim", "run", "--providers", "--out-dir", str(out), "-t", "12s",
+         "--population", "60", "-u", "6", "-r", "6", "--shape", "spike", "--spike-at", "2"],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == PASSED, proc.stdout + proc.stderr
+    assert "push providers on loopback (the bundled server sends through them)" in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    report = summary["providers"]
+    assert report["ok"] is True and report["problems"] == [], report
+    campaign = summary["campaign"]
+    journal = report["journal"]
+    assert journal["accepted"] == campaign["messages"] > 0, (journal, campaign)
+    relay = report["relay"]["providers"]
+    for name in ("fcm", "hms", "apns"):  # what the server saw accepted is what the providers journaled
+        assert relay[name]["sent"] == journal["providers"].get(name, {}).get("accepted", 0), (relay, journal)
+    assert relay["apns"]["sent"] > 0 and relay["fcm"]["sent"] > 0
+    funnel = next(c for c in summary["campaigns"] if c["bulkId"] == campaign["bulkId"])
+    assert funnel["delivered"] == journal["accepted"], funnel  # every push reached a device and was reported
+    assert f"push providers: {journal['accepted']} sends accepted" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--providers-port", "8090"), "--providers-port needs --providers"),
+        (("--providers-fault", "status=503"), "--providers-fault needs --providers"),
+        (
+            ("--providers", "--deliveries-url", "http://127.0.0.1:9/provider/1/deliveries"),
+            "--providers and --deliveries-url",
+        ),
+        (("--providers", "--apns-port", "70000"), "--apns-port 70000: a port from 0 to 65535"),
+        (("--providers", "--providers-fault", "status=503,rate=2"), "--providers-fault: "),
+        (("--deliveries-url", "ftp://x/provider/1/deliveries"), "--deliveries-url 'ftp://x/provider/1/deliveries'"),
+    ],
+)
+def test_provider_options_are_refused_before_anything_starts(
+    args: tuple[str, ...], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["run", "--out-dir", str(tmp_path / "r"), *args])
+    text = capsys.readouterr().out
+    assert code == USAGE and message in text and "nothing was sent" in text, text
+    assert not (tmp_path / "r").exists()
+
+
+def _summary(providers: dict[str, Any] | None) -> dict[str, Any]:
+    return {"totals": {"requests": 10, "failures": 0}, "providers": providers}
+
+
+def test_a_failed_journal_check_fails_the_verdict_and_a_passed_one_does_not() -> None:
+    bad = _summary({"ok": False, "problems": ["token t: 2 messages in campaign c"]})
+    assert _verdict(bad, [], [], False) == FAILED
+    assert bad["verdict"]["reason"].startswith("the push providers' journal: 1 problems: token t: 2 messages")
+    unreadable = _summary({"ok": False, "problems": [], "error": "GET x/journal/verify: ConnectError: refused"})
+    assert _verdict(unreadable, [], [], False) == FAILED and "ConnectError" in unreadable["verdict"]["reason"]
+    for fine in (_summary({"ok": True, "problems": []}), _summary(None)):
+        assert _verdict(fine, [], [], False) == PASSED
+
+
+def test_the_journal_is_read_only_from_a_providers_feed() -> None:
+    assert journal_report(None) is None and journal_report("") is None
+    assert journal_report("http://127.0.0.1:9/somewhere/else") is None  # not a feed: the target's own
+    report = journal_report("http://127.0.0.1:9/provider/1/deliveries")
+    assert report is not None and report["ok"] is False and "ConnectError" in report["error"]
