@@ -85,7 +85,7 @@ def providers_command(args: argparse.Namespace) -> int:
     from providers.tls import ensure_certificates
     from server_stub.faults import FaultRegistry, parse_faults
     from server_stub.guard import Guard, is_loopback_host, token_from_env
-    from server_stub.protocol import ConnectionLimits
+    from server_stub.protocol import ConnectionLimits, protocol_class
     from server_stub.serve import bind, serve_until_stopped, url_of
 
     if args.verify is not None:
@@ -160,7 +160,7 @@ def providers_command(args: argparse.Namespace) -> int:
     if args.tls and certs is not None:  # HTTP/1.1 over TLS (uvicorn speaks no HTTP/2; clients fall back)
         tls = {"ssl_certfile": str(certs.server_cert), "ssl_keyfile": str(certs.server_key)}
     config = uvicorn.Config(
-        guarded, log_level="warning", lifespan="off", timeout_keep_alive=75, http=_protocol(limits), **tls
+        guarded, log_level="warning", lifespan="off", timeout_keep_alive=75, http=protocol_class(limits), **tls
     )
     try:
         serve_until_stopped(uvicorn.Server(config), sock)
@@ -168,23 +168,6 @@ def providers_command(args: argparse.Namespace) -> int:
         if apns is not None:
             apns.stop()
     return exitcodes.PASSED
-
-
-def _protocol(limits: Any) -> Any:
-    """mobsim's uvicorn protocol (server_stub/protocol.py: limits, and the abort a ``reset`` fault uses),
-    whose abort also marks the request's cycle disconnected at once: over TLS the connection is lost a few
-    loop turns later than over TCP, and uvicorn would log "ASGI callable returned without starting
-    response" for each reset. (Belongs in ``LimitedProtocol.abort``; here until it moves there.)"""
-    from server_stub.protocol import LimitedProtocol
-
-    class ProvidersProtocol(LimitedProtocol):
-        def abort(self) -> None:
-            super().abort()
-            cycle = getattr(self, "cycle", None)
-            if cycle is not None and not cycle.response_complete:
-                cycle.disconnected = True
-
-    return type("ProvidersProtocol", (ProvidersProtocol,), {"limits": limits})
 
 
 def _start_apns(args: argparse.Namespace, journal: Any, certs: Any, faults: Any) -> Any:

@@ -5,6 +5,7 @@ faults on demand (server_stub/faults.py) and ``/inspect/faults``."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import cached_property
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,7 +15,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from contract.dialect import Platform
 from server_stub.errors import ApiError
+from server_stub.fault_spec import RequestFacts
 from server_stub.faults import FaultMiddleware, FaultRegistry, faults_router
 from server_stub.http import error_response
 from server_stub.messaging import PushLatency
@@ -28,6 +31,20 @@ from .journal import PROVIDERS, Journal
 __all__ = ["create_providers_app"]
 
 _ENTRIES_MAX = 10_000
+
+
+class _ProviderFacts(RequestFacts):
+    """A request to the providers' app as the faults' filters see it: ``platform=android`` is FCM
+    (its send and token endpoints), ``platform=huawei`` HMS; the feed and the journal have none."""
+
+    @cached_property
+    def platform(self) -> Platform | None:
+        path = self.path
+        if path.startswith("/v1/projects/") or path == "/token":
+            return Platform.ANDROID
+        if path == "/oauth2/v3/token" or (path.startswith("/v1/") and path.endswith("/messages:send")):
+            return Platform.HUAWEI
+        return None
 
 
 async def journal_json(request: Request) -> Response:
@@ -120,7 +137,7 @@ def create_providers_app(
         routes.append(Mount(_INSPECT, app=_inspect_app(faults)))
     app = Starlette(routes=routes)
     if faults is not None:
-        app.add_middleware(FaultMiddleware, registry=faults)
+        app.add_middleware(FaultMiddleware, registry=faults, facts=_ProviderFacts)
     app.state.faults = faults
     app.state.journal = journal
     app.state.fcm = FcmConfig(journal, quota=fcm_quota, quota_seconds=fcm_quota_seconds, keys=dict(fcm_keys or {}))

@@ -174,8 +174,9 @@ class FaultRegistry:
         return Decision(delay_ms / 1000, new_base_url, None) if acted else None
 
 
-def _facts(scope: Scope) -> RequestFacts | None:
-    """The request as the filters see it; None for requests no fault applies to."""
+def _facts(scope: Scope, kind: type[RequestFacts] = RequestFacts) -> RequestFacts | None:
+    """The request as the filters see it (a ``kind``: how its stats name and platform are read);
+    None for requests no fault applies to."""
     path: str = scope["path"]
     if path == _EXEMPT or path.startswith(_EXEMPT + "/"):
         return None
@@ -188,7 +189,7 @@ def _facts(scope: Scope) -> RequestFacts | None:
     if agent.startswith(PREFLIGHT_AGENT):
         return None
     query = scope.get("query_string", b"").decode("latin-1")
-    return RequestFacts(scope["method"], path, override=override, user_agent=agent, query_string=query)
+    return kind(scope["method"], path, override=override, user_agent=agent, query_string=query)
 
 
 def _message_id(status: int) -> str:
@@ -229,14 +230,21 @@ class FaultMiddleware:
     """Injects the registry's faults into the HTTP requests ``app`` serves."""
 
     def __init__(
-        self, app: ASGIApp, registry: FaultRegistry, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self,
+        app: ASGIApp,
+        registry: FaultRegistry,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        facts: type[RequestFacts] = RequestFacts,
     ) -> None:
-        self.app, self.registry, self.sleep = app, registry, sleep
+        """``facts``: how a request's stats name and platform are read (the providers' app tells
+        FCM from HMS by path, providers/app.py)."""
+        self.app, self.registry, self.sleep, self.facts = app, registry, sleep, facts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         decision = None
         if scope["type"] == "http" and self.registry:
-            request = _facts(scope)
+            request = _facts(scope, self.facts)
             decision = None if request is None else self.registry.decide(request)
         if decision is None:
             await self.app(scope, receive, send)

@@ -171,13 +171,18 @@ class LimitedProtocol(HttpToolsProtocol):
 
     # the abort -----------------------------------------------------------------------------
     def abort(self) -> None:
-        """Drop the connection with a TCP reset and no answer."""
+        """Drop the connection with a TCP reset and no answer. The request's cycle is marked
+        disconnected at once: over TLS the connection is lost a few loop turns later than over TCP,
+        and uvicorn would log "ASGI callable returned without starting response" for each reset."""
         sock = self.transport.get_extra_info("socket") if self.transport is not None else None
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         if self.transport is not None:
             self.transport.abort()
+        cycle = getattr(self, "cycle", None)
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True
 
 
 class _HeadersTooLarge(Exception):

@@ -71,3 +71,25 @@ def test_without_a_registry_there_is_no_inspect_route() -> None:
 def test_a_bad_fault_spec_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["providers", "--fault", "status=abc"]) == exitcodes.USAGE
     assert "--fault 'status=abc'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("platform", "fcm", "hms", "token_endpoints_faulted"),
+    [("android", 503, 200, ("fcm",)), ("huawei", 200, 503, ("hms",)), ("ios", 200, 200, ())],
+)
+def test_platform_tells_fcm_from_hms_and_spares_the_feed_and_the_journal(
+    platform: str, fcm: int, hms: int, token_endpoints_faulted: tuple[str, ...]
+) -> None:
+    world = world_with()
+    fcm_access, hms_access = world.fcm_token(), world.hms_token()  # before the fault
+    assert world.client.post("/inspect/faults", json={"spec": f"status=503,platform={platform}"}).status_code == 201
+    assert fcm_send(world, fcm_access) == fcm
+    body = json.dumps(hms_body([token_of(Platform.HUAWEI, 3)]))
+    sent = world.client.post(HMS_SEND, content=body, headers={"Authorization": f"Bearer {hms_access}"})
+    assert sent.status_code == hms
+    form = {"grant_type": "client_credentials", "client_id": "101234567", "client_secret": "s"}
+    assert (world.client.post("/oauth2/v3/token", data=form).status_code == 503) is ("hms" in token_endpoints_faulted)
+    fcm_token = world.client.post("/token", data={"grant_type": "x"})
+    assert (fcm_token.status_code == 503) is ("fcm" in token_endpoints_faulted)
+    assert world.client.get("/provider/1/deliveries").status_code == 200
+    assert world.client.get("/journal").status_code == 200

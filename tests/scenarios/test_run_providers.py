@@ -86,3 +86,32 @@ def test_the_journal_is_read_only_from_a_providers_feed() -> None:
     assert journal_report("http://127.0.0.1:9/somewhere/else") is None  # not a feed: the target's own
     report = journal_report("http://127.0.0.1:9/provider/1/deliveries")
     assert report is not None and report["ok"] is False and "ConnectError" in report["error"]
+
+
+@pytest.mark.slow
+def test_devices_take_pushes_from_providers_a_backend_under_test_sends_to(tmp_path: Path) -> None:
+    """A backend under test (here the reference server configured with providers, in this process)
+    sends a spike campaign through a running set of providers; ``--deliveries-url`` points the run's
+    devices at their feed, and the summary holds their journal."""
+    from providers.stack import ProviderStack, StackOptions
+    from server_stub.serve import BackgroundServer, ServeConfig
+
+    app, key = "RUN-PROVIDERS-APP", "run-providers-key"
+    with ProviderStack(StackOptions(folder=tmp_path / "ca")) as stack:
+        config = ServeConfig(port=0, app_codes=[app], api_keys=[key], relay=stack.targets)
+        with BackgroundServer(config) as backend:
+            out = tmp_path / "report"
+            proc = subprocess.run(
+                [sys.executable, "-m", "mobsim", "run", "--target", backend.url, "--app-code", app, "--api-key", key,
+                 "--deliveries-url", stack.feed_url, "--out-dir", str(out), "-t", "10s", "--population", "30",
+                 "-u", "4", "-r", "4", "--shape", "spike", "--spike-at", "2"],
+                capture_output=True, text=True, timeout=180,
+            )  # fmt: skip
+            assert proc.returncode == PASSED, proc.stdout + proc.stderr
+            summary = json.loads((out / "summary.json").read_text())
+            report = summary["providers"]
+            assert report["ok"] is True and report["relay"] is None and report["feed"] == stack.feed_url
+            assert report["journal"]["accepted"] == summary["campaign"]["messages"] > 0
+            figures = summary["messages"]
+            taken = figures["received"] + figures["held_for_a_session"]
+            assert taken == report["journal"]["accepted"], figures  # every accepted send reached its device
