@@ -60,3 +60,30 @@ def test_accepted_sends_are_received_by_the_devices_holding_the_tokens(platform:
     assert tally.counts["pushes_received"] == 3
     assert world.journal.verify(tokens[:3]) == [] and world.journal.verify(tokens) != []
     server.close()
+
+
+def test_a_push_to_a_device_that_dropped_its_token_is_noted_for_the_providers() -> None:
+    clock = VirtualClock(1_764_590_400.0)
+    server = InProcessServer(APP, clock=clock)
+    transport = InProcessTransport(server)
+    pop = Population(2, 5, AppConfig(APP, base_url="http://mobsim.inprocess"), clock=clock,
+                     personas={"browser": 1}, platforms={"android": 1})  # fmt: skip
+    tokens = []
+    for _ in range(2):
+        got = pop.checkout("browser", transport)
+        assert got is not None
+        index, device = got
+        device.start()
+        tokens.append((index, device.push_token))
+        if index == 0:
+            device.uninstall()  # the app is gone: FCM learns it when it next tries this token
+        else:
+            device.background()
+        pop.park(index, device)
+    tally: Tally = Tally()
+    receiver = PushReceiver(pop, transport, tally, random.Random(2), OpenPolicy(scale=0.0), lambda *a: None)
+    deliveries = [{"route": index + 1, "platform": "android", "pushToken": token,
+                   "payload": fcm_data(message(mid=f"m-{index}"))} for index, token in tokens]  # fmt: skip
+    assert receiver.handle(deliveries) == 1
+    assert receiver.gone == [("android", tokens[0][1])] and tally.counts["pushes_stale"] == 1
+    server.close()
