@@ -235,7 +235,8 @@ class ApnsSender:
         if status == 410 or reason == "BadDeviceToken":
             return Outcome("gone", message_id, reason)
         if reason in ("ExpiredProviderToken", "InvalidProviderToken"):
-            self._token = None
+            if self._token is not None and headers["authorization"] == f"bearer {self._token[0]}":
+                self._token = None  # not a newer one: a renewal sooner than 20 min is TooManyProviderTokenUpdates
             return Outcome("retry", message_id, reason)
         if status == 429 or status >= 500:
             return Outcome("retry", message_id, reason, _retry_after(answer))

@@ -61,7 +61,8 @@ class ApnsTarget:
 
 @dataclass(frozen=True, slots=True)
 class RelayTargets:
-    """One target per platform; a platform without one keeps its messages pending (none is sent)."""
+    """One target per platform; a message of a platform without one is refused (``NO_PROVIDER``:
+    ``UNDELIVERABLE``, as a backend without credentials for that platform cannot send it)."""
 
     fcm: FcmTarget | None = None
     hms: HmsTarget | None = None

@@ -34,6 +34,7 @@ __all__ = [
     "DAY_MS",
     "MAX_SCHEDULE_MS",
     "OPEN_WINDOW_MS",
+    "PROVIDER_REJECTED",
     "SYNC_LIMIT",
     "Violation",
     "claim_deliveries",
@@ -56,6 +57,9 @@ OPEN_WINDOW_MS = 60_000
 SYNC_LIMIT = 100
 """At most this many payloads in one ``/mobile/5/messages`` answer."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PROVIDER_REJECTED = "PROVIDER_REJECTED"
+"""The ``error`` of a message its push provider refused for good (``mobsim serve --providers``): reported
+``UNDELIVERABLE_NOT_DELIVERED`` with no error code (no Infobip code names it)."""
 _ERRORS = {e.name: e for e in (pa.NO_ERROR, pa.EC_DEVICE_APP_UNINSTALL, pa.EC_NO_REGISTRATION_ID_FOUND,
                                pa.EC_REGISTRATION_ID_DISABLED)}  # fmt: skip
 
@@ -93,6 +97,8 @@ def status_of(row: sqlite3.Row) -> tuple[pa.Status, pa.Error]:
     if status == "EXPIRED":
         return pa.EXPIRED_EXPIRED, pa.NO_ERROR
     if status == "UNDELIVERABLE":
+        if row["error"] == PROVIDER_REJECTED:  # the push provider refused the send (server_stub/relay/)
+            return pa.UNDELIVERABLE_NOT_DELIVERED, pa.NO_ERROR
         error = _ERRORS.get(row["error"] or "", pa.NO_ERROR)
         return (pa.UNDELIVERABLE_NO_DESTINATION if error is pa.NO_ERROR else pa.UNDELIVERABLE_NOT_DELIVERED), error
     return (pa.PENDING_ACCEPTED if row["handed_at"] is None else pa.PENDING_ENROUTE), pa.NO_ERROR

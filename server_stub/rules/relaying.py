@@ -7,8 +7,8 @@ The relay (server_stub/relay/loop.py) claims due messages as the built-in provid
 - ``gone``: the provider says the token is invalid: the message is ``UNDELIVERABLE`` with
   ``EC_DEVICE_APP_UNINSTALL``, and the installation, if it is still active with that token, is
   uninstalled (an ``Uninstall`` event), as a backend does on that feedback;
-- ``rejected``: the provider refused this send for good: ``UNDELIVERABLE`` (no error code: the
-  provider's reason is in the relay's counts, ``GET /inspect/relay``).
+- ``rejected``: the provider refused this send for good: ``UNDELIVERABLE_NOT_DELIVERED`` with no
+  error code (the provider's reason is in the relay's counts, ``GET /inspect/relay``).
 
 A message that is no longer pending (its delivery report came first, it expired) is left as it is.
 """
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from .context import Caller, Context
 from .installations import uninstall
-from .messages import now_ms
+from .messages import PROVIDER_REJECTED, now_ms
 
 __all__ = ["settle_sends"]
 
@@ -36,7 +36,7 @@ def settle_sends(ctx: Context, settled: Sequence[tuple[str, str, int]]) -> int:
                 (retry_at, message_id),
             )
         elif kind in ("gone", "rejected"):
-            error = "EC_DEVICE_APP_UNINSTALL" if kind == "gone" else None
+            error = "EC_DEVICE_APP_UNINSTALL" if kind == "gone" else PROVIDER_REJECTED
             changed = ctx.db.execute(
                 "UPDATE messages SET status='UNDELIVERABLE', error=?, done_at=?"
                 " WHERE message_id=? AND status='PENDING'",
