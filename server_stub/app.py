@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from contract import ErrorCode
 
 from .campaigns_api import campaigns_router
+from .docs_pages import redoc_router
 from .errors import ApiError
 from .fastpath import MobileFastPath
 from .faults import FaultRegistry, faults_router
@@ -131,6 +133,10 @@ def _openapi_with_models(app: FastAPI, models: Iterable[type[BaseModel]]) -> Cal
     return openapi
 
 
+DOCS_ASSETS = "/docs/static"
+"""Swagger UI's and ReDoc's files (guarded with /docs)."""
+
+
 def create_app(
     *,
     db: str | Path | None = None,
@@ -163,13 +169,18 @@ def create_app(
         server.messaging.add_api_key(key)
     if push_latency is not None:
         server.messaging.latency = push_latency
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's files served by this server (fastapi-offline
+    # ships them; FastAPI's own pages load them from a CDN and are blank offline), under the guard.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        redoc_url=None,  # server_stub/docs_pages.py: ReDoc with no request to Redocly's CDN
         title="mobsim reference profile server",
         version="0.1.0",
         description="The Infobip Mobile Messaging SDK's Mobile API (both dialects) with the People profile "
         "rules, and an inspection API. See the project README.",
     )
     app.state.profiles = server
+    app.include_router(redoc_router(app.title, DOCS_ASSETS))  # /redoc (server_stub/docs_pages.py)
     app.include_router(sdk_router())
     app.include_router(inspect_router())
     app.include_router(segments_router())  # POST /inspect/persons/query (server_stub/segments.py)
