@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 from _loopback import process_cpu
 
-from scenarios._pushes import EVERYONE, send_campaign
+from scenarios import EVERYONE, send_campaign
 from simulator import AppConfig, VirtualDevice
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -51,7 +51,16 @@ from ._population import (
     slice_state_path,
     state_header,
 )
-from ._pushes import DELIVERIES_PATH, EVERYONE, SEND_PATH, OpenPolicy, PushReceiver, campaign_request, open_session
+from ._pushes import (
+    DELIVERIES_PATH,
+    EVERYONE,
+    SEND_PATH,
+    OpenPolicy,
+    PushReceiver,
+    campaign_request,
+    open_session,
+    send_campaign,
+)
 
 
 def locust_transport() -> Any:
@@ -112,6 +121,7 @@ __all__ = [
     "prune_state_files",
     "ramp_level",
     "run_session",
+    "send_campaign",
     "settle",
     "slice_state_path",
     "spike_level",

@@ -23,7 +23,7 @@ from .guard import Guard, mask, settle_token
 from .jwt_keys import JwtKey
 from .messaging import PushLatency
 from .protocol import ConnectionLimits, protocol_class, raise_descriptor_limit
-from .relay import ProviderRelay, RelayTargets
+from .relay import RelayTargets
 from .server import ProfileServer
 from .store import Store
 
@@ -110,6 +110,8 @@ def build_server(config: ServeConfig) -> tuple[ProfileServer, list[dict[str, Any
     server.messaging.ensure_api_key()
     server.messaging.latency = config.push_latency if config.relay is None else PushLatency(0, 0)
     if config.relay is not None:
+        from .relay.loop import ProviderRelay  # httpx, only for a server that relays
+
         server.messaging.relay = ProviderRelay(server, config.relay)
     for jwt_key in config.jwt_keys:
         try:

@@ -16,7 +16,7 @@ import pytest
 
 from contract.headers import inspection_headers
 from providers.stack import ProviderStack, StackOptions
-from scenarios._pushes import EVERYONE, send_campaign
+from scenarios import EVERYONE, send_campaign
 from server_stub.messaging import PushLatency
 from server_stub.serve import BackgroundServer, ServeConfig
 from simulator import AppConfig, VirtualDevice

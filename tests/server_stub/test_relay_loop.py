@@ -30,8 +30,9 @@ from stubkit import APP_CODE, OTHER_APP, Clock, Device
 
 from contract import Platform
 from server_stub.messaging import PushLatency
-from server_stub.relay import ProviderRelay, RelayTargets
+from server_stub.relay import RelayTargets
 from server_stub.relay import loop as relay_loop
+from server_stub.relay.loop import ProviderRelay
 from server_stub.relay.targets import Outcome
 from server_stub.rules.messages import epoch_ms
 from server_stub.server import ProfileServer

@@ -26,8 +26,8 @@ from providers.app import create_providers_app
 from providers.journal import Journal
 from providers.service_account import ServiceAccount, new_service_account
 from providers.tls import ensure_certificates
-from server_stub.relay import ApnsSender, ApnsTarget, FcmSender, FcmTarget, HmsSender, HmsTarget, Outcome
-from server_stub.relay.senders import APNS_TOKEN_REFRESH
+from server_stub.relay import ApnsTarget, FcmTarget, HmsTarget, Outcome
+from server_stub.relay.senders import APNS_TOKEN_REFRESH, ApnsSender, FcmSender, HmsSender
 from simulator.tokens import push_token
 
 T = TypeVar("T")
