@@ -69,6 +69,7 @@ def check_command(args: argparse.Namespace) -> int:
 
     import conformance
     from conformance import CATALOGUE, PLATFORMS, Report, Result, Verdict
+    from conformance.html_report import write_html
     from conformance.report import print_report, write_json, write_junit
 
     from .demo import interruptible
@@ -152,6 +153,8 @@ def check_command(args: argparse.Namespace) -> int:
         write_junit(report, args.junit)
     if args.json:
         write_json(report, args.json)
+    if args.html:
+        write_html(report, args.html)
     if not report.passed:
         return exitcodes.FAILED
     if not report.results or all(r.verdict is Verdict.SKIP for r in report.results):
@@ -178,6 +181,7 @@ def register(commands: Any) -> None:
     check.add_argument("--platform", choices=["ios", "android", "all"], default="all", help="dialects (default all)")
     check.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     check.add_argument("--json", metavar="FILE", help="write a JSON report")
+    check.add_argument("--html", metavar="FILE", help="write an HTML report (one page, no script, works offline)")
     check.add_argument("--only", action="append", metavar="ID", help="run only this check or area (PER, PER-003...)")
     check.add_argument("--timeout", type=float, default=20.0, help="seconds per request (default 20)")
     check.add_argument(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shlex
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +39,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import exitcodes
 from .targets import Target, TargetError, add_target_arguments, mask_code, preflight, target_from_args
 
-__all__ = ["interruptible", "register", "stopped"]
+__all__ = ["browser_lines", "interruptible", "register", "stopped"]
 
 
 def stopped(console: Console, command: str, what: str, exc: BaseException) -> int:
@@ -248,6 +249,38 @@ def _summary(console: Console, outcome: Any, args: argparse.Namespace, target: s
         else:
             console.print(f"  curl -s -X POST '{base}{shown}' -H 'Content-Type: application/json' "
                           f"-d '{json.dumps(body)}'", soft_wrap=True)  # fmt: skip
+    lines = browser_lines(args.out, target, outcome.definitions_created == "created")
+    if lines:
+        console.print()
+    for line in lines:
+        console.print(line, markup=False, soft_wrap=True)
+
+
+SERVE_URL = "http://127.0.0.1:8080"
+"""Where ``mobsim serve`` listens by default."""
+
+
+def browser_lines(out: str | None, target: str | None, inspection: bool) -> list[str]:
+    """The last lines of a demo: where to look at the audience in a browser (the reference server's
+    page at ``/``). A target with mobsim's inspection API keeps running: its URL. The in-process
+    server of ``--out`` is gone with this process: the commands that serve the file's audience.
+    Another backend has no such page: nothing."""
+    page = "in a browser: the audience, persons and segments"
+    if target is not None:
+        if not inspection:
+            return []
+        return [f"open {target.rstrip('/')}/ {page} (the campaigns stayed in this process: their figures are above)"]
+    if out is None:
+        return []
+    file = Path(out)
+    db = file.with_suffix(".db") if file.suffix != ".db" else file.with_name(file.name + ".db")
+    return [
+        "The audience lived in this process's reference server, which has stopped; to look at it in a browser, "
+        "serve it from the file:",
+        f"  mobsim serve --db {shlex.quote(str(db))} --app-code demo-app   # in one terminal",
+        f"  mobsim replay {shlex.quote(out)} --target {SERVE_URL} --app-code demo-app   # in another",
+        f"  then open {SERVE_URL}/ {page}",
+    ]
 
 
 def _reach_here(server: Any, method: str, path: str, body: Any) -> str:

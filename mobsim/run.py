@@ -40,6 +40,7 @@ from scenarios import OPTIONS, add_run_options, plan_shape, state_header, valida
 from . import __version__
 from .exitcodes import FAILED, INTERRUPTED, PASSED, TOOL_FAILED, USAGE
 from .output import Output
+from .run_html import REPORT_NAME, write_reports
 from .run_live import progress_line, read_live
 from .run_providers import add_provider_arguments, journal_report, provider_problems, start_providers
 from .run_report import (
@@ -70,7 +71,7 @@ from .thresholds import (
     write_junit,
 )
 
-__all__ = ["add_run_arguments", "register", "run_command", "setup_processes"]
+__all__ = ["add_run_arguments", "register", "run_command", "setup_processes", "verdict"]
 
 SCENARIOS_DIR = Path(scenarios.__file__).resolve().parent
 STOP_TIMEOUT = 5
@@ -450,7 +451,7 @@ def _locust_argv(args: argparse.Namespace, plan: Plan, host: str, app_code: str,
         sys.executable, "-m", "locust", "-f", str(SCENARIOS_DIR), "--headless", "--only-summary",
         "--host", host, "--users", str(plan.users), "--spawn-rate", str(args.spawn_rate), "--run-time",
         f"{plan.seconds}s", "--csv", str(paths["csv"]), "--html", str(paths["html"]), "--loglevel", args.loglevel,
-        "--stop-timeout", str(STOP_TIMEOUT),
+        "--stop-timeout", str(STOP_TIMEOUT), "--csv-full-history",  # per-endpoint history: mobsim's report charts
     ]  # fmt: skip
     overrides: dict[str, Any] = {
         "app_code": app_code,
@@ -539,6 +540,7 @@ def run_command(args: argparse.Namespace) -> int:
         "summary": scratch / "locust-summary.json",
         "csv": Path(args.csv) if args.csv else out_dir / "stats",
         "html": Path(args.html) if args.html else out_dir / "report.html",
+        "mobsim_html": out_dir / REPORT_NAME,
         "log": out_dir / "locust.log",
         "json": Path(args.json) if args.json else out_dir / "summary.json",
         "state": Path(args.state_file) if args.state_file else scratch / "installed-base.state",
@@ -645,17 +647,22 @@ def _run(args: argparse.Namespace, plan: Plan, paths: dict[str, Path], out: Outp
     summary["load_started_at"] = load_started.isoformat()
     summary["ended_at"] = datetime.now(UTC).isoformat()
     results = evaluate(plan.thresholds, summary)
-    code = _verdict(summary, results, aborted, interrupt.requested)
+    code = verdict(summary, results, aborted, interrupt.requested)
     paths["json"].parent.mkdir(parents=True, exist_ok=True)
     paths["json"].write_text(json.dumps(summary, indent=2))
     if args.junit:
         write_junit(results, args.junit, duration_s=summary.get("duration_s", 0.0))
+    problem = write_reports(summary, paths["csv"], paths["mobsim_html"], locust_html=paths["html"],
+                            summary_json=paths["json"])  # fmt: skip
     print_summary(out, summary, results)
+    if problem:
+        out.line(problem, "warn")
     out.line(
-        f"reports: {paths['html']}, {paths['csv']}_*.csv, {paths['json']}" + (f", {args.junit}" if args.junit else "")
+        f"reports: {paths['mobsim_html']}, {paths['html']}, {paths['csv']}_*.csv, {paths['json']}"
+        + (f", {args.junit}" if args.junit else "")
     )
-    verdict = summary["verdict"]
-    out.line(f"verdict: {verdict['result']} (exit {code}): {verdict['reason']}", "ok" if code == PASSED else "bad")
+    judged = summary["verdict"]
+    out.line(f"verdict: {judged['result']} (exit {code}): {judged['reason']}", "ok" if code == PASSED else "bad")
     return code
 
 
@@ -702,7 +709,7 @@ def _summary(
     }
 
 
-def _verdict(summary: dict[str, Any], results: list[Any], aborted: list[str], interrupted: bool) -> int:
+def verdict(summary: dict[str, Any], results: list[Any], aborted: list[str], interrupted: bool) -> int:
     totals = summary["totals"]
     summary["thresholds"] = [
         {"expression": r.threshold.expression, "source": r.threshold.source, "metric": r.threshold.metric,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,26 @@ def _read(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
+_TAIL = 64 * 1024
+"""Bytes of the history read for the live figures: its latest rows are enough, and with
+``--csv-full-history`` (a row per endpoint and second) the whole file of a long run is megabytes."""
+
+
+def _read_tail(path: Path, size: int = _TAIL) -> list[dict[str, str]]:
+    """The rows of the last ``size`` bytes of a CSV file (whole rows only), under its header."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.readline()
+            start = max(len(header), handle.seek(0, os.SEEK_END) - size)
+            handle.seek(start)
+            body = handle.read()
+    except OSError:
+        return []
+    if start > len(header):
+        body = body[body.find(b"\n") + 1 :]  # the row cut by the start
+    return list(csv.DictReader(io.StringIO((header + body).decode("utf-8", errors="replace"))))
+
+
 def read_live(prefix: str | Path) -> dict[str, Any] | None:
     """The cumulative stats so far, or None before Locust wrote any."""
     rows = _read(Path(f"{prefix}_stats.csv"))
@@ -65,7 +86,7 @@ def read_live(prefix: str | Path) -> dict[str, Any] | None:
     if totals is None:
         return None
     users = 0
-    history = _read(Path(f"{prefix}_stats_history.csv"))
+    history = _read_tail(Path(f"{prefix}_stats_history.csv"))
     for row in reversed(history):
         if row.get("Name") == "Aggregated":
             users = int(_number(row, "User Count"))

@@ -12,7 +12,7 @@ import pytest
 
 from mobsim.exitcodes import FAILED, INTERRUPTED, PASSED
 from mobsim.output import Output
-from mobsim.run import _verdict
+from mobsim.run import verdict
 from mobsim.run_live import progress_line, read_live
 from mobsim.run_report import _print_messages, campaign_funnels, message_figures, reconcile, traffic_mix
 from mobsim.targets import PREFLIGHT_USER_AGENT
@@ -67,7 +67,7 @@ def test_every_branch_of_the_verdict(
     data: dict[str, Any], thresholds: list[str], aborted: list[str], interrupted: bool, code: int, reason: str
 ) -> None:
     results = evaluate([parse_threshold(t) for t in thresholds], data)
-    assert _verdict(data, results, aborted, interrupted) == code
+    assert verdict(data, results, aborted, interrupted) == code
     assert data["verdict"]["exit_code"] == code and data["verdict"]["reason"].startswith(reason)
     assert [t["expression"] for t in data["thresholds"]] == thresholds
 

@@ -81,6 +81,14 @@ def test_a_default_run_drives_an_installed_base_and_reconciles_with_the_server(t
     report = tmp_path / "report"
     assert (report / "report.html").stat().st_size > 1000
     assert (report / "stats_stats.csv").read_text().startswith("Type,Name")
+    # mobsim's page (mobsim/run_html.py), linked from Locust's, charts App Launches from the full history.
+    page = (report / "mobsim-report.html").read_text()
+    assert f"(exit 0): {summary['verdict']['reason']}</div>" in page and "App Launches: session reports" in page
+    assert f"the target acknowledged {rows['launches']['acknowledged']} App Launches in all" in page
+    assert 'href="mobsim-report.html"' in (report / "report.html").read_text()
+    history = (report / "stats_stats_history.csv").read_text()
+    assert ",POST /mobile/1/appinstance/{pushRegId}/user/events/session," in history  # --csv-full-history
+    assert f"reports: {report / 'mobsim-report.html'}, {report / 'report.html'}" in proc.stdout
     assert "the server stored exactly what it acknowledged" in proc.stdout
     assert "verdict: passed (exit 0)" in proc.stdout
     assert not list(report.glob(".mobsim-run-*")), "the scratch folder is removed"

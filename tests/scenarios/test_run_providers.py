@@ -15,7 +15,7 @@ import pytest
 
 from mobsim.cli import main
 from mobsim.exitcodes import FAILED, PASSED, USAGE
-from mobsim.run import _verdict
+from mobsim.run import verdict
 from mobsim.run_providers import journal_report
 
 
@@ -73,12 +73,12 @@ def _summary(providers: dict[str, Any] | None) -> dict[str, Any]:
 
 def test_a_failed_journal_check_fails_the_verdict_and_a_passed_one_does_not() -> None:
     bad = _summary({"ok": False, "problems": ["token t: 2 messages in campaign c"]})
-    assert _verdict(bad, [], [], False) == FAILED
+    assert verdict(bad, [], [], False) == FAILED
     assert bad["verdict"]["reason"].startswith("the push providers' journal: 1 problems: token t: 2 messages")
     unreadable = _summary({"ok": False, "problems": [], "error": "GET x/journal/verify: ConnectError: refused"})
-    assert _verdict(unreadable, [], [], False) == FAILED and "ConnectError" in unreadable["verdict"]["reason"]
+    assert verdict(unreadable, [], [], False) == FAILED and "ConnectError" in unreadable["verdict"]["reason"]
     for fine in (_summary({"ok": True, "problems": []}), _summary(None)):
-        assert _verdict(fine, [], [], False) == PASSED
+        assert verdict(fine, [], [], False) == PASSED
 
 
 def test_the_journal_is_read_only_from_a_providers_feed() -> None:
