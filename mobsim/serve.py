@@ -76,6 +76,8 @@ def serve_command(args: argparse.Namespace) -> int:
         for line in stack.describe():
             print(f"  {line}")
     print(f"  inspection:    {url}/inspect/persons   docs: {url}/docs", flush=True)
+    hint = "   (in a browser, open it once with ?token=<token>)" if config.inspect_token else ""
+    print(f"  web page:      {url}/{f'?token={config.inspect_token}' if generated else hint}", flush=True)
     if generated:
         print(f"  inspect token: {config.inspect_token}   (generated: the server is off loopback; send "
               "'Authorization: Bearer <token>' to /inspect and /docs; mobsim's tools read "

@@ -28,6 +28,7 @@ from .fastpath import MobileFastPath
 from .faults import FaultRegistry, faults_router
 from .http import error_response
 from .inspect_api import inspect_router
+from .live import LiveCounting, counters_of
 from .messaging import PushLatency
 from .provider import provider_router
 from .push_api import PUSH_MODELS, push_router
@@ -35,6 +36,7 @@ from .sdk_api import BODY_MODELS, fast_routes, sdk_router
 from .segments_api import segments_router
 from .server import ProfileServer, utcnow
 from .store import Store
+from .web import web_router
 
 __all__ = ["create_app"]
 
@@ -187,6 +189,7 @@ def create_app(
     app.include_router(campaigns_router())  # /inspect/campaigns (server_stub/rules/reports.py)
     app.include_router(push_router())  # /push/... (server_stub/push_api.py)
     app.include_router(provider_router())  # /provider/1/deliveries (server_stub/provider.py)
+    app.include_router(web_router())  # the web page: / and /ui/... (server_stub/web/, docs/web.md)
     if faults is not None:
         app.include_router(faults_router(faults))  # /inspect/faults (server_stub/faults.py)
     app.add_exception_handler(ApiError, _api_error)
@@ -195,6 +198,7 @@ def create_app(
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(MobileFastPath, routes=fast_routes())
     app.add_middleware(ContainErrors)  # outside the fast path: its errors too
+    app.add_middleware(LiveCounting, counters=counters_of(server))  # /ui/live (server_stub/live.py)
     app.openapi = _openapi_with_models(app, (*BODY_MODELS, *PUSH_MODELS))  # type: ignore[method-assign]
     if strict:  # outermost: it sees each request before the fast path (server_stub/strict.py)
         from .strict_api import install_strict

@@ -8,7 +8,10 @@ interactive docs have no such key, so :class:`Guard` protects them:
 - **With a token** (``mobsim serve --inspect-token``, or the environment variable
   ``MOBSIM_INSPECT_TOKEN``; generated and printed when the server binds off loopback without one),
   every such request must carry ``Authorization: Bearer <token>`` (or ``X-Mobsim-Token: <token>``),
-  compared in constant time: else ``401 UNAUTHORIZED``.
+  compared in constant time: else ``401 UNAUTHORIZED``. A browser cannot send a header on a
+  navigation: ``GET <page>?token=<token>`` sets the token as an HttpOnly, ``SameSite=Strict`` cookie
+  (``mobsim_token``) and redirects to the page without it; a ``GET`` or ``HEAD`` with that cookie is
+  then let in (only those: a write still needs the header).
 - **On loopback without a token**, the request must come from this machine as itself: its
   ``Host`` must be a loopback name or address (a DNS-rebinding page sends its own host name), an
   ``Origin`` or ``Sec-Fetch-Site: cross-site`` of a web page elsewhere is refused (``403
@@ -17,18 +20,21 @@ interactive docs have no such key, so :class:`Guard` protects them:
   say ``Content-Type: application/json`` (``415``): a plain HTML form cannot send that without a
   CORS preflight, which this server never grants.
 
-``/health`` stays open (orchestrators probe it). Nothing here touches ``/mobile``, ``/push`` or
-``/provider``.
+The web page (``/`` exactly, and ``/ui``: server_stub/web/) shows what the inspection API shows and
+is guarded alike; its refusals are HTML pages. ``/health`` stays open (orchestrators probe it), so
+does ``/favicon.ico``. Nothing here touches ``/mobile``, ``/push`` or ``/provider``.
 """
 
 from __future__ import annotations
 
 import hmac
+import html
 import ipaddress
 import os
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote_plus, unquote_to_bytes, urlsplit
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contract import ErrorCode
@@ -37,11 +43,25 @@ from contract.secrets import mask
 
 from .http import error_response
 
-__all__ = ["TOKEN_ENV", "Guard", "is_loopback_host", "mask", "new_token", "settle_token", "token_from_env"]
+__all__ = [
+    "COOKIE",
+    "TOKEN_ENV",
+    "Guard",
+    "is_guarded",
+    "is_loopback_host",
+    "mask",
+    "new_token",
+    "settle_token",
+    "token_from_env",
+]
 
 TOKEN_ENV = INSPECT_TOKEN_ENV
-PROTECTED = ("/inspect", "/docs", "/redoc", "/openapi.json")
+PROTECTED = ("/inspect", "/docs", "/redoc", "/openapi.json", "/ui")
+"""Guarded path prefixes; and the path ``/`` exactly (:func:`is_guarded`)."""
+COOKIE = "mobsim_token"
+"""The cookie a ``?token=`` sign-in sets: the token, percent-encoded."""
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_READS = frozenset({"GET", "HEAD"})
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 
 
@@ -77,6 +97,48 @@ def settle_token(given: str | None, host: str) -> tuple[str | None, bool]:
     return token, False
 
 
+def is_guarded(path: str) -> bool:
+    """Whether the guard protects ``path``: the inspection API, the docs, the web page (``/ui``, and
+    ``/`` exactly: not every path starting with it)."""
+    return path == "/" or path.startswith(PROTECTED)
+
+
+def _is_page(path: str) -> bool:
+    """The web page's paths, whose refusals are HTML."""
+    return path == "/" or path.startswith("/ui")
+
+
+def _query_token(query: bytes) -> tuple[bytes | None, bytes]:
+    """The ``token`` parameter of a raw query string (percent-decoded), and the query without it."""
+    token, kept = None, []
+    for part in query.split(b"&"):
+        name, _, value = part.partition(b"=")
+        if unquote_plus(name.decode("latin-1")) == "token":
+            token = unquote_to_bytes(value.replace(b"+", b" "))
+        elif part:
+            kept.append(part)
+    return token, b"&".join(kept)
+
+
+def _cookie(scope: Scope) -> bytes | None:
+    """The ``mobsim_token`` cookie of a request, as sent."""
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            for part in bytes(value).split(b";"):
+                key, sep, found = part.strip().partition(b"=")
+                if sep and key == COOKIE.encode():
+                    return found.strip().strip(b'"')
+    return None
+
+
+def _page_refusal(status: int, text: str) -> Response:
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mobsim: not allowed</title></head>'
+        f'<body><h1>{status}</h1><p id="refusal">{html.escape(text)}</p></body></html>'
+    )
+    return Response(body, status_code=status, media_type="text/html", headers={"Cache-Control": "no-store"})
+
+
 def _host_of(value: str) -> str:
     if value.startswith("["):
         return value[1:].split("]", 1)[0]
@@ -89,16 +151,46 @@ class Guard:
     def __init__(self, app: ASGIApp, *, token: str | None, check_host: bool) -> None:
         self.app = app
         self.token = token.encode() if token else None
+        self.cookie = quote(token, safe="").encode() if token else None
         self.check_host = check_host
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PROTECTED):
+        if scope["type"] == "http" and is_guarded(scope["path"]):
+            if self.token is not None and scope["method"] in _READS:
+                given, rest = _query_token(scope.get("query_string", b""))
+                if given is not None and hmac.compare_digest(given, self.token):
+                    await self._sign_in(scope, rest)(scope, receive, send)
+                    return
             refusal = self._refusal(scope)
             if refusal is not None:
                 status, code, text = refusal
-                await error_response(code, text, status)(scope, receive, send)
+                answer = _page_refusal(status, text) if _is_page(scope["path"]) else error_response(code, text, status)
+                await answer(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    def _sign_in(self, scope: Scope, rest: bytes) -> Response:
+        """The token as a cookie, and the same URL without it: a 303; or, when a page of another site
+        sent the browser here, a page that goes there itself (a redirect would carry that other
+        site's initiation along, and the browser would not send a ``SameSite=Strict`` cookie)."""
+        assert self.cookie is not None
+        path = (scope.get("raw_path") or quote(scope["path"]).encode()).split(b"?", 1)[0].decode("latin-1")
+        target = path + ("?" + rest.decode("latin-1") if rest else "")
+        headers = {
+            "Set-Cookie": f"{COOKIE}={self.cookie.decode()}; Path=/; HttpOnly; SameSite=Strict",
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        }
+        cross_site = any(n == b"sec-fetch-site" and v == b"cross-site" for n, v in scope["headers"])
+        if not cross_site:
+            return Response(b"", status_code=303, headers={**headers, "Location": target})
+        shown = html.escape(target)
+        body = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="refresh" content="0;url={shown}"><title>mobsim</title></head>'
+            f'<body><p><a href="{shown}">Continue to the page</a></p></body></html>'
+        )
+        return Response(body, status_code=200, media_type="text/html", headers=headers)
 
     def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
         headers: dict[bytes, bytes] = {}
@@ -109,13 +201,14 @@ class Guard:
             if given is None:
                 bearer = headers.get(b"authorization", b"")
                 given = bearer[7:].strip() if bearer[:7].lower() == b"bearer " else b""
-            if not hmac.compare_digest(given, self.token):
+            if not hmac.compare_digest(given, self.token) and not self._signed_in(scope):
                 return (
                     401,
                     ErrorCode.UNAUTHORIZED,
                     (
                         "this server's inspection API needs its token: send 'Authorization: Bearer <token>' "
-                        f"(mobsim serve printed it; mobsim's own tools read it from {TOKEN_ENV})"
+                        f"(mobsim serve printed it; mobsim's own tools read it from {TOKEN_ENV}); in a browser, "
+                        "open the page once with ?token=<token> (the link mobsim serve printed)"
                     ),
                 )
         elif self.check_host:
@@ -143,6 +236,13 @@ class Guard:
                     ("send the body as JSON with 'Content-Type: application/json'"),
                 )
         return None
+
+    def _signed_in(self, scope: Scope) -> bool:
+        """A GET or HEAD with the sign-in cookie (constant-time compare)."""
+        if scope["method"] not in _READS or self.cookie is None:
+            return False
+        given = _cookie(scope)
+        return given is not None and hmac.compare_digest(given, self.cookie)
 
 
 def _has_body(headers: dict[bytes, bytes]) -> bool:

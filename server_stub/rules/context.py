@@ -11,6 +11,7 @@ from typing import Any
 
 from contract import ErrorCode, format_datetime
 
+from .. import live
 from ..errors import ApiError
 from ..store import dumps
 
@@ -136,3 +137,7 @@ class Context:
                 now,
             ),
         )
+        if definition_id == "AppLaunch":  # the live counters of /ui/live (server_stub/live.py)
+            live.count(live.LAUNCHES)
+        elif definition_id not in STANDARD_EVENTS:
+            live.count(live.EVENTS)

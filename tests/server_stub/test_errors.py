@@ -347,7 +347,7 @@ def test_anonymous_devices_cannot_touch_others(new_device: MakeDevice) -> None:
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/"),
+        ("GET", "/index.html"),  # "/" is the web page (server_stub/web/)
         ("GET", "/nope"),
         ("POST", "/mobile/9/appinstance"),
         ("GET", "/mobile/1/appinstance/x/user/extra"),
