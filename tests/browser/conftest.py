@@ -23,8 +23,11 @@ FLAGS = [
 """Without the background-networking flags Chromium tries Google's hosts, which a closed network refuses."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per test module: Playwright's sync API runs an event loop in this thread while it
+    is open, and the tests after a browser module call ``asyncio.run`` (which refuses to run beside
+    another loop), so it closes at the module's end."""
     if not Path(CHROMIUM).exists():
         reason = "Chromium is not installed (apt-get install chromium; .ci/run installs it)"
         if REQUIRED:
