@@ -1,6 +1,8 @@
 """Reference server throughput on a mixed SDK workload, as a ratio to the same stack's static route.
 
 What it measures, side by side in one run, for the memory store and the SQLite file store:
+- a bare Starlette route (``phase bare``: ``GET /health``'s answer from a plain ``Starlette`` app
+  with one route, on uvicorn with httptools and uvloop, in its own process), the issue-16 ceiling;
 - a static JSON route on the same stack (``GET /health``: uvicorn with httptools + uvloop, the same
   O(1) dispatch and response helpers, no store access), as the ceiling; and a static route
   through FastAPI's own routing (``phase routed``), the stack the Mobile API used before the
@@ -10,11 +12,15 @@ What it measures, side by side in one run, for the memory store and the SQLite f
 - the server's CPU per request (read from /proc), which stays honest if the client saturates;
 - memory per installation with 100,000 installations (half of them personalized).
 
-Aims (issue 2): mixed at half the static route or better; SQLite within 20% of memory; < 2 KB per
-installation.
+The server is served as ``mobsim serve`` serves it: the guard and the fault middleware around the
+app, uvicorn's httptools protocol with the connection limits (server_stub/protocol.py).
+
+Aims (issue 16): mixed at half the bare route or better; SQLite within 20% of memory; < 2 KB per
+installation at 1,000,000 installations (``--memory-only --installations 1000000``).
 
 Run:   .venv/bin/python bench/server.py            (about a minute)
        .venv/bin/python bench/server.py --quick    (a few seconds per phase, 20k installations)
+       .venv/bin/python bench/server.py --memory-only --installations 1000000   (memory per installation)
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -52,15 +59,29 @@ async def routed_static(request: Request) -> Response:
 
 def serve(mode: str, path: str | None) -> None:
     import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+    from starlette.types import ASGIApp
 
     from server_stub import create_app
+    from server_stub.faults import FaultMiddleware, FaultRegistry
+    from server_stub.guard import Guard
+    from server_stub.protocol import ConnectionLimits, protocol_class
     from server_stub.serve import bind
 
-    app = create_app(memory=mode == "memory", db=None if mode == "memory" else path, app_codes=[APP])
-    app.add_api_route("/bench/static", routed_static, methods=["GET"])
+    app: ASGIApp
+    if mode == "bare":  # the ceiling: a plain Starlette route, nothing of ours but the JSON helper
+        app = Starlette(routes=[Route("/health", routed_static, methods=["GET"])])
+        http: Any = "httptools"
+    else:  # as mobsim serve stacks it (server_stub/serve.py, _uvicorn)
+        fastapi_app = create_app(memory=mode == "memory", db=None if mode == "memory" else path, app_codes=[APP])
+        fastapi_app.add_api_route("/bench/static", routed_static, methods=["GET"])
+        faults = FaultRegistry(())
+        app = Guard(FaultMiddleware(fastapi_app, faults), token=None, check_host=True)
+        http = protocol_class(ConnectionLimits())
     sock = bind("127.0.0.1", 0)
     print(sock.getsockname()[1], flush=True)
-    config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="off")
+    config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="off", http=http, loop="uvloop")
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -254,6 +275,15 @@ def measure_memory(mode: str, count: int, path: str | None) -> tuple[float, floa
 
 
 # --- the report ------------------------------------------------------------------------------
+def run_bare(seconds: float) -> Result:
+    proc, port = start_server("bare", None)
+    try:
+        return drive(port, static_requests("/health"), seconds=seconds, server_pid=proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def run_mode(mode: str, seconds: float, devices: int, folder: str) -> dict[str, Result]:
     path = None if mode == "memory" else os.path.join(folder, f"bench-{mode}.db")
     proc, port = start_server(mode, path)
@@ -276,6 +306,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=2000, help="registered devices in the mixed workload")
     parser.add_argument("--installations", type=int, default=100_000, help="installations for the memory probe")
     parser.add_argument("--quick", action="store_true", help="2 s phases, 20k installations")
+    parser.add_argument("--memory-only", action="store_true", help="only the memory per installation")
     parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--memory-probe", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -288,14 +319,29 @@ def main() -> None:
         return
     if args.quick:
         args.seconds, args.installations, args.devices = 2.0, 20_000, 500
+    if args.memory_only:
+        with tempfile.TemporaryDirectory() as folder:
+            for mode in ("memory", "sqlite"):
+                rss, disk = measure_memory(mode, args.installations, os.path.join(folder, f"mem-{mode}.db"))
+                print(
+                    f"{mode:8} per installation at {args.installations:,}: {rss:,.0f} B of process memory, "
+                    f"{disk:,.0f} B of database pages   aim < 2,048 B",
+                    flush=True,
+                )
+        return
     print(f"mobsim bench/server.py: {args.seconds:g} s per phase, {args.devices} devices, loopback, 32 connections")
     with tempfile.TemporaryDirectory() as folder:
+        # bare, memory, sqlite, bare again: the ceiling is the median of its two rounds
+        bare = [run_bare(args.seconds)]
         table = {mode: run_mode(mode, args.seconds, args.devices, folder) for mode in ("memory", "sqlite")}
+        bare.append(run_bare(args.seconds))
         memory = {
             mode: measure_memory(mode, args.installations, os.path.join(folder, f"mem-{mode}.db"))
             for mode in ("memory", "sqlite")
         }
     print(f"\n{'store':8} {'phase':9} {'req/s':>9} {'server CPU µs/req':>18} {'non-2xx':>8}")
+    for n, res in enumerate(bare, 1):
+        print(f"{'-':8} {'bare ' + str(n):9} {res.rps:9.0f} {res.cpu_us:18.0f} {0:8d}")
     for mode, results in table.items():
         for phase, res in results.items():
             bad = sum(n for status, n in res.statuses.items() if status >= 300)
@@ -304,11 +350,17 @@ def main() -> None:
             for error in res.errors[:2]:
                 print(f"         ! {error}")
     print()
+    bare_rps = sum(r.rps for r in bare) / len(bare)
+    bare_cpu = sum(r.cpu_us for r in bare) / len(bare)
     for mode, results in table.items():
         static, routed, mixed = results["static"], results["routed"], results["mixed"]
         print(
+            f"{mode:8} mixed / bare Starlette route:             {mixed.rps / bare_rps:.2f} "
+            f"(by server CPU: {bare_cpu / mixed.cpu_us:.2f})   aim ≥ 0.50"
+        )
+        print(
             f"{mode:8} mixed / static (O(1) dispatch, /health): {mixed.rps / static.rps:.2f} "
-            f"(by server CPU: {static.cpu_us / mixed.cpu_us:.2f})   aim ≥ 0.50"
+            f"(by server CPU: {static.cpu_us / mixed.cpu_us:.2f})"
         )
         print(
             f"{mode:8} mixed / static through FastAPI routing:  {mixed.rps / routed.rps:.2f} "

@@ -8,7 +8,7 @@ its body model from :mod:`contract.models`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, ValidationError
@@ -31,6 +31,7 @@ UPDATE_URL = {
 }
 
 Handler = Callable[..., Awaitable[Response]]
+M = TypeVar("M", bound=BaseModel)
 
 
 def _flag(request: Request, name: str, default: bool = False) -> bool:
@@ -54,12 +55,27 @@ def _require_patch_override(request: Request) -> None:
         )
 
 
-async def _caller_registration(server: ProfileServer, request: Request, *, bearer: bool = False) -> rules.Caller:
+def _caller_registration(server: ProfileServer, request: Request, *, bearer: bool = False) -> rules.Caller:
+    """The caller, which must name its registration (``pushregistrationid``). That registration is
+    checked by the rule itself (``Context.installation``, first thing, in the rule's one unit of work)."""
     caller = server.authenticate(request, bearer=bearer)
     if caller.reg_id is None:
         raise ApiError(ErrorCode.NO_REGISTRATION, f"send the '{headers.PUSH_REGISTRATION_ID}' header of a registration")
-    await server.execute(caller, rules.Context.installation, caller.reg_id)
     return caller
+
+
+async def _body_of_registered(
+    server: ProfileServer, request: Request, caller: rules.Caller, model: type[M], *, required: bool = True
+) -> M | None:
+    """The body of a call whose rule checks the caller's registration first. A body the server
+    refuses is answered ``NO_REGISTRATION`` instead when the registration is gone (the registration
+    is judged before the body, as the SDK expects: it re-registers on that code)."""
+    try:
+        return await parse_body(request, model, required=required)
+    except ApiError:
+        if caller.reg_id is not None:
+            await server.execute(caller, rules.Context.installation, caller.reg_id)
+        raise
 
 
 async def create_installation(request: Request) -> Response:
@@ -192,16 +208,16 @@ def _event_item(raw: Any) -> models.CustomEvent | rules.MalformedEvent:
 
 async def sync_messages(request: Request) -> Response:
     server = _server(request)
-    caller = await _caller_registration(server, request)
-    body = await parse_body(request, models.SyncMessagesBody, required=False)
+    caller = _caller_registration(server, request)
+    body = await _body_of_registered(server, request, caller, models.SyncMessagesBody, required=False)
     assert caller.reg_id is not None
     return json_response(await server.execute(caller, messages.sync, caller.reg_id, body))
 
 
 async def seen_messages(request: Request) -> Response:
     server = _server(request)
-    caller = await _caller_registration(server, request)
-    body = await parse_body(request, models.SeenMessagesBody)
+    caller = _caller_registration(server, request)
+    body = await _body_of_registered(server, request, caller, models.SeenMessagesBody)
     assert caller.reg_id is not None and body is not None
     await server.execute(caller, messages.seen, caller.reg_id, body)
     return empty()
@@ -209,8 +225,8 @@ async def seen_messages(request: Request) -> Response:
 
 async def send_mo(request: Request) -> Response:
     server = _server(request)
-    caller = await _caller_registration(server, request)
-    body = await parse_body(request, models.MoRequest)
+    caller = _caller_registration(server, request)
+    body = await _body_of_registered(server, request, caller, models.MoRequest)
     assert caller.reg_id is not None and body is not None
     return json_response(await server.execute(caller, messages.store_mo, caller.reg_id, body))
 
@@ -220,9 +236,7 @@ async def delivery_report(request: Request) -> Response:
     (``MMNSEDeliveryReporter.report``); without it the ids are matched in the caller's application."""
     server = _server(request)
     caller = server.authenticate(request)
-    if caller.reg_id is not None:
-        await server.execute(caller, rules.Context.installation, caller.reg_id)
-    body = await parse_body(request, models.DeliveryReportBody)
+    body = await _body_of_registered(server, request, caller, models.DeliveryReportBody)
     assert body is not None
     await server.execute(caller, messages.delivered, caller.reg_id, body.dlrIds)
     return empty()

@@ -21,6 +21,12 @@ STANDARD_EVENTS = ("Install", "Uninstall", "Personalize", "Depersonalize", "AppL
 """Definition ids of the events the server records by itself; custom definitions may not reuse them."""
 
 
+_INSTALLATION = (
+    "SELECT reg_id, app_code, person_id, state, platform, is_primary, data FROM installations WHERE reg_id=?"
+)
+"""The columns :meth:`Installation.from_row` reads (not the row's times and installation id)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     app_code: str
@@ -68,7 +74,7 @@ class Context:
 
     def installation(self, reg_id: str) -> Installation:
         """An active installation of the caller's application, or ``NO_REGISTRATION``."""
-        row = self.db.execute("SELECT * FROM installations WHERE reg_id=?", (reg_id,)).fetchone()
+        row = self.db.execute(_INSTALLATION, (reg_id,)).fetchone()
         if row is None or row["state"] != "active" or row["app_code"] != self.caller.app_code:
             raise ApiError(ErrorCode.NO_REGISTRATION, f"no registration {reg_id!r} in this application")
         return Installation.from_row(row)

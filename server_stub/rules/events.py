@@ -43,14 +43,17 @@ def session_report(ctx: Context, reg_id: str, body: SessionReport) -> dict[str, 
     ends: dict[str, str | None] = dict.fromkeys(body.sessionStarts)
     ends.update(body.sessionBounds)
     for start, end in ends.items():
-        row = ctx.db.execute('SELECT "end" FROM sessions WHERE reg_id=? AND start=?', (reg_id, start)).fetchone()
-        if row is None:
-            ctx.db.execute("INSERT INTO sessions VALUES (?,?,?)", (reg_id, start, end))
+        # One statement for a new start (the usual case); a known one keeps the later end (TEXT
+        # compares as Python's str does: the same second-precision UTC shape).
+        if ctx.db.execute("INSERT OR IGNORE INTO sessions VALUES (?,?,?)", (reg_id, start, end)).rowcount:
             ctx.record_event("AppLaunch", person_id=inst.person_id, reg_id=reg_id, occurred=start)
             session_started(ctx, reg_id, start)  # opens a message seen within 60 s (rules/messages.py)
             launches += 1
-        elif end is not None and (row[0] is None or row[0] < end):
-            ctx.db.execute('UPDATE sessions SET "end"=? WHERE reg_id=? AND start=?', (end, reg_id, start))
+        elif end is not None:
+            ctx.db.execute(
+                'UPDATE sessions SET "end"=? WHERE reg_id=? AND start=? AND ("end" IS NULL OR "end" < ?)',
+                (end, reg_id, start, end),
+            )
     return {"launches": launches}
 
 
