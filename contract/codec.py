@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from pydantic_core import from_json
@@ -30,6 +32,7 @@ __all__ = [
     "MalformedJson",
     "android_order",
     "check_json_numbers",
+    "compact_encoder",
     "encode_android",
     "encode_ios",
     "parse_json",
@@ -49,13 +52,34 @@ _GSON_ESCAPES = str.maketrans(
 )
 _SEPARATORS = (",", ":")
 _NEEDS_GSON_ESCAPE = re.compile("[<>&='\u2028\u2029]")
-# What `json.dumps(body, separators=..., ensure_ascii=False[, sort_keys=True])` builds per call.
-_IOS_ENCODER = json.JSONEncoder(separators=_SEPARATORS, ensure_ascii=False, sort_keys=True)
-_ANDROID_ENCODER = json.JSONEncoder(separators=_SEPARATORS, ensure_ascii=False)
+
+
+def compact_encoder(*, sort_keys: bool = False) -> Callable[[Any], str]:
+    """``json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)`` for
+    values without reference cycles (what a request body or a parked state is), built once: the C
+    encoder that ``json.JSONEncoder.encode`` makes again at every call, made here at import (the
+    same text; the pure-Python encoder where CPython has no C one)."""
+    encoder = json.JSONEncoder(separators=_SEPARATORS, ensure_ascii=False, sort_keys=sort_keys)
+    if c_make_encoder is None:  # pragma: no cover - CPython always has it
+        return encoder.encode
+    iterencode = c_make_encoder(
+        None, encoder.default, encode_basestring, None, ":", ",", sort_keys, False, True
+    )  # markers (no cycle check), default, string encoder, indent, separators, sort_keys, skipkeys, allow_nan
+
+    def encode(value: Any) -> str:
+        if isinstance(value, str):
+            return encode_basestring(value)
+        return "".join(iterencode(value, 0))
+
+    return encode
+
+
+_IOS_ENCODE = compact_encoder(sort_keys=True)
+_ANDROID_ENCODE = compact_encoder()
 
 
 def encode_ios(body: dict[str, Any]) -> bytes:
-    return _IOS_ENCODER.encode(body).encode("utf-8")
+    return _IOS_ENCODE(body).encode("utf-8")
 
 
 def strip_nulls(value: Any) -> Any:
@@ -85,7 +109,11 @@ def _strip_list(value: list[Any]) -> list[Any]:
 
 
 def encode_android(body: dict[str, Any], *, keep_nulls: bool) -> bytes:
-    text = _ANDROID_ENCODER.encode(body if keep_nulls else strip_nulls(body))
+    text = _ANDROID_ENCODE(body)
+    if not keep_nulls and ":null" in text:
+        # A member whose value is null is written `"name":null`; without one anywhere (the usual
+        # body) there is nothing to strip and the text is already Gson's.
+        text = _ANDROID_ENCODE(strip_nulls(body))
     if _NEEDS_GSON_ESCAPE.search(text) is not None:
         text = text.translate(_GSON_ESCAPES)
     return text.encode("utf-8")

@@ -289,7 +289,7 @@ class LocustTransport:
             response_time=response_time,
         )
         headers_in = response.headers if status else None
-        return Reply(status, ResponseHeaders(headers_in) if headers_in else _NO_HEADERS, content)
+        return Reply(status, ResponseHeaders(headers_in) if headers_in is not None else _NO_HEADERS, content)
 
     def _route(self, agent: Any, url: str, quoting: str) -> tuple[Any, str, dict[str, str], ConnectionWatch | None]:
         """The pooled ``HTTPClient`` for the URL's origin, the request target as the user agent

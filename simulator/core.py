@@ -9,8 +9,10 @@ each platform's class in `simulator.platforms` fills in.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from contract import headers as h
@@ -33,6 +35,12 @@ from .userdata import merge
 __all__ = ["DEFAULT_BASE_URL", "AppConfig", "DeviceCore"]
 
 DEFAULT_BASE_URL = "https://mobile.infobip.com"
+
+IDENTITY_CACHE_SIZE = 16_384
+"""Identities (a device's profile, SDK features and constant headers) kept for the next resume of the
+same install: parking and waking a device would otherwise derive them again each session."""
+_Identity = tuple[Profile, SdkFeatures, MappingProxyType[str, str], dict[tuple[bool, str], tuple[dict[str, Any], int]]]
+_IDENTITIES: OrderedDict[tuple[Any, ...], _Identity] = OrderedDict()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +100,35 @@ class DeviceCore:
     # -- identity --------------------------------------------------------------------------
 
     def _refresh_profile(self) -> None:
+        st, config = self.state, self.config
+        key = (type(self), st.platform, st.seed, st.flags & Flag.TABLET, st.install, st.app_version, st.sdk_version,
+               st.os_version, config.app_code, config.app_name, config.bundle_id)  # fmt: skip
+        known = _IDENTITIES.get(key)
+        if known is None:
+            known = _IDENTITIES[key] = self._identity()
+            if len(_IDENTITIES) > IDENTITY_CACHE_SIZE:
+                _IDENTITIES.popitem(last=False)  # the least recently used
+        else:
+            _IDENTITIES.move_to_end(key)
+        self.profile: Profile = known[0]
+        self.sdk: SdkFeatures = known[1]
+        """What the claimed SDK version does (`simulator.sdk_features`)."""
+        self._static_headers: MappingProxyType[str, str] = known[2]
+        """The headers every request of this install carries (read-only: shared by the devices of
+        one identity; a request's headers start as a copy)."""
+        self._system_cache: dict[tuple[bool, str], tuple[dict[str, Any], int]] = known[3]
+        """The identity's system data and its hash by (notifications enabled, timezone offset), the
+        only inputs that change (`SyncFlows._system_now`); shared, read-only."""
+
+    def _identity(self) -> _Identity:
+        """The profile, SDK features and constant headers that the state's identity stands for, and
+        an empty cache of its system data."""
         st = self.state
         profile = profile_for(st.platform, st.seed, tablet=st.has(Flag.TABLET))
         if st.app_version:
             profile = profile.with_app(st.app_version, st.sdk_version)
         if st.os_version:
             profile = profile.with_os(st.os_version)
-        self.profile: Profile = profile
-        self.sdk: SdkFeatures = features(st.platform, profile.sdk_version)
-        """What the claimed SDK version does (`simulator.sdk_features`)."""
         static = {
             h.AUTHORIZATION: h.app_authorization(self.config.app_code),
             h.APPLICATION_CODE: self.config.app_code_hash,
@@ -109,7 +137,7 @@ class DeviceCore:
             h.ACCEPT: "application/json",
         }
         static.update(self._client_headers(profile))
-        self._static_headers = static
+        return profile, features(st.platform, profile.sdk_version), MappingProxyType(static), {}
 
     @property
     def push_token(self) -> str | None:

@@ -13,6 +13,7 @@ import json
 from operator import attrgetter
 from typing import Any
 
+from contract.codec import compact_encoder
 from contract.dialect import Platform
 
 __all__ = ["DeviceState", "Flag"]
@@ -157,11 +158,14 @@ class DeviceState:
         values: list[Any] = [_PLATFORM_CODES[self.platform], *_packed_fields(self)]
         while values and values[-1] in (None, 0):
             values.pop()
-        return _ENCODER.encode(values).encode("utf-8")
+        return _ENCODE(values).encode("utf-8")
 
     @classmethod
     def unpack(cls, blob: bytes | str) -> DeviceState:
-        values = json.loads(blob)
+        if type(blob) is bytes and blob[:1] == b"[":  # what pack() wrote: UTF-8, no sniffing needed
+            values = _DECODER.decode(blob.decode("utf-8", "surrogatepass"))
+        else:
+            values = json.loads(blob)
         state = cls(_PLATFORMS[values[0]], values[1])
         for name, value in zip(cls._ORDER[1:], values[2:], strict=False):
             setattr(state, name, value)
@@ -180,5 +184,6 @@ class DeviceState:
 
 
 _packed_fields = attrgetter(*DeviceState._ORDER)
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-"""What `json.dumps(values, separators=(",", ":"), ensure_ascii=False)` builds per call."""
+_ENCODE = compact_encoder()
+"""`json.dumps(values, separators=(",", ":"), ensure_ascii=False)`, its encoder built once."""
+_DECODER = json.JSONDecoder()

@@ -9,17 +9,18 @@ take `attempt` and hand failures to `_schedule_retry`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from contract.errors import ErrorCode
 
 from . import sessions as ss
+from .catalog import timezone_offset
 from .core import DeviceCore
 from .errors import PersonalizeConflictError, RegistrationGoneError, SimulatorError
 from .events import event_body
 from .state import Flag
-from .systemdata import system_data, system_hash
+from .systemdata import system_data_at, system_hash
 from .userdata import ATTRIBUTE_KEYS, IDENTITY_KEYS, merge, personalize_body
 
 __all__ = ["ROLLBACK_CODES", "SyncFlows"]
@@ -36,7 +37,19 @@ class SyncFlows(DeviceCore):
         return not self.state.has(Flag.NOTIFICATIONS_OFF)
 
     def _system(self) -> dict[str, Any]:
-        return system_data(self.profile, self._notifications_enabled(), self.now())
+        return dict(self._system_now()[0])
+
+    def _system_now(self) -> tuple[Mapping[str, Any], int]:
+        """The system data the device reports now and its change-detection hash (`system_hash`),
+        worked out once per identity, notification setting and timezone offset (read-only: shared)."""
+        profile, enabled = self.profile, self._notifications_enabled()
+        offset = timezone_offset(profile.platform, profile.timezone, self.now())
+        cache = self._system_cache
+        found = cache.get((enabled, offset))
+        if found is None:
+            data = system_data_at(profile, enabled, offset)
+            found = cache[(enabled, offset)] = (data, system_hash(self.platform, data))
+        return found
 
     # -- installation ------------------------------------------------------------------------
 
@@ -74,14 +87,13 @@ class SyncFlows(DeviceCore):
     def _installation_created(self) -> None:
         """What the SDK remembers after its registration was created."""
 
-    def _patch_body(self, explicit: bool, system: dict[str, Any]) -> dict[str, Any]:
+    def _patch_body(self, explicit: bool, system: Mapping[str, Any]) -> dict[str, Any]:
         """The installation PATCH the SDK sends now (``explicit``: the app called save)."""
         raise NotImplementedError
 
     def _patch_installation(self, attempt: int = 0, explicit: bool = False) -> None:
         st = self.state
-        system = self._system()
-        new_hash = system_hash(self.platform, system)
+        system, new_hash = self._system_now()
         body = self._patch_body(explicit, system)
         if new_hash != st.system_hash:
             body.update(system)

@@ -28,6 +28,7 @@ __all__ = [
     "device_model",
     "extension_user_agent",
     "system_data",
+    "system_data_at",
     "system_hash",
     "user_agent",
     "wire_sdk_version",
@@ -51,7 +52,12 @@ def device_model(profile: Profile) -> str:
 
 def system_data(profile: Profile, notifications_enabled: bool, now: float) -> dict[str, Any]:
     """The full system data payload (Android: with `os`, without `pushServiceType`)."""
-    offset = timezone_offset(profile.platform, profile.timezone, now)
+    return system_data_at(profile, notifications_enabled, timezone_offset(profile.platform, profile.timezone, now))
+
+
+def system_data_at(profile: Profile, notifications_enabled: bool, offset: str) -> dict[str, Any]:
+    """`system_data` with the `deviceTimezoneOffset` already worked out (the only value that
+    depends on the time)."""
     version = wire_sdk_version(profile)
     if profile.platform is Platform.IOS:
         return {

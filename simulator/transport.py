@@ -93,10 +93,15 @@ class Reply:
     def header(self, name: str) -> str | None:
         headers = self.headers
         value = headers.get(name)
-        if value is None and not isinstance(headers, _CASE_INSENSITIVE):
-            lower = name.lower()
-            if lower != name:
-                value = headers.get(lower)
+        if value is None:
+            kind = type(headers)
+            known = _CASE_INSENSITIVE_TYPES.get(kind)
+            if known is None:  # an isinstance check against an ABC's subclass is slow: once per type
+                known = _CASE_INSENSITIVE_TYPES[kind] = issubclass(kind, _CASE_INSENSITIVE)
+            if not known:
+                lower = name.lower()
+                if lower != name:
+                    value = headers.get(lower)
         return value
 
     def __repr__(self) -> str:
@@ -105,6 +110,7 @@ class Reply:
 
 _CASE_INSENSITIVE = (httpx.Headers,)
 """Header mappings whose `get` ignores case already (a second lookup in lower case is a waste)."""
+_CASE_INSENSITIVE_TYPES: dict[type, bool] = {}
 
 
 class Transport(Protocol):

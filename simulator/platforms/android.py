@@ -11,7 +11,7 @@ at most every 5 s).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from contract import headers as h
@@ -29,7 +29,7 @@ from ..device import VirtualDevice
 from ..errors import ApiError, ClientValidationError, InvalidParameterError, RegistrationGoneError, SimulatorError
 from ..inbox import M
 from ..state import DeviceState, Flag
-from ..systemdata import android_order, system_hash
+from ..systemdata import android_order
 from ..transport import Transport
 from ..userdata import INSTALLATION_KEYS, merge
 
@@ -165,10 +165,10 @@ class AndroidDevice(VirtualDevice):
 
     def _installation_created(self) -> None:
         st = self.state
-        st.system_hash = system_hash(self.platform, self._system())
+        st.system_hash = self._system_now()[1]
         st.set(Flag.PUSH_TYPE_REPORTED)
 
-    def _patch_body(self, explicit: bool, system: dict[str, Any]) -> dict[str, Any]:
+    def _patch_body(self, explicit: bool, system: Mapping[str, Any]) -> dict[str, Any]:
         """Background syncs send only primary, enabled and the user id; `saveInstallation` all."""
         st = self.state
         keys = INSTALLATION_KEYS if explicit else ("isPrimary", "regEnabled", "applicationUserId")

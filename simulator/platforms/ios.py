@@ -11,7 +11,7 @@ during the first hour.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from contract import headers as h
@@ -157,7 +157,7 @@ class IosDevice(VirtualDevice):
         st.registered_at = st.registered_at or int(self.now())
         st.system_hash = 0  # the next PATCH carries the full system data
 
-    def _patch_body(self, explicit: bool, system: dict[str, Any]) -> dict[str, Any]:
+    def _patch_body(self, explicit: bool, system: Mapping[str, Any]) -> dict[str, Any]:
         """The whole delta between acknowledged and desired data, and a new token."""
         st = self.state
         body = delta(st.installation, st.installation_dirty)
