@@ -106,7 +106,7 @@ class DeviceCore:
         known = _IDENTITIES.get(key)
         if known is None:
             known = _IDENTITIES[key] = self._identity()
-            if len(_IDENTITIES) > IDENTITY_CACHE_SIZE:
+            while len(_IDENTITIES) > IDENTITY_CACHE_SIZE:
                 _IDENTITIES.popitem(last=False)  # the least recently used
         else:
             _IDENTITIES.move_to_end(key)

@@ -21,6 +21,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from providerkit import Clock
 
 from providers.apns import ApnsConfig, ApnsKey, ApnsServer, ensure_provider_key
 from providers.errors import ProviderError
@@ -31,19 +32,6 @@ TEAM, KID, TOPIC = "TEAM123456", "KEY1234567", "com.example.app"
 TOKEN = "a1" * 32  # 64 hex characters
 NOW = 1_800_000_000.0
 SIGNING_KEY = ec.generate_private_key(ec.SECP256R1())
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return ensure_certificates(tmp_path_factory.mktemp("apns-ca"))
 
 
 @pytest.fixture

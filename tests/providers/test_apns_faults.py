@@ -22,11 +22,11 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from providerkit import World
+from providerkit import Clock, World
 
 from providers.apns import FAULT_ENDPOINT, ApnsConfig, ApnsKey, ApnsServer, fault_reason
 from providers.journal import Journal
-from providers.tls import Certificates, ensure_certificates
+from providers.tls import Certificates
 from server_stub.faults import FaultRegistry, parse_faults
 
 pytestmark = pytest.mark.slow
@@ -40,19 +40,6 @@ BODY = json.dumps({"aps": {"alert": "Hi"}}).encode()
 HEADERS = {"authorization": BEARER, "apns-topic": TOPIC}
 
 
-class Clock:
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return ensure_certificates(tmp_path_factory.mktemp("apns-ca"))
-
-
 @pytest.fixture
 def journal() -> Journal:
     return Journal(clock=lambda: 1_700_000_000.25)
@@ -61,7 +48,7 @@ def journal() -> Journal:
 @pytest.fixture
 def elapsed() -> Clock:
     """The registry's clock: seconds since the providers started (what after= and until= compare with)."""
-    return Clock()
+    return Clock(0.0)
 
 
 @pytest.fixture
