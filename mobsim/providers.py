@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from . import exitcodes
 
-__all__ = ["register"]
+__all__ = ["journal_check", "register"]
 
 
 def _latency(text: str) -> Any:
@@ -32,6 +33,18 @@ def _latency(text: str) -> Any:
         return PushLatency.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def journal_check(url: str, expected: Sequence[str] = (), *, trust: Any = True) -> dict[str, Any]:
+    """``GET <url>/journal/verify`` of running providers: ``{"ok", "problems", "summary"}``. Raises
+    httpx.HTTPError, or ValueError/KeyError/TypeError for an answer that is not the journal's."""
+    import httpx
+
+    target = url.rstrip("/") + "/journal/verify"
+    body = httpx.get(target, params=[("expected", token) for token in expected], timeout=30, verify=trust).json()
+    if not isinstance(body["problems"], list) or not isinstance(body["summary"], dict):
+        raise TypeError(f"{target} answered no journal check")
+    return dict(body)
 
 
 def verify(url: str, expected: list[str], ca: str | None = None) -> int:
@@ -50,8 +63,7 @@ def verify(url: str, expected: list[str], ca: str | None = None) -> int:
             print(f"mobsim providers: cannot read the CA file --ca {ca}: {exc}", file=sys.stderr)
             return exitcodes.USAGE
     try:
-        answer = httpx.get(target, params=[("expected", token) for token in expected], timeout=30, **tls)
-        body = answer.json()
+        body = journal_check(url, expected, trust=tls.get("verify", True))
         problems = body["problems"]
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         hint = ""
@@ -82,10 +94,10 @@ def providers_command(args: argparse.Namespace) -> int:
     from providers.errors import ProviderError
     from providers.journal import Journal
     from providers.service_account import new_service_account
+    from providers.stack import listener_config
     from providers.tls import ensure_certificates
     from server_stub.faults import FaultRegistry, parse_faults
-    from server_stub.guard import Guard, is_loopback_host, token_from_env
-    from server_stub.protocol import ConnectionLimits, protocol_class
+    from server_stub.guard import is_loopback_host, token_from_env
     from server_stub.serve import bind, serve_until_stopped, url_of
 
     if args.verify is not None:
@@ -129,9 +141,6 @@ def providers_command(args: argparse.Namespace) -> int:
     journal = Journal()
     app = create_providers_app(journal, latency=args.latency, fcm_quota=args.fcm_quota, fcm_keys=keys,
                                faults=faults)  # fmt: skip
-    # /inspect/faults as the reference server guards its inspection API: the token of
-    # MOBSIM_INSPECT_TOKEN when set, else this machine only (Host and Origin checks).
-    guarded = Guard(app, token=token_from_env(), check_host=True)
     try:
         apns = _start_apns(args, journal, certs, faults)
     except ProviderError as exc:
@@ -154,14 +163,11 @@ def providers_command(args: argparse.Namespace) -> int:
     reach = "FCM, HMS and APNs" if apns is not None else "FCM and HMS"
     print(f"  faults           {base}/inspect/faults  ({len(faults.entries())} in force; on {reach})")
     sys.stdout.flush()
-    # mobsim's protocol (server_stub/protocol.py) gives a reset fault its socket to abort
-    limits = ConnectionLimits()
     tls: dict[str, Any] = {}
     if args.tls and certs is not None:  # HTTP/1.1 over TLS (uvicorn speaks no HTTP/2; clients fall back)
         tls = {"ssl_certfile": str(certs.server_cert), "ssl_keyfile": str(certs.server_key)}
-    config = uvicorn.Config(
-        guarded, log_level="warning", lifespan="off", timeout_keep_alive=75, http=protocol_class(limits), **tls
-    )
+    # /inspect/faults guarded with MOBSIM_INSPECT_TOKEN when set, else this machine only
+    config = listener_config(app, token=token_from_env(), tls=tls)
     try:
         serve_until_stopped(uvicorn.Server(config), sock)
     finally:

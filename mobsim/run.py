@@ -564,13 +564,12 @@ def _run(args: argparse.Namespace, plan: Plan, paths: dict[str, Path], out: Outp
         out.line(f"mobsim run: {exc}", "bad")
         return TOOL_FAILED
     if plan.target_url is None:
-        from server_stub.messaging import PushLatency
         from server_stub.serve import BackgroundServer, ServeConfig
 
         db = Path(str(paths["state"]) + ".db") if args.state_file else None
         config = ServeConfig(port=0, db=db, faults=list(args.fault))
-        if stack is not None:  # the server sends at once; the providers hand the pushes off later
-            config.relay, config.push_latency = stack.targets, PushLatency(0, 0)
+        if stack is not None:  # the server sends through them (and at once: build_server)
+            config.relay = stack.targets
         server = BackgroundServer(config).start()
         host, app_code = server.url, server.app_code
         args.api_key = args.api_key or server.api_key  # the spike's campaign goes through its Push API
@@ -584,9 +583,11 @@ def _run(args: argparse.Namespace, plan: Plan, paths: dict[str, Path], out: Outp
         out.line(f"target {host} (app {mask_code(app_code)}), {cap}")
     if stack is not None:
         args.deliveries_url = stack.feed_url
-        who = "the bundled server sends" if server is not None else "send the backend's pushes here"
-        out.line(f"push providers on loopback ({who}; credentials in {paths['json'].parent / 'providers.json'})"
-                 if server is None else f"push providers on loopback ({who} through them)")  # fmt: skip
+        if server is not None:
+            out.line("push providers on loopback (the bundled server sends through them)")
+        else:
+            credentials = paths["json"].parent / "providers.json"
+            out.line(f"push providers on loopback (send the backend's pushes here; credentials in {credentials})")
         for line in stack.describe():
             out.line(line)
         for number, spec in enumerate(args.providers_fault, 1):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,7 @@ def start_providers(args: argparse.Namespace, bundled: bool, out_dir: Path) -> A
     raises RuntimeError with the reason."""
     if not args.providers:
         return None
-    from providers.errors import ProviderError
-    from providers.stack import ProviderStack, StackOptions
+    from providers.stack import StackOptions, start_stack
     from server_stub.messaging import PushLatency
 
     default_port, default_apns = (0, 0) if bundled else (8090, 2197)
@@ -88,9 +88,11 @@ def start_providers(args: argparse.Namespace, bundled: bool, out_dir: Path) -> A
         faults=list(args.providers_fault),
     )
     try:
-        stack = ProviderStack(options).start()
-    except (ProviderError, OSError) as exc:
-        raise RuntimeError(f"--providers: {exc}") from None
+        stack = start_stack(options)
+    except RuntimeError:
+        if bundled:  # the run's own CA folder, made for nothing
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     if not bundled:
         _write_credentials(stack, out_dir / "providers.json")
     return stack
@@ -123,12 +125,13 @@ def journal_report(feed_url: str | None, relay: dict[str, Any] | None = None) ->
         return None
     import httpx
 
+    from .providers import journal_check
+
     base = feed_url.removesuffix(DELIVERIES_SUFFIX)
     report: dict[str, Any] = {"feed": feed_url, "relay": relay}
     try:
-        answer = httpx.get(f"{base}/journal/verify", timeout=30.0)
-        body = answer.json()
-        report.update(journal=body["summary"], problems=list(body["problems"]), ok=bool(body["ok"]))
+        body = journal_check(base)
+        report.update(journal=body["summary"], problems=list(body["problems"]), ok=not body["problems"])
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         report.update(error=f"GET {base}/journal/verify: {type(exc).__name__}: {exc}", ok=False, problems=[])
     return report

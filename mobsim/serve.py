@@ -104,20 +104,15 @@ def serve_command(args: argparse.Namespace) -> int:
 
 def _start_providers(args: argparse.Namespace, config: Any) -> Any:
     """FCM, HMS and APNs on loopback in this process (providers/stack.py); the server then sends
-    through them, and the hand-off latency is theirs. Raises RuntimeError with the reason."""
-    from providers.errors import ProviderError
-    from providers.stack import ProviderStack, StackOptions
-    from server_stub.messaging import PushLatency
+    through them, and the hand-off latency is theirs (build_server: the server sends at once).
+    Raises RuntimeError with the reason."""
+    from providers.stack import StackOptions, start_stack
 
     options = StackOptions(host=config.host, port=args.providers_port, apns_port=args.apns_port,
                            folder=Path(args.apns_dir), latency=config.push_latency,
                            faults=list(args.providers_fault or []), inspect_token=config.inspect_token)  # fmt: skip
-    try:
-        stack = ProviderStack(options).start()
-    except (ProviderError, OSError) as exc:
-        raise RuntimeError(f"--providers: {exc}") from None
+    stack = start_stack(options)
     config.relay = stack.targets
-    config.push_latency = PushLatency(0, 0)  # the server sends at once; the providers hand off later
     return stack
 
 

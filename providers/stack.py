@@ -32,7 +32,7 @@ from .journal import Journal
 from .service_account import ServiceAccount, new_service_account
 from .tls import ensure_certificates
 
-__all__ = ["HMS_APP_ID", "ProviderStack", "StackOptions"]
+__all__ = ["HMS_APP_ID", "ProviderStack", "StackOptions", "listener_config", "start_stack"]
 
 HMS_APP_ID = "101234567"
 """The HMS app id (OAuth client id) the stack's credentials name."""
@@ -79,14 +79,7 @@ class ProviderStack:
             faults=self.faults,
         )
         self.app = app
-        config = uvicorn.Config(
-            Guard(app, token=o.inspect_token, check_host=True),
-            log_level="warning",
-            lifespan="off",
-            timeout_keep_alive=75,
-            http=protocol_class(ConnectionLimits()),
-        )
-        self._uvicorn = uvicorn.Server(config)
+        self._uvicorn = uvicorn.Server(listener_config(app, token=o.inspect_token))
         self._thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [self._sock]}, daemon=True)
         self.apns = ApnsServer(
             self.journal,
@@ -157,3 +150,21 @@ class ProviderStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def listener_config(app: Any, *, token: str | None, tls: dict[str, Any] | None = None) -> uvicorn.Config:
+    """uvicorn's configuration of the FCM/HMS/feed/journal listener (here and ``mobsim providers``):
+    ``/inspect/faults`` guarded as the reference server's inspection API (``token``, else this
+    machine only), mobsim's protocol (connection limits, and the socket a ``reset`` fault aborts),
+    keep-alive as common front ends; ``tls``: uvicorn's ``ssl_certfile``/``ssl_keyfile``."""
+    return uvicorn.Config(Guard(app, token=token, check_host=True), log_level="warning", lifespan="off",
+                          timeout_keep_alive=75, http=protocol_class(ConnectionLimits()), **(tls or {}))  # fmt: skip
+
+
+def start_stack(options: StackOptions) -> ProviderStack:
+    """The stack, started; ``RuntimeError("--providers: <reason>")`` when it cannot be (a port taken,
+    a bad fault spec, a CA folder that cannot be made), which the commands print as one line."""
+    try:
+        return ProviderStack(options).start()
+    except (ProviderError, OSError) as exc:
+        raise RuntimeError(f"--providers: {exc}") from None

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def use_world(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
-    def get(url: str, params: Any = None, timeout: float = 0) -> httpx.Response:
+    def get(url: str, params: Any = None, **options: Any) -> httpx.Response:  # timeout, verify
         return world.client.get(httpx.URL(url).path, params=params)
 
     monkeypatch.setattr(httpx, "get", get)
