@@ -38,6 +38,7 @@ from ._population import (
     prune_state_files,
     slice_state_path,
 )
+from ._request_head import DirectSender, head_problem
 
 __all__ = ["STALE_RETRIES", "LocustTransport", "RateLimiter", "RunState", "remote_default_rps", "summary"]
 
@@ -242,7 +243,7 @@ class LocustTransport:
         url, method, payload = request.url, request.method, request.content
         if payload and "Content-Type" not in headers and not _has_content_type(headers):
             headers = {**headers, "content-type": "application/octet-stream"}  # as the user agent's request
-        client, target, defaults, watch = self._route(agent, url, fast.target)
+        sender, target, defaults, watch = self._route(agent, url, fast)
         if defaults:
             headers = {**defaults, **headers}
         exception: Exception | None = None
@@ -253,7 +254,7 @@ class LocustTransport:
             if watch is not None:
                 watch.begin()
             try:
-                answer = client.request(method, target, body=payload, headers=headers)
+                answer = sender.request(method, target, body=payload, headers=headers)
                 response = agent.response_type(answer, None, getattr(answer, "_sent_request", None))
             except fast.failures as exc:
                 reused = watch is not None and watch.end()
@@ -291,20 +292,25 @@ class LocustTransport:
         headers_in = response.headers if status else None
         return Reply(status, ResponseHeaders(headers_in) if headers_in is not None else _NO_HEADERS, content)
 
-    def _route(self, agent: Any, url: str, quoting: str) -> tuple[Any, str, dict[str, str], ConnectionWatch | None]:
-        """The pooled ``HTTPClient`` for the URL's origin, the request target as the user agent
-        would send it (``quoting``: the ``URL`` attribute it sends), the user agent's default
-        headers the client does not add itself, and the watch on the client's connections."""
+    def _route(self, agent: Any, url: str, fast: _Internals) -> tuple[Any, str, dict[str, str], ConnectionWatch | None]:
+        """What sends to the URL's origin (the pooled ``HTTPClient``, or a :class:`DirectSender`
+        on it when its connections are watched), the request target as the user agent would send
+        it (``fast.target``: the ``URL`` attribute it sends), the user agent's default headers the
+        client does not add itself, and the watch on the client's connections."""
         cut = url.find("/", url.find("://") + 3)
         origin, target = (url, "/") if cut < 0 else (url[:cut], url[cut:])
         if not _PLAIN_TARGET.fullmatch(target):
-            target = getattr(URL(url), quoting)
+            target = getattr(URL(url), fast.target)
         route = self._clients.get(origin)
         if route is None or route[0] is not agent:
             client = agent.clientpool.get_client(URL(origin))
             own = client.default_headers
             defaults = {k: v for k, v in agent.default_headers.items() if own.get(k) != v}
-            route = self._clients[origin] = (agent, client, defaults, watch_of(client))
+            watch = watch_of(client)
+            sender = (
+                DirectSender(client) if watch is not None and fast.direct and DirectSender.usable(client) else client
+            )
+            route = self._clients[origin] = (agent, sender, defaults, watch)
         return route[1], target, route[2], route[3]
 
 
@@ -338,7 +344,7 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 class _Internals:
     """What the check of the internals found: why the fast path is off, or the pieces it uses."""
 
-    __slots__ = ("agent_type", "error_response", "failures", "problem", "target")
+    __slots__ = ("agent_type", "direct", "error_response", "failures", "problem", "target")
 
     def __init__(
         self,
@@ -357,6 +363,8 @@ class _Internals:
         """The ``geventhttpclient.url.URL`` attribute the user agent sends as request target."""
         self.agent_type = agent_type
         """The user agent class checked (``LocustUserAgent``)."""
+        self.direct = False
+        """Whether requests go out through :class:`DirectSender` (its heads checked)."""
 
 
 _INTERNALS: _Internals | None = None
@@ -396,6 +404,14 @@ def _internals() -> _Internals:
         except Exception as exc:  # any surprise on the throwaway objects: an internal has changed
             found = _Internals(f"checking the internals raised {type(exc).__name__}: {exc}")
         _INTERNALS = found
+        if found.problem is None:
+            try:
+                head = head_problem()
+            except Exception as exc:  # any surprise on the throwaway client: an internal has changed
+                head = f"checking it raised {type(exc).__name__}: {exc}"
+            found.direct = head is None
+            if head is not None:
+                log.warning("request heads built by geventhttpclient (slower, same bytes): %s", head)
         if found.problem is not None:
             import geventhttpclient
             import locust

@@ -28,6 +28,7 @@ from locust.event import Events
 
 from contract.endpoints import ENDPOINTS, WireRequest
 from scenarios import _runtime, audience
+from scenarios._request_head import DirectSender
 from scenarios._runtime import PUBLIC_PATH_ENV, LocustTransport, fast_path_problem
 from server_stub.serve import BackgroundServer, ServeConfig
 from simulator import Outgoing, Reply
@@ -242,6 +243,9 @@ def both_paths(
         assert transport.fast is not public
         recorder.seen.clear()
         replies = run(transport, recorder.url, cases)
+        senders = [route[1] for route in transport._clients.values()]
+        # the fast path's routes send with their own heads; the public path has none
+        assert bool(senders) is not public and all(isinstance(s, DirectSender) for s in senders)
         results[public] = (list(recorder.seen), [event_view(e) for e in seen], replies)
         assert len(seen) == len(cases)
     return results
