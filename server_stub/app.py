@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -120,6 +122,19 @@ class ContainErrors:
             await response(scope, receive, send)
 
 
+_OTEL_SWITCHES = ("OTEL_", "FASTAPI_OTEL_")
+
+
+def telemetry_config(environ: Mapping[str, str] = os.environ) -> TelemetryConfig:
+    """FastAPI's native OpenTelemetry, on only when the environment configures OpenTelemetry (any
+    ``OTEL_*`` or ``FASTAPI_OTEL_*`` variable, as ``opentelemetry-instrument`` and an OTLP exporter
+    need): off, FastAPI would still ask OpenTelemetry's global providers whether one was set, on
+    every request (about 4% of a Mobile API request's CPU; docs/performance.md)."""
+    if any(name.startswith(_OTEL_SWITCHES) for name in environ):
+        return {}
+    return {"tracing": False, "metrics": False, "logs": False}
+
+
 def _openapi_with_models(app: FastAPI, models: Iterable[type[BaseModel]]) -> Callable[[], dict[str, Any]]:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -174,6 +189,7 @@ def create_app(
     # /docs and /redoc with Swagger UI's and ReDoc's files served by this server (fastapi-offline
     # ships them; FastAPI's own pages load them from a CDN and are blank offline), under the guard.
     app = FastAPIOffline(
+        telemetry=telemetry_config(),
         static_url=DOCS_ASSETS,
         redoc_url=None,  # server_stub/docs_pages.py: ReDoc with no request to Redocly's CDN
         title="mobsim reference profile server",
