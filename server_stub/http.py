@@ -9,7 +9,6 @@ is read; a chunked body is counted as it arrives). JSON is read as :mod:`contrac
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -17,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from contract import ErrorCode, error_body, limits
-from contract.codec import MAX_JSON_DEPTH, MalformedJson, check_json_numbers, parse_json
+from contract.codec import MAX_JSON_DEPTH, MalformedJson, check_json_numbers, compact_encoder, parse_json
 
 from .errors import ApiError
 
@@ -56,8 +55,12 @@ def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     return None
 
 
+_ENCODE = compact_encoder()
+"""``json.dumps(..., separators=(",", ":"), ensure_ascii=False)`` with the encoder built once."""
+
+
 def json_response(content: Any, status: int = 200) -> Response:
-    data = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    data = _ENCODE(content).encode("utf-8")
     return Response(data, status_code=status, media_type="application/json")
 
 
