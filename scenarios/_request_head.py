@@ -111,11 +111,13 @@ class DirectSender:
                 _NAMES.add(name)
         return "".join([method, " ", target, " HTTP/1.1\r\n", *[f"{n}: {v}\r\n" for n, v in pairs], "\r\n"])
 
-    def request(self, method: str, target: str, body: bytes, headers: Mapping[str, str]) -> Any:
+    def request(self, method: str, target: str, body: bytes | None, headers: Mapping[str, str]) -> Any:
         """What ``HTTPClient.request(method, target, body=body, headers=headers)`` returns or raises
         while a watch is on its pool: an ``HTTPSocketPoolResponse`` whose ``_sent_request`` is the
         head."""
         method = method.upper()
+        if body is None:  # as the client: no body
+            body = b""
         head = self.head(method, target, body, headers) if type(body) is bytes else None
         if head is None:
             return self._client.request(method, target, body=body, headers=headers)

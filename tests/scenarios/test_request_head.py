@@ -218,6 +218,17 @@ def test_each_outcome_of_a_send_is_what_http_client_request_gives_under_a_watch(
     assert outcomes[0][0] == expected
 
 
+@pytest.mark.parametrize("body", [None, b""])
+def test_a_request_without_a_body_goes_out_with_the_head_built_here(pool: Pool, body: bytes | None) -> None:
+    client = Client(pool)
+    pool.theirs.sendall(OK)
+    response = DirectSender(client).request("GET", "/mobile/3/appinstance/r-1/user", body, {"Accept": "x"})
+    assert response.status_code == 200 and (pool.taken, client.own_requests) == (1, 0)
+    assert pool.received() == client._build_request("GET", "/mobile/3/appinstance/r-1/user", body=b"",
+                                                    headers={"Accept": "x"}).encode()  # fmt: skip
+    response.release()
+
+
 @pytest.mark.parametrize(
     ("body", "headers"),
     [
