@@ -37,11 +37,14 @@ def _latency(text: str) -> Any:
 
 def journal_check(url: str, expected: Sequence[str] = (), *, trust: Any = True) -> dict[str, Any]:
     """``GET <url>/journal/verify`` of running providers: ``{"ok", "problems", "summary"}``. Raises
-    httpx.HTTPError, or ValueError/KeyError/TypeError for an answer that is not the journal's."""
+    httpx.HTTPError (``HTTPStatusError`` for a non-2xx answer), or ValueError/KeyError/TypeError for
+    an answer that is not the journal's."""
     import httpx
 
     target = url.rstrip("/") + "/journal/verify"
-    body = httpx.get(target, params=[("expected", token) for token in expected], timeout=30, verify=trust).json()
+    answer = httpx.get(target, params=[("expected", token) for token in expected], timeout=30, verify=trust)
+    answer.raise_for_status()  # a 404: no journal there (a feed that is not mobsim providers')
+    body = answer.json()
     if not isinstance(body["problems"], list) or not isinstance(body["summary"], dict):
         raise TypeError(f"{target} answered no journal check")
     return dict(body)

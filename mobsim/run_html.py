@@ -414,6 +414,8 @@ def _providers(summary: Mapping[str, Any]) -> list[str]:
     parts = ['<h2 id="providers">Push providers</h2>']
     if report.get("error"):
         return [*parts, f'<p class="bad">push providers: {_e(report["error"])}</p>']
+    if report.get("note"):
+        return [*parts, f"<p>push providers: {_e(report['note'])}</p>"]
     journal = report.get("journal") or {}
     per = ", ".join(f"{name} {(f or {}).get('accepted', 0)}" for name, f in (journal.get("providers") or {}).items())
     verdict, tone = ("passed", "ok") if report.get("ok") else ("FAILED", "bad")

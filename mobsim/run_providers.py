@@ -120,7 +120,9 @@ def _write_credentials(stack: Any, path: Path) -> None:
 
 def journal_report(feed_url: str | None, relay: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """``{"feed", "journal", "problems", "ok", "relay"}`` from the feed's providers (None when the
-    devices used the target's own feed); ``error`` when the journal could not be read."""
+    devices used the target's own feed); ``error`` (and ``ok`` False) when the journal could not be
+    read; ``note`` (``ok`` None, ``journal`` None) when the feed's server has no journal (404: the
+    reference server's own feed given as ``--deliveries-url``), which fails nothing."""
     if not feed_url or not feed_url.endswith(DELIVERIES_SUFFIX):
         return None
     import httpx
@@ -132,6 +134,14 @@ def journal_report(feed_url: str | None, relay: dict[str, Any] | None = None) ->
     try:
         body = journal_check(base)
         report.update(journal=body["summary"], problems=list(body["problems"]), ok=not body["problems"])
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code != 404:
+            report.update(error=f"GET {base}/journal/verify: {exc.response.status_code}", ok=False, problems=[])
+        else:  # a feed without a journal (the reference server's own): the pushes came, nothing to check
+            report.update(
+                journal=None, problems=[], ok=None,
+                note=f"{base} keeps no journal (its feed is not mobsim providers'): the journal checks were not run",
+            )  # fmt: skip
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         report.update(error=f"GET {base}/journal/verify: {type(exc).__name__}: {exc}", ok=False, problems=[])
     return report

@@ -180,6 +180,9 @@ def _print_providers(out: Output, report: dict[str, Any] | None) -> None:
     if report.get("error"):
         out.line(f"push providers: {report['error']}", "bad")
         return
+    if report.get("note"):
+        out.line(f"push providers: {report['note']}")
+        return
     journal = report["journal"]
     per = ", ".join(f"{name} {figures.get('accepted', 0)}" for name, figures in journal.get("providers", {}).items())
     verdict, tone = ("passed", "ok") if report["ok"] else ("FAILED", "bad")

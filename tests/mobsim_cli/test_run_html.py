@@ -384,3 +384,21 @@ def test_live_figures_read_only_the_tail_of_a_long_full_history(tmp_path: Path) 
     assert (tmp_path / "stats_stats_history.csv").stat().st_size > 300_000
     live = read_live(tmp_path / "stats")
     assert live is not None and live["users"] == 77 and live["totals"]["current_p95"] == 42
+
+
+def test_a_feed_without_a_journal_is_a_note_on_the_page_and_in_the_console() -> None:
+    import io
+
+    from mobsim.output import Output
+    from mobsim.run_report import print_summary
+
+    note = "http://127.0.0.1:9 keeps no journal (its feed is not mobsim providers'): the journal checks were not run"
+    console_keys = {"devices_touched": 10, "business_errors": {}, "errors": []}
+    providers = {"feed": "http://127.0.0.1:9/provider/1/deliveries", "ok": None, "journal": None, "problems": [],
+                 "note": note}  # fmt: skip
+    summary = {**_summary(), **console_keys, "providers": providers}
+    page = render(summary, History())
+    assert f"<p>push providers: {note.replace(chr(39), '&#x27;')}</p>" in page and "journal checks passed" not in page
+    stream = io.StringIO()
+    print_summary(Output(stream, terminal=False), summary, [])
+    assert f"push providers: {note}\n" in stream.getvalue()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import respx
 
 from mobsim.cli import main
 from mobsim.exitcodes import FAILED, PASSED, USAGE
@@ -86,6 +87,40 @@ def test_the_journal_is_read_only_from_a_providers_feed() -> None:
     assert journal_report("http://127.0.0.1:9/somewhere/else") is None  # not a feed: the target's own
     report = journal_report("http://127.0.0.1:9/provider/1/deliveries")
     assert report is not None and report["ok"] is False and "ConnectError" in report["error"]
+
+
+FEED = "http://127.0.0.1:9/provider/1/deliveries"
+JOURNAL = "http://127.0.0.1:9/journal/verify"
+
+
+def test_a_feed_whose_server_keeps_no_journal_is_noted_and_fails_nothing() -> None:
+    """The reference server's own feed given as --deliveries-url: its 404 on the journal is no
+    journal, not an unreadable one (the console line and the page: tests/mobsim_cli/test_run_html.py)."""
+    envelope = {"requestError": {"serviceException": {"messageId": "NOT_FOUND", "text": "no route"}}}
+    with respx.mock(assert_all_called=True) as router:
+        router.get(JOURNAL).respond(404, json=envelope)
+        report = journal_report(FEED)
+    assert report is not None and report["ok"] is None and report["journal"] is None and "error" not in report
+    assert report["note"].startswith("http://127.0.0.1:9 keeps no journal")
+    assert verdict(_summary(report), [], [], False) == PASSED
+
+
+@pytest.mark.parametrize("status", [500, 401, 503])
+def test_any_other_refusal_of_the_journal_is_unreadable_and_fails_the_run(status: int) -> None:
+    with respx.mock(assert_all_called=True) as router:
+        router.get(JOURNAL).respond(status, json={"problems": [], "summary": {}})
+        report = journal_report(FEED)
+    assert report is not None and report["ok"] is False
+    assert report["error"] == f"GET http://127.0.0.1:9/journal/verify: {status}"
+    assert verdict(_summary(report), [], [], False) == FAILED
+
+
+def test_a_journal_read_from_the_feeds_providers_gives_its_checks() -> None:
+    with respx.mock(assert_all_called=True) as router:
+        router.get(JOURNAL).respond(200, json={"problems": ["token t: 2 messages"], "summary": {"accepted": 3}})
+        report = journal_report(FEED)
+    assert report is not None and report["ok"] is False and report["journal"] == {"accepted": 3}
+    assert report["problems"] == ["token t: 2 messages"] and "note" not in report
 
 
 @pytest.mark.slow
