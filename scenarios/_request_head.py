@@ -43,6 +43,14 @@ _LEFT_TO_THE_CLIENT = frozenset(("transfer-encoding", "expect"))
 _SEND_BROKE = (errno.ECONNRESET, errno.EPIPE)
 _NAMES: set[str] = set()
 """Header field names already checked as tokens (a device sends a dozen distinct ones)."""
+_LOWER: dict[str, str] = {}
+"""Header field names, lower-cased (as ``Headers`` keys them), by name as given."""
+
+
+def _lower(name: str) -> str:
+    if len(_LOWER) < 4096:  # bounded: names come from the simulator's header sets, and a few from users
+        _LOWER[name] = name.lower()
+    return name.lower()
 
 
 class DirectSender:
@@ -86,7 +94,7 @@ class DirectSender:
         for name, value in headers.items():
             if type(value) is not str:
                 return None
-            fields[name.lower()] = (name, value)
+            fields[_LOWER.get(name) or _lower(name)] = (name, value)
         if _LEFT_TO_THE_CLIENT.intersection(fields):
             return None
         if "host" not in fields:
@@ -100,9 +108,10 @@ class DirectSender:
             head: str = self._client._build_request(method, target, body=body, headers=headers)  # its own error
             return head
         pairs = fields.values()
-        if not _FIELD_VALUES.fullmatch("".join([value for _, value in pairs])) or any(
-            name not in _NAMES for name, _ in pairs
-        ):
+        values = "".join([value for _, value in pairs])
+        # printable ASCII is within the allowed bytes (tab and 0x80-0xff are too: the regex decides)
+        clean = (values.isascii() and values.isprintable()) or _FIELD_VALUES.fullmatch(values) is not None
+        if not clean or not _NAMES.issuperset([name for name, _ in pairs]):
             for name, value in pairs:
                 if not _TOKEN.fullmatch(name):
                     raise ValueError(f"invalid header field name {name!r}")
