@@ -49,6 +49,7 @@ from .run_report import (
     message_figures,
     print_summary,
     reconcile,
+    reports_line,
     stored_counts,
     traffic_mix,
 )
@@ -658,10 +659,7 @@ def _run(args: argparse.Namespace, plan: Plan, paths: dict[str, Path], out: Outp
     print_summary(out, summary, results)
     if problem:
         out.line(problem, "warn")
-    out.line(
-        f"reports: {paths['mobsim_html']}, {paths['html']}, {paths['csv']}_*.csv, {paths['json']}"
-        + (f", {args.junit}" if args.junit else "")
-    )
+    out.line(reports_line(paths, args.junit, page_written=problem is None))
     judged = summary["verdict"]
     out.line(f"verdict: {judged['result']} (exit {code}): {judged['reason']}", "ok" if code == PASSED else "bad")
     return code

@@ -25,6 +25,7 @@ __all__ = [
     "message_figures",
     "print_summary",
     "reconcile",
+    "reports_line",
     "stored_counts",
     "traffic_mix",
 ]
@@ -190,6 +191,15 @@ def _print_providers(out: Output, report: dict[str, Any] | None) -> None:
              f"{journal.get('rejected', 0)} rejected; journal checks {verdict}", tone)  # fmt: skip
     for problem in report.get("problems", [])[:10]:
         out.line(f"  {problem}", "bad")
+
+
+def reports_line(paths: Mapping[str, Any], junit: str | None, *, page_written: bool) -> str:
+    """The run's closing list of its reports: mobsim's page first when it was written (a page that
+    could not be written is not offered: its warning is printed above), then Locust's page, the CSV
+    files, the JSON summary and the JUnit file when asked for."""
+    files = [str(paths["mobsim_html"])] if page_written else []
+    files += [str(paths["html"]), f"{paths['csv']}_*.csv", str(paths["json"])]
+    return "reports: " + ", ".join(files + ([junit] if junit else []))
 
 
 def print_summary(out: Output, summary: dict[str, Any], results: list[Result]) -> None:

@@ -402,3 +402,14 @@ def test_a_feed_without_a_journal_is_a_note_on_the_page_and_in_the_console() -> 
     stream = io.StringIO()
     print_summary(Output(stream, terminal=False), summary, [])
     assert f"push providers: {note}\n" in stream.getvalue()
+
+
+@pytest.mark.parametrize(("written", "junit"), [(True, None), (False, None), (True, "out/j.xml"), (False, "j.xml")])
+def test_the_reports_line_offers_the_page_only_when_it_was_written(written: bool, junit: str | None) -> None:
+    from mobsim.run_report import reports_line
+
+    paths = {"mobsim_html": Path("r/mobsim-report.html"), "html": Path("r/report.html"), "csv": Path("r/stats"),
+             "json": Path("r/summary.json")}  # fmt: skip
+    line = reports_line(paths, junit, page_written=written)
+    rest = "r/report.html, r/stats_*.csv, r/summary.json" + (f", {junit}" if junit else "")
+    assert line == "reports: " + ("r/mobsim-report.html, " if written else "") + rest
