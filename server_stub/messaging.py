@@ -16,9 +16,10 @@ import asyncio
 import math
 import random
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .store import Store
@@ -70,6 +71,10 @@ class PushLatency:
         return f"{self.median_ms:g}:{self.p95_ms:g}"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 class Messaging:
     """API keys (key → account), the provider latency and its RNG, and the provider's wake-ups."""
 
@@ -111,3 +116,31 @@ class Messaging:
 
     def sample_latency_ms(self) -> int:
         return self.latency.sample_ms(self.rng)
+
+    async def wait_for_send(
+        self,
+        version: int,
+        clock: Callable[[], datetime],
+        *,
+        due: int | None,
+        seconds: float,
+        look: float,
+        until: int | None = None,
+    ) -> None:
+        """Until messages are sent after ``version`` (a send bumps :attr:`version`), the time
+        ``due`` or ``until`` (epoch ms by ``clock``: the next message's due time, a deadline) or
+        ``seconds`` of real time (a frozen test clock cannot hang it), looking every ``look``
+        seconds, never sleeping past ``due`` or ``until``; no store access in between. The long-poll
+        of ``GET /provider/1/deliveries`` (server_stub/provider.py) and the relay's idle wait
+        (server_stub/relay/loop.py) both wait here."""
+        started = time.monotonic()
+        ends = [moment for moment in (due, until) if moment is not None]
+        nearest = min(ends) if ends else None
+        while version == self.version and time.monotonic() - started < seconds:
+            if nearest is None:
+                await self.sleep(look)
+                continue
+            left = nearest - (clock() - _EPOCH) // _MS
+            if left <= 0:
+                return
+            await self.sleep(min(look, left / 1000))

@@ -72,12 +72,8 @@ async def deliveries(request: Request) -> Response:
         found, next_due = await server.execute(caller, claim_deliveries, shard=shard, of=of, limit=limit)
         if found or not _left(server, started, wait, until):
             return json_response({"deliveries": found})
-        while version == messaging.version and _left(server, started, wait, until):
-            now = epoch_ms(server.clock())
-            if next_due is not None and now >= next_due:
-                break
-            nearest = min(until, next_due) if next_due is not None else until
-            await messaging.sleep(min(SLICE, (nearest - now) / 1000))
+        left = wait - (time.monotonic() - started)
+        await messaging.wait_for_send(version, server.clock, due=next_due, until=until, seconds=left, look=SLICE)
 
 
 def _left(server: ProfileServer, started: float, wait: float, until: int) -> bool:

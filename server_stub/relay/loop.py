@@ -162,11 +162,9 @@ class ProviderRelay:
 
     async def _idle(self, version: int, next_due: int | None) -> None:
         """Until a new send, the next message's due time, or ``IDLE_MAX``."""
-        messaging, started = self.server.messaging, time.monotonic()
-        while version == messaging.version and time.monotonic() - started < IDLE_MAX:
-            if next_due is not None and epoch_ms(self.server.clock()) >= next_due:
-                return
-            await messaging.sleep(IDLE_LOOK)
+        await self.server.messaging.wait_for_send(
+            version, self.server.clock, due=next_due, seconds=IDLE_MAX, look=IDLE_LOOK
+        )
 
     async def _worker_senders(self, stack: contextlib.AsyncExitStack) -> dict[Platform, Sender]:
         """A worker's senders: FCM and HMS on a client of its own with one connection (httpcore checks
