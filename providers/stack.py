@@ -10,8 +10,6 @@ Each listener runs in a daemon thread of its own, so the server's event loop onl
 from __future__ import annotations
 
 import secrets
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from server_stub.guard import Guard
 from server_stub.messaging import PushLatency
 from server_stub.protocol import ConnectionLimits, protocol_class
 from server_stub.relay.targets import ApnsTarget, FcmTarget, HmsTarget, RelayTargets
-from server_stub.serve import bind, url_of
+from server_stub.serve import UvicornThread, bind, url_of
 
 from .apns import ApnsConfig, ApnsServer, ensure_provider_key
 from .app import create_providers_app
@@ -79,8 +77,7 @@ class ProviderStack:
             faults=self.faults,
         )
         self.app = app
-        self._uvicorn = uvicorn.Server(listener_config(app, token=o.inspect_token))
-        self._thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [self._sock]}, daemon=True)
+        self._serving = UvicornThread(uvicorn.Server(listener_config(app, token=o.inspect_token)), self._sock)
         self.apns = ApnsServer(
             self.journal,
             certificates,
@@ -114,20 +111,14 @@ class ProviderStack:
         )
 
     def start(self, timeout: float = 10.0) -> ProviderStack:
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._uvicorn.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise ProviderError(f"the push providers did not start on {self.url}")
-            time.sleep(0.01)
+        if not self._serving.start(timeout):
+            raise ProviderError(f"the push providers did not start on {self.url}")
         self.apns.start()
         return self
 
     def stop(self) -> None:
         self.apns.stop()
-        self._uvicorn.should_exit = True
-        self._thread.join(timeout=10)
-        self._sock.close()
+        self._serving.stop()
 
     def describe(self) -> list[str]:
         """The lines ``mobsim serve --providers`` prints: each endpoint a backend is configured with."""

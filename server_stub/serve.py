@@ -27,7 +27,7 @@ from .relay import RelayTargets
 from .server import ProfileServer
 from .store import Store
 
-__all__ = ["BackgroundServer", "ServeConfig", "bind", "build_server", "run_forever"]
+__all__ = ["BackgroundServer", "ServeConfig", "UvicornThread", "bind", "build_server", "run_forever"]
 
 
 @dataclass
@@ -231,6 +231,30 @@ def run_forever(config: ServeConfig, sock: socket.socket, server: ProfileServer)
         server.store.close()
 
 
+class UvicornThread:
+    """A uvicorn server on a bound socket in a daemon thread (the reference server's
+    :class:`BackgroundServer`, the push providers' listener in ``providers/stack.py``)."""
+
+    def __init__(self, server: uvicorn.Server, sock: socket.socket) -> None:
+        self.server, self.sock = server, sock
+        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+
+    def start(self, timeout: float) -> bool:
+        """Whether uvicorn started within ``timeout`` seconds (False: its thread ended or time ran out)."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=10)
+        self.sock.close()
+
+
 class BackgroundServer:
     """The reference server in a daemon thread on loopback, for ``mobsim run``, tests and benches."""
 
@@ -240,8 +264,7 @@ class BackgroundServer:
         self.profiles, self.applications = build_server(self.config)
         self._sock = bind(self.config.host, self.config.port)
         self.url = url_of(self._sock)
-        self._uvicorn = _uvicorn(self.config, self.profiles)
-        self._thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [self._sock]}, daemon=True)
+        self._serving = UvicornThread(_uvicorn(self.config, self.profiles), self._sock)
 
     @property
     def app_code(self) -> str:
@@ -254,18 +277,12 @@ class BackgroundServer:
         return (self.config.api_keys or self.profiles.messaging.api_keys())[0]
 
     def start(self, timeout: float = 10.0) -> BackgroundServer:
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._uvicorn.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the reference server did not start on {self.url}")
-            time.sleep(0.01)
+        if not self._serving.start(timeout):
+            raise RuntimeError(f"the reference server did not start on {self.url}")
         return self
 
     def stop(self) -> None:
-        self._uvicorn.should_exit = True
-        self._thread.join(timeout=10)
-        self._sock.close()
+        self._serving.stop()
         self.profiles.store.close()
 
     def __enter__(self) -> BackgroundServer:
