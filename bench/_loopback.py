@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 try:
@@ -59,6 +63,29 @@ def wait_up(url: str, deadline: float) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"mobsim serve did not answer on {url}")
+
+
+@contextmanager
+def fast_server(preexec_fn: Callable[[], None] | None = None) -> Iterator[tuple[int, int]]:
+    """(port, pid) of the fast loopback server (``bench/_fastserver.py``) in its own process;
+    ``preexec_fn`` runs in the child first (the generator bench pins it to a core)."""
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve().parent / "_fastserver.py"), "0"],
+        stdout=subprocess.PIPE, text=True, preexec_fn=preexec_fn,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"the fast server did not start: {line!r}")
+        yield int(line.split()[1]), proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def process_cpu(pid: int) -> float:

@@ -65,6 +65,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _loopback import fast_server as loopback_server
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 APP_CODE = "BENCH-APP-CODE"
@@ -93,25 +97,8 @@ def _pinned(cpu: int) -> Callable[[], None]:
 @contextmanager
 def fast_server() -> Iterator[tuple[int, int]]:
     """(port, pid) of a fast loopback server in its own process, pinned to its own core."""
-    proc = subprocess.Popen(
-        [sys.executable, str(BENCH / "_fastserver.py"), "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=_pinned(SERVER_CPU),
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"the fast server did not start: {line!r}")
-        yield int(line.split()[1]), proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with loopback_server(_pinned(SERVER_CPU)) as found:
+        yield found
 
 
 def server_stats(port: int) -> dict[str, int]:

@@ -45,43 +45,19 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _loopback import fast_server, process_cpu
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 APP_CODE = "BENCH-APP-CODE"
-TICK = os.sysconf("SC_CLK_TCK")
 USERS_PER_WORKER = 100
-
-
-def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a live process (Linux)."""
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-@contextmanager
-def fast_server() -> Iterator[tuple[int, int]]:
-    """(port, pid) of the fast loopback server in its own process."""
-    proc = subprocess.Popen([sys.executable, str(BENCH / "_fastserver.py"), "0"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"the fast server did not start: {line!r}")
-        yield int(line.split()[1]), proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def served(port: int) -> int:

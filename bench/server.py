@@ -18,8 +18,12 @@ app, uvicorn's httptools protocol with the connection limits (server_stub/protoc
 Aims (issue 16): mixed at half the bare route or better; SQLite within 20% of memory; < 2 KB per
 installation at 1,000,000 installations (``--memory-only --installations 1000000``).
 
-Run:   .venv/bin/python bench/server.py            (about a minute)
-       .venv/bin/python bench/server.py --quick    (a few seconds per phase, 20k installations)
+Rounds alternate the bare route, the memory store and the SQLite file (and the bare route once
+more at the end), so that a machine's drifts hit every phase; the ratios are medians over the
+rounds with their spread.
+
+Run:   .venv/bin/python bench/server.py            (three rounds: about three minutes)
+       .venv/bin/python bench/server.py --quick    (one round of 2 s phases, 20k installations)
        .venv/bin/python bench/server.py --memory-only --installations 1000000   (memory per installation)
 """
 
@@ -29,6 +33,7 @@ import argparse
 import itertools
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -305,7 +310,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0, help="seconds per measured phase")
     parser.add_argument("--devices", type=int, default=2000, help="registered devices in the mixed workload")
     parser.add_argument("--installations", type=int, default=100_000, help="installations for the memory probe")
-    parser.add_argument("--quick", action="store_true", help="2 s phases, 20k installations")
+    parser.add_argument("--quick", action="store_true", help="2 s phases, 20k installations, one round")
+    parser.add_argument("--rounds", type=int, default=0, help="rounds of bare, memory and sqlite (default 3; 1 quick)")
     parser.add_argument("--memory-only", action="store_true", help="only the memory per installation")
     parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--memory-probe", nargs="+", help=argparse.SUPPRESS)
@@ -329,46 +335,56 @@ def main() -> None:
                     flush=True,
                 )
         return
-    print(f"mobsim bench/server.py: {args.seconds:g} s per phase, {args.devices} devices, loopback, 32 connections")
+    rounds = args.rounds or (1 if args.quick else 3)
+    print(f"mobsim bench/server.py: {args.seconds:g} s per phase, {args.devices} devices, loopback, 32 connections,"
+          f" {rounds} round(s) of bare, memory, sqlite (then bare again); load {os.getloadavg()[0]:.2f}")  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
-        # bare, memory, sqlite, bare again: the ceiling is the median of its two rounds
-        bare = [run_bare(args.seconds)]
-        table = {mode: run_mode(mode, args.seconds, args.devices, folder) for mode in ("memory", "sqlite")}
+        # bare, memory, sqlite per round, and bare once more: drifts of the machine hit every phase
+        bare: list[Result] = []
+        table: dict[str, list[dict[str, Result]]] = {"memory": [], "sqlite": []}
+        for _ in range(rounds):
+            bare.append(run_bare(args.seconds))
+            for mode in table:
+                table[mode].append(run_mode(mode, args.seconds, args.devices, folder))
         bare.append(run_bare(args.seconds))
         memory = {
             mode: measure_memory(mode, args.installations, os.path.join(folder, f"mem-{mode}.db"))
             for mode in ("memory", "sqlite")
         }
-    print(f"\n{'store':8} {'phase':9} {'req/s':>9} {'server CPU µs/req':>18} {'non-2xx':>8}")
+    print(f"\n{'store':8} {'phase':9} {'round':>5} {'req/s':>9} {'server CPU µs/req':>18} {'non-2xx':>8}")
     for n, res in enumerate(bare, 1):
-        print(f"{'-':8} {'bare ' + str(n):9} {res.rps:9.0f} {res.cpu_us:18.0f} {0:8d}")
-    for mode, results in table.items():
-        for phase, res in results.items():
-            bad = sum(n for status, n in res.statuses.items() if status >= 300)
-            cpu = f"{res.cpu_us:18.0f}" if res.server_cpu else f"{'-':>18}"
-            print(f"{mode:8} {phase:9} {res.rps:9.0f} {cpu} {bad:8d}")
-            for error in res.errors[:2]:
-                print(f"         ! {error}")
-    print()
-    bare_rps = sum(r.rps for r in bare) / len(bare)
-    bare_cpu = sum(r.cpu_us for r in bare) / len(bare)
-    for mode, results in table.items():
-        static, routed, mixed = results["static"], results["routed"], results["mixed"]
+        print(f"{'-':8} {'bare':9} {n:>5} {res.rps:9.0f} {res.cpu_us:18.0f} {0:8d}")
+    for mode, runs in table.items():
+        for n, results in enumerate(runs, 1):
+            for phase, res in results.items():
+                bad = sum(count for status, count in res.statuses.items() if status >= 300)
+                cpu = f"{res.cpu_us:18.0f}" if res.server_cpu else f"{'-':>18}"
+                print(f"{mode:8} {phase:9} {n:>5} {res.rps:9.0f} {cpu} {bad:8d}")
+                for error in res.errors[:2]:
+                    print(f"         ! {error}")
+    print("\nmedians over the rounds (spread: lowest-highest round); the bare route's median of its rounds")
+    bare_rps = statistics.median(r.rps for r in bare)
+    bare_cpu = statistics.median(r.cpu_us for r in bare)
+
+    def ratio(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+    for mode, runs in table.items():
+        mixed = [r["mixed"] for r in runs]
         print(
-            f"{mode:8} mixed / bare Starlette route:             {mixed.rps / bare_rps:.2f} "
-            f"(by server CPU: {bare_cpu / mixed.cpu_us:.2f})   aim ≥ 0.50"
+            f"{mode:8} mixed / bare Starlette route:             {ratio([m.rps / bare_rps for m in mixed])} "
+            f"(by server CPU: {ratio([bare_cpu / m.cpu_us for m in mixed])})   aim ≥ 0.50"
         )
-        print(
-            f"{mode:8} mixed / static (O(1) dispatch, /health): {mixed.rps / static.rps:.2f} "
-            f"(by server CPU: {static.cpu_us / mixed.cpu_us:.2f})"
-        )
-        print(
-            f"{mode:8} mixed / static through FastAPI routing:  {mixed.rps / routed.rps:.2f} "
-            f"(by server CPU: {routed.cpu_us / mixed.cpu_us:.2f})"
-        )
-        print(f"{mode:8} mixed absolute: {mixed.rps:,.0f} req/s   architecture-sketch aim ≥ 5,500 req/s")
-    sqlite_vs_memory = table["sqlite"]["mixed"].rps / table["memory"]["mixed"].rps
-    print(f"sqlite / memory mixed throughput: {sqlite_vs_memory:.2f}   aim ≥ 0.80")
+        labels = (("static", "static (O(1) dispatch, /health):"), ("routed", "static through FastAPI routing: "))
+        for phase, label in labels:
+            by_rate = ratio([r["mixed"].rps / r[phase].rps for r in runs])
+            by_cpu = ratio([r[phase].cpu_us / r["mixed"].cpu_us for r in runs])
+            print(f"{mode:8} mixed / {label} {by_rate} (by server CPU: {by_cpu})")
+        rates = [m.rps for m in mixed]
+        print(f"{mode:8} mixed absolute: {statistics.median(rates):,.0f} req/s ({min(rates):,.0f}-{max(rates):,.0f})"
+              "   architecture-sketch aim ≥ 5,500 req/s")  # fmt: skip
+    pairs = [s["mixed"].rps / m["mixed"].rps for s, m in zip(table["sqlite"], table["memory"], strict=True)]
+    print(f"sqlite / memory mixed throughput: {ratio(pairs)}   aim ≥ 0.80")
     for mode, (rss, disk) in memory.items():
         print(
             f"{mode:8} per installation at {args.installations:,}: {rss:,.0f} B of process memory, "
