@@ -9,24 +9,33 @@ proxy), with the merge rules of ``Headers`` on a plain dict and one check of all
 and reads the answer with geventhttpclient's own ``HTTPSocketPoolResponse`` on the same pool.
 
 It only runs with a :class:`~scenarios._connections.ConnectionWatch` on the pool: where
-``HTTPClient.request`` would make a second attempt (a connection that closed before any answer, for
-any method; a send that broke with no answer waiting, for an idempotent one) the watch makes that
-attempt raise :class:`~scenarios._connections.AnotherAttempt`, and so does this sender, at the same
-points. Any other request, or client, is left to ``HTTPClient.request``.
+``HTTPClient.request`` would make a second attempt (for an idempotent method: a connection that
+closed before any answer, a send that broke with no answer waiting) the watch makes that attempt
+raise :class:`~scenarios._connections.AnotherAttempt`, and so does this sender, at the same points.
+Any other request (a header mapping that is not a plain ``dict``, a body that is not bytes), or
+client (another class's ``request``, another ``headers_type``, a proxy), is left to
+``HTTPClient.request``. One difference, on purpose: a head that cannot be encoded as latin-1 raises
+before a socket is taken (geventhttpclient takes one and does not give it back).
 
-:func:`head_problem` compares the head built here with ``HTTPClient._build_request`` on a throwaway
-client (no socket is opened), once per process; if they differ, every request takes
+:func:`head_problem`, once per process, checks that the send this module repeats is the one of the
+geventhttpclient it was written against (the source of ``HTTPClient.request`` and
+``_build_request``, by digest: 2.6.1) and compares the heads built here with ``_build_request`` on
+throwaway clients (no socket is opened); on any difference every request takes
 ``HTTPClient.request`` (the transport's fast path stays on).
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
+import inspect
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import gevent.socket
+from geventhttpclient.client import HTTPClient
+from geventhttpclient.header import Headers
 from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError, HTTPSocketPoolResponse
 
 from ._connections import AnotherAttempt
@@ -41,14 +50,20 @@ _BODY_CARRYING = frozenset(("POST", "PUT", "PATCH"))
 _LEFT_TO_THE_CLIENT = frozenset(("transfer-encoding", "expect"))
 """Header fields whose requests :class:`DirectSender` leaves to ``HTTPClient.request``."""
 _SEND_BROKE = (errno.ECONNRESET, errno.EPIPE)
+_KNOWN_SOURCES = {
+    "request": {"c63c0b6998672e8c25ee6beeed614ab1c1ef01543adfae0587d992010eaed39a"},  # geventhttpclient 2.6.1
+    "_build_request": {"c1151ae56362b11bfc20dac40d3d068249ff33647e5fdb04db85b9e01df9e405"},  # 2.6.1
+}
+"""SHA-256 of the source of the ``HTTPClient`` methods whose work :class:`DirectSender` repeats."""
+_CACHE_MAX = 4096
 _NAMES: set[str] = set()
-"""Header field names already checked as tokens (a device sends a dozen distinct ones)."""
+"""Header field names already checked as tokens (a device sends a dozen distinct ones; bounded)."""
 _LOWER: dict[str, str] = {}
 """Header field names, lower-cased (as ``Headers`` keys them), by name as given."""
 
 
 def _lower(name: str) -> str:
-    if len(_LOWER) < 4096:  # bounded: names come from the simulator's header sets, and a few from users
+    if len(_LOWER) < _CACHE_MAX:  # bounded: names come from the simulator's header sets, and a few from users
         _LOWER[name] = name.lower()
     return name.lower()
 
@@ -74,11 +89,16 @@ class DirectSender:
 
     @staticmethod
     def usable(client: Any) -> bool:
-        """Whether this sender can stand in for ``client.request``: an HTTP/1.1 client without a
-        proxy, with its pool, as checked by :func:`head_problem`."""
+        """Whether this sender can stand in for ``client.request``: geventhttpclient's own
+        ``HTTPClient`` methods and ``Headers`` (as :func:`head_problem` checked them), HTTP/1.1
+        without a proxy, with its pool, default headers of one line each."""
         defaults: Any = getattr(client, "default_headers", None)
+        kind = type(client)
         if not (
-            getattr(client, "version", None) == "HTTP/1.1"
+            getattr(kind, "request", None) is HTTPClient.request
+            and getattr(kind, "_build_request", None) is HTTPClient._build_request
+            and getattr(client, "headers_type", None) is Headers
+            and getattr(client, "version", None) == "HTTP/1.1"
             and getattr(client, "use_proxy", True) is False
             and hasattr(client, "_connection_pool")
             and callable(getattr(defaults, "items", None))
@@ -90,6 +110,8 @@ class DirectSender:
     def head(self, method: str, target: str, body: bytes, headers: Mapping[str, str]) -> str | None:
         """The request head ``HTTPClient._build_request`` builds, or None for a request this sender
         leaves to the client. Raises ``ValueError`` where it does (the same messages)."""
+        if type(headers) is not dict:  # a Headers with several lines of a field, say: the client's own merge
+            return None
         fields = dict(self._defaults)
         for name, value in headers.items():
             if type(value) is not str:
@@ -117,7 +139,8 @@ class DirectSender:
                     raise ValueError(f"invalid header field name {name!r}")
                 if not _FIELD_VALUES.fullmatch(value):
                     raise ValueError(f"invalid value for header field {name!r}: {value!r}")
-                _NAMES.add(name)
+                if len(_NAMES) < _CACHE_MAX:
+                    _NAMES.add(name)
         return "".join([method, " ", target, " HTTP/1.1\r\n", *[f"{n}: {v}\r\n" for n, v in pairs], "\r\n"])
 
     def request(self, method: str, target: str, body: bytes | None, headers: Mapping[str, str]) -> Any:
@@ -170,16 +193,27 @@ _SAMPLES: tuple[tuple[str, str, bytes, dict[str, str]], ...] = (
     ("PATCH", "/mobile/1/appinstance/r-1", b"", {"Host": "elsewhere:1", "Content-Length": "0", "X-Empty": ""}),
     ("DELETE", "/x", b"", {"content-length": "5", "user-agent": "a\tb \x80\xff", "Connection": "keep-alive"}),
     ("PUT", "/y?é", b"{}", {}),
+    ("POST", "/mobile/1/appinstance/r-1/depersonalize", b"", {"Accept": "application/json"}),
+    ("PUT", "/z", b"", {}),
+    ("PATCH", "/z", b"", {"x-http-method-override": "PATCH"}),
+    ("DELETE", "/mobile/1/appinstance/r-1", b"", {}),
+    ("GET", "/", b"", {"HOST": "other", "content-LENGTH": "1"}),
 )  # fmt: skip
 
 
 def head_problem() -> str | None:
-    """None when the heads built here equal ``HTTPClient._build_request``'s on a throwaway client
-    (with default headers of its own, on an IPv4 and an IPv6 address, ports 80 and others), else
-    the first difference."""
-    from geventhttpclient.client import HTTPClient
-
-    for host, port in (("127.0.0.1", 8089), ("::1", 80)):
+    """None when ``HTTPClient.request`` and ``_build_request`` are the ones this module repeats (by
+    the digest of their source) and the heads built here equal ``_build_request``'s on throwaway
+    clients (default headers of their own; an IPv4 and an IPv6 address; ports 80, 443 and another),
+    else the first difference."""
+    for method, known in _KNOWN_SOURCES.items():
+        try:
+            digest = hashlib.sha256(inspect.getsource(getattr(HTTPClient, method)).encode()).hexdigest()
+        except (OSError, TypeError, AttributeError) as exc:
+            return f"HTTPClient.{method}'s source cannot be read ({exc})"
+        if digest not in known:
+            return f"HTTPClient.{method} is not the one this sender repeats (geventhttpclient 2.6.1's)"
+    for host, port in (("127.0.0.1", 8089), ("::1", 80), ("127.0.0.1", 443)):
         client = HTTPClient(host, port, headers={"User-Agent": "probe", "X-Default": "1"})
         if not DirectSender.usable(client):
             return f"HTTPClient({host!r}, {port}) (HTTP/1.1 without a proxy, with _connection_pool)"

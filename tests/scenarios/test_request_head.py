@@ -12,6 +12,7 @@ from typing import Any
 import gevent.socket
 import pytest
 from geventhttpclient.client import HTTPClient
+from geventhttpclient.header import Headers
 
 from scenarios import _runtime
 from scenarios._connections import ConnectionWatch
@@ -236,8 +237,9 @@ def test_a_request_without_a_body_goes_out_with_the_head_built_here(pool: Pool, 
         (b"{}", {"expect": "100-continue"}),
         (b"", {"X-Count": 3}),
         ("text", {}),
+        (b"", Headers([("X-Multi", "a"), ("X-Multi", "b")])),
     ],
-    ids=["chunked", "expect", "non-str value", "str body"],
+    ids=["chunked", "expect", "non-str value", "str body", "not a plain dict"],
 )
 def test_what_the_sender_does_not_build_is_left_to_http_client_request(pool: Pool, body: Any, headers: Any) -> None:
     client = Client(pool)
@@ -278,23 +280,72 @@ def test_a_client_through_a_proxy_or_with_a_multi_line_default_is_not_stood_in_f
     assert not DirectSender.usable(object())
 
 
-def test_a_head_that_differs_turns_the_sender_off_with_one_warning(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    if _runtime.fast_path_problem() is not None:
-        pytest.skip("the fast path is off")
+def test_a_client_of_another_class_or_header_type_is_not_stood_in_for() -> None:
+    class OwnRequest(HTTPClient):
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            return super().request(*args, **kwargs)
+
+    class OwnHead(HTTPClient):
+        def _build_request(self, *args: Any, **kwargs: Any) -> str:
+            return super()._build_request(*args, **kwargs)
+
+    class OwnHeaders(Headers):
+        pass
+
+    assert not DirectSender.usable(OwnRequest("127.0.0.1", 18080))
+    assert not DirectSender.usable(OwnHead("127.0.0.1", 18080))
+    assert not DirectSender.usable(HTTPClient("127.0.0.1", 18080, headers_type=OwnHeaders))
+
+    class Plain(HTTPClient):  # a subclass that changes neither: stood in for
+        pass
+
+    assert DirectSender.usable(Plain("127.0.0.1", 18080))
+
+
+def test_a_changed_http_client_method_is_named_by_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
     built = HTTPClient._build_request
 
-    def with_an_extra_field(self: HTTPClient, *args: Any, **kwargs: Any) -> str:
-        return built(self, *args, **kwargs)[:-2] + "X-New: 1\r\n\r\n"
+    def rewritten(self: HTTPClient, *args: Any, **kwargs: Any) -> str:
+        return built(self, *args, **kwargs)
 
-    monkeypatch.setattr(HTTPClient, "_build_request", with_an_extra_field)
-    assert "X-New: 1" in (head_problem() or "")
+    monkeypatch.setattr(HTTPClient, "_build_request", rewritten)
+    assert head_problem() == "HTTPClient._build_request is not the one this sender repeats (geventhttpclient 2.6.1's)"
+    monkeypatch.undo()
+    sent = HTTPClient.request
+
+    def resent(self: HTTPClient, *args: Any, **kwargs: Any) -> Any:
+        return sent(self, *args, **kwargs)
+
+    monkeypatch.setattr(HTTPClient, "request", resent)
+    assert head_problem() == "HTTPClient.request is not the one this sender repeats (geventhttpclient 2.6.1's)"
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "body", "added"),
+    [("POST", "/mobile/1/appinstance/r-1/depersonalize", b"", "Content-Length: 0\r\n"),
+     ("GET", "/mobile/3/appinstance/r-1/user?ri=true", b"", "Host: 127.0.0.1:8089\r\n"),
+     ("PUT", "/y?é", b"{}", "Content-Length: 2\r\n")],
+)  # fmt: skip
+def test_a_head_that_differs_turns_the_sender_off_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, method: str, target: str, body: bytes, added: str
+) -> None:
+    """The heads' comparison catches each rule the sender repeats (here: one of them dropped)."""
+    if _runtime.fast_path_problem() is not None:
+        pytest.skip("the fast path is off")
+    head = DirectSender.head
+
+    def without_a_line(self: DirectSender, m: str, t: str, b: bytes, h: Any) -> str | None:
+        built = head(self, m, t, b, h)
+        return built.replace(added, "") if built is not None and (m, t) == (method, target) else built
+
+    monkeypatch.setattr(DirectSender, "head", without_a_line)
+    problem = head_problem() or ""
+    assert problem.startswith(f"HTTPClient._build_request({method} {target})") and added.strip() in problem
     monkeypatch.setattr(_runtime, "_INTERNALS", None)
     with caplog.at_level(logging.WARNING, logger="mobsim.scenarios"):
         internals = _runtime._internals()
     assert internals.problem is None and internals.direct is False
     assert [r.getMessage()[:46] for r in caplog.records] == ["request heads built by geventhttpclient (slowe"]
-    monkeypatch.setattr(_runtime, "_INTERNALS", None)
     monkeypatch.undo()
+    _runtime._INTERNALS = None  # checked again with the real sender
     assert _runtime._internals().direct is True
