@@ -121,8 +121,9 @@ def _write_credentials(stack: Any, path: Path) -> None:
 def journal_report(feed_url: str | None, relay: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """``{"feed", "journal", "problems", "ok", "relay"}`` from the feed's providers (None when the
     devices used the target's own feed); ``error`` (and ``ok`` False) when the journal could not be
-    read; ``note`` (``ok`` None, ``journal`` None) when the feed's server has no journal (404: the
-    reference server's own feed given as ``--deliveries-url``), which fails nothing."""
+    read; ``note`` (``ok`` None, ``journal`` None) when the feed's server has no journal (a 404 with
+    the Mobile API's ``NOT_FOUND`` envelope: the reference server's own feed given as
+    ``--deliveries-url``), which fails nothing."""
     if not feed_url or not feed_url.endswith(DELIVERIES_SUFFIX):
         return None
     import httpx
@@ -135,7 +136,7 @@ def journal_report(feed_url: str | None, relay: dict[str, Any] | None = None) ->
         body = journal_check(base)
         report.update(journal=body["summary"], problems=list(body["problems"]), ok=not body["problems"])
     except httpx.HTTPStatusError as exc:
-        if exc.response.status_code != 404:
+        if not _no_journal_route(exc.response):
             report.update(error=f"GET {base}/journal/verify: {exc.response.status_code}", ok=False, problems=[])
         else:  # a feed without a journal (the reference server's own): the pushes came, nothing to check
             report.update(
@@ -145,3 +146,16 @@ def journal_report(feed_url: str | None, relay: dict[str, Any] | None = None) ->
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         report.update(error=f"GET {base}/journal/verify: {type(exc).__name__}: {exc}", ok=False, problems=[])
     return report
+
+
+def _no_journal_route(answer: Any) -> bool:
+    """Whether a refused ``/journal/verify`` is a Mobile API server's 404 for a route it does not
+    have (the reference server's ``NOT_FOUND`` envelope): its feed keeps no journal. Any other
+    answer (a proxy's plain 404 in front of real providers, a 5xx, a 401) is an unreadable journal."""
+    if answer.status_code != 404:
+        return False
+    try:
+        code = answer.json()["requestError"]["serviceException"]["messageId"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return bool(code == "NOT_FOUND")

@@ -125,14 +125,24 @@ class ContainErrors:
 _OTEL_SWITCHES = ("OTEL_", "FASTAPI_OTEL_")
 
 
-def telemetry_config(environ: Mapping[str, str] = os.environ) -> TelemetryConfig:
-    """FastAPI's native OpenTelemetry, on only when the environment configures OpenTelemetry (any
-    ``OTEL_*`` or ``FASTAPI_OTEL_*`` variable, as ``opentelemetry-instrument`` and an OTLP exporter
-    need): off, FastAPI would still ask OpenTelemetry's global providers whether one was set, on
-    every request (about 4% of a Mobile API request's CPU; docs/performance.md)."""
+def _off() -> TelemetryConfig:
+    return {"tracing": False, "metrics": False, "logs": False}
+
+
+def telemetry_config(environ: Mapping[str, str] = os.environ, *, on: bool | None = None) -> TelemetryConfig:
+    """FastAPI's native OpenTelemetry (``create_app(telemetry=...)``): ``on`` True keeps FastAPI's
+    defaults, False turns it off; None (the default) decides by the environment: on when it
+    configures OpenTelemetry (any ``OTEL_*`` or ``FASTAPI_OTEL_*`` variable, as
+    ``opentelemetry-instrument`` and an OTLP exporter need), unless ``OTEL_SDK_DISABLED=true``.
+    Off, no request asks OpenTelemetry's global providers whether one was set (FastAPI asks on
+    every request: about 9 µs; docs/performance.md)."""
+    if on is not None:
+        return {} if on else _off()
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return _off()
     if any(name.startswith(_OTEL_SWITCHES) for name in environ):
         return {}
-    return {"tracing": False, "metrics": False, "logs": False}
+    return _off()
 
 
 def _openapi_with_models(app: FastAPI, models: Iterable[type[BaseModel]]) -> Callable[[], dict[str, Any]]:
@@ -165,6 +175,7 @@ def create_app(
     api_keys: Iterable[str] = (),
     push_latency: PushLatency | None = None,
     faults: FaultRegistry | None = None,
+    telemetry: bool | None = None,
 ) -> FastAPI:
     """The reference profile server as an ASGI app.
 
@@ -174,7 +185,8 @@ def create_app(
     ``api_keys`` are accepted by the Push API (default account); ``push_latency`` is the simulated
     provider's hand-off latency (default 300:1500 ms; docs/push-api.md). ``faults``: serve
     ``/inspect/faults`` over this registry (the ``FaultMiddleware`` around the app injects them;
-    docs/faults.md).
+    docs/faults.md). ``telemetry``: FastAPI's native OpenTelemetry on (True), off (False), or as
+    the environment says (None: :func:`telemetry_config`).
     """
     if server is None:
         if db is not None and memory:
@@ -189,7 +201,7 @@ def create_app(
     # /docs and /redoc with Swagger UI's and ReDoc's files served by this server (fastapi-offline
     # ships them; FastAPI's own pages load them from a CDN and are blank offline), under the guard.
     app = FastAPIOffline(
-        telemetry=telemetry_config(),
+        telemetry=telemetry_config(on=telemetry),
         static_url=DOCS_ASSETS,
         redoc_url=None,  # server_stub/docs_pages.py: ReDoc with no request to Redocly's CDN
         title="mobsim reference profile server",

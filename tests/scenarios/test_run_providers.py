@@ -105,10 +105,15 @@ def test_a_feed_whose_server_keeps_no_journal_is_noted_and_fails_nothing() -> No
     assert verdict(_summary(report), [], [], False) == PASSED
 
 
-@pytest.mark.parametrize("status", [500, 401, 503])
-def test_any_other_refusal_of_the_journal_is_unreadable_and_fails_the_run(status: int) -> None:
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(500, {"problems": [], "summary": {}}), (401, {}), (503, {}),
+     (404, {"requestError": {"serviceException": {"messageId": "OTHER"}}}), (404, {"detail": "Not Found"}), (404, [])],
+    ids=["500", "401", "503", "404 another code", "404 of another server", "404 not an object"],
+)  # fmt: skip
+def test_any_other_refusal_of_the_journal_is_unreadable_and_fails_the_run(status: int, body: Any) -> None:
     with respx.mock(assert_all_called=True) as router:
-        router.get(JOURNAL).respond(status, json={"problems": [], "summary": {}})
+        router.get(JOURNAL).respond(status, json=body)
         report = journal_report(FEED)
     assert report is not None and report["ok"] is False
     assert report["error"] == f"GET http://127.0.0.1:9/journal/verify: {status}"

@@ -25,14 +25,38 @@ def test_any_opentelemetry_variable_keeps_fastapis_defaults(environ: dict[str, s
     assert telemetry_config(environ) == {}
 
 
-@pytest.mark.parametrize("environ", [{}, {"PATH": "/bin", "MY_OTEL_X": "1", "otel_lower": "1", "FASTAPI_X": "1"}])
-def test_without_one_fastapis_telemetry_is_off(environ: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "environ",
+    [{}, {"PATH": "/bin", "MY_OTEL_X": "1", "otel_lower": "1", "FASTAPI_X": "1"},
+     {"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "otlp"}, {"OTEL_SDK_DISABLED": " TRUE "}],
+)  # fmt: skip
+def test_without_one_or_with_the_sdk_disabled_fastapis_telemetry_is_off(environ: dict[str, str]) -> None:
     assert telemetry_config(environ) == OFF
 
 
-@pytest.mark.parametrize(("variable", "asked"), [(None, False), ("OTEL_TRACES_EXPORTER", True)])
+def test_otel_sdk_disabled_false_is_a_configuration_like_any_other() -> None:
+    assert telemetry_config({"OTEL_SDK_DISABLED": "false"}) == {}
+
+
+@pytest.mark.parametrize(("on", "expected"), [(True, {}), (False, OFF)])
+@pytest.mark.parametrize("environ", [{}, {"OTEL_TRACES_EXPORTER": "otlp"}, {"OTEL_SDK_DISABLED": "true"}])
+def test_the_callers_choice_wins_over_the_environment(
+    on: bool, expected: dict[str, bool], environ: dict[str, str]
+) -> None:
+    assert telemetry_config(environ, on=on) == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "on", "asked"),
+    [
+        (None, None, False),
+        ("OTEL_TRACES_EXPORTER", None, True),
+        (None, True, True),
+        ("OTEL_TRACES_EXPORTER", False, False),
+    ],
+)
 def test_a_request_asks_the_global_tracer_provider_only_when_configured(
-    monkeypatch: pytest.MonkeyPatch, variable: str | None, asked: bool
+    monkeypatch: pytest.MonkeyPatch, variable: str | None, on: bool | None, asked: bool
 ) -> None:
     for name in [n for n in os.environ if n.startswith(("OTEL_", "FASTAPI_OTEL_"))]:
         monkeypatch.delenv(name)
@@ -45,7 +69,7 @@ def test_a_request_asks_the_global_tracer_provider_only_when_configured(
         calls.append(1)
         return real()
 
-    client = TestClient(create_app(memory=True, app_codes=["TELEMETRY-APP"]))
+    client = TestClient(create_app(memory=True, app_codes=["TELEMETRY-APP"], telemetry=on))
     monkeypatch.setattr(trace, "get_tracer_provider", counted)
     assert client.get("/health").status_code == 200
     assert bool(calls) is asked
