@@ -9,12 +9,13 @@ printed). Rounds alternate the worker counts so that drifts of a shared machine 
 Printed per round, and as the median of the rounds per worker count:
 
 - **load req/s**: the requests the server answered per second while the users ran (from its own
-  counter, sampled every 0.25 s, between Locust's ``load_started_at`` plus the spawn and the end
-  of the run: the steady state), and Locust's own figure for its whole run (``summary.json``
-  ``totals.rps``: the spawn included);
+  counter, sampled every 0.25 s, from 30% of the load time (at least 3 s: Locust's start and the
+  spawn) to 2 s before its end: the steady state), and Locust's own figure for its whole run
+  (``summary.json`` ``totals.rps``: the spawn included);
 - **CPU µs/req**: the CPU of ``mobsim run`` and every process under it (master, workers, set-up
-  processes; ``wait4``), start-up and the installed base included, per request the server
-  answered over the whole run;
+  processes), start-up and the installed base included, per request the server answered over the
+  whole run: the larger of ``wait4``'s count (the processes that were waited for) and the sum of
+  each process's CPU when last sampled (a worker the master never reaps counts too);
 - **scaling**: load req/s of N workers over one worker's (linear: N), and the same per busy core
   (req/s divided by the cores the generator kept busy), which says whether the cost per request
   stays flat as workers are added.
@@ -82,8 +83,8 @@ class Round:
     """(wall time, requests served, generator CPU, server CPU), every 0.25 s."""
 
 
-def _tree_cpu(root: int) -> float:
-    """CPU seconds of a live process and every live process under it (Linux /proc)."""
+def _tree(root: int) -> dict[int, float]:
+    """CPU seconds of a live process and of every live process under it, by pid (Linux /proc)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -93,15 +94,15 @@ def _tree_cpu(root: int) -> float:
             except OSError:
                 continue
             children.setdefault(parent, []).append(int(entry))
-    total, stack = 0.0, [root]
+    found, stack = {}, [root]
     while stack:
         pid = stack.pop()
         try:
-            total += process_cpu(pid)
+            found[pid] = process_cpu(pid)
         except OSError:
             continue
         stack.extend(children.get(pid, ()))
-    return total
+    return found
 
 
 def run_round(workers: int, seconds: int, port: int, server_pid: int, work: Path) -> Round:
@@ -119,10 +120,16 @@ def run_round(workers: int, seconds: int, port: int, server_pid: int, work: Path
     proc = subprocess.Popen(command, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     done = threading.Event()
 
+    seen: dict[int, float] = {}
+    """Each process of the run's tree, its CPU when last seen: a worker that ends (or that the
+    master never reaps, so that wait4 never counts it) keeps its share."""
+
     def sample() -> None:
         while not done.is_set():
             with suppress(OSError):
-                result.samples.append((time.time(), served(port), _tree_cpu(proc.pid), process_cpu(server_pid)))
+                for pid, cpu in _tree(proc.pid).items():
+                    seen[pid] = max(cpu, seen.get(pid, 0.0))
+                result.samples.append((time.time(), served(port), sum(seen.values()), process_cpu(server_pid)))
             done.wait(0.25)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -136,16 +143,22 @@ def run_round(workers: int, seconds: int, port: int, server_pid: int, work: Path
         if proc.returncode is None:
             proc.send_signal(signal.SIGINT)
             proc.wait(30)
-    summary = json.loads((out_dir / "summary.json").read_text())
-    if proc.returncode != 0:
-        raise RuntimeError(f"mobsim run --processes {workers} exited {proc.returncode}: {summary.get('verdict')}")
-    total_cpu = usage.ru_utime + usage.ru_stime
+    summary_file = out_dir / "summary.json"
+    if proc.returncode != 0 or not summary_file.exists():
+        verdict = json.loads(summary_file.read_text()).get("verdict") if summary_file.exists() else "no summary.json"
+        raise RuntimeError(f"mobsim run --processes {workers} exited {proc.returncode}: {verdict}")
+    summary = json.loads(summary_file.read_text())
+    # wait4 counts the processes that were waited for; the samples, every one seen (up to 0.25 s short)
+    total_cpu = max(usage.ru_utime + usage.ru_stime, sum(seen.values()))
     result.requests = served(port) - first
     result.cpu_us = 1e6 * total_cpu / result.requests
     totals = summary["totals"]
     result.locust_rps, result.failures = totals["rps"], totals["failures"]
-    start = datetime.fromisoformat(summary["load_started_at"]).timestamp() + 2.0  # after the spawn
-    end = datetime.fromisoformat(summary["ended_at"]).timestamp() - 2.0  # the workers still alive
+    # the steady state: past the Locust processes' start and the spawn (the load's clock starts
+    # before Locust is launched), and before the workers stop
+    load_start = datetime.fromisoformat(summary["load_started_at"]).timestamp()
+    end = datetime.fromisoformat(summary["ended_at"]).timestamp() - 2.0
+    start = load_start + max(3.0, 0.3 * (end + 2.0 - load_start))
     window = [s for s in result.samples if start <= s[0] <= end]
     if len(window) < 2:
         raise RuntimeError(f"--processes {workers}: too few samples in the steady state ({len(window)})")

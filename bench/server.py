@@ -18,9 +18,10 @@ app, uvicorn's httptools protocol with the connection limits (server_stub/protoc
 Aims (issue 16): mixed at half the bare route or better; SQLite within 20% of memory; < 2 KB per
 installation at 1,000,000 installations (``--memory-only --installations 1000000``).
 
-Rounds alternate the bare route, the memory store and the SQLite file (and the bare route once
-more at the end), so that a machine's drifts hit every phase; the ratios are medians over the
-rounds with their spread.
+Rounds alternate the bare route, the memory store and the SQLite file (their order swapped every
+other round; the bare route once more at the end), so that a machine's drifts hit every phase;
+each round's mixed workload is compared with the bare route's runs just before and after it, and
+the ratios are medians over the rounds with their spread.
 
 Run:   .venv/bin/python bench/server.py            (three rounds: about three minutes)
        .venv/bin/python bench/server.py --quick    (one round of 2 s phases, 20k installations)
@@ -342,9 +343,9 @@ def main() -> None:
         # bare, memory, sqlite per round, and bare once more: drifts of the machine hit every phase
         bare: list[Result] = []
         table: dict[str, list[dict[str, Result]]] = {"memory": [], "sqlite": []}
-        for _ in range(rounds):
+        for n in range(rounds):
             bare.append(run_bare(args.seconds))
-            for mode in table:
+            for mode in ("memory", "sqlite") if n % 2 == 0 else ("sqlite", "memory"):  # neither always first
                 table[mode].append(run_mode(mode, args.seconds, args.devices, folder))
         bare.append(run_bare(args.seconds))
         memory = {
@@ -362,9 +363,10 @@ def main() -> None:
                 print(f"{mode:8} {phase:9} {n:>5} {res.rps:9.0f} {cpu} {bad:8d}")
                 for error in res.errors[:2]:
                     print(f"         ! {error}")
-    print("\nmedians over the rounds (spread: lowest-highest round); the bare route's median of its rounds")
-    bare_rps = statistics.median(r.rps for r in bare)
-    bare_cpu = statistics.median(r.cpu_us for r in bare)
+    print("\nmedians over the rounds (spread: lowest-highest round); each round against the mean of the bare")
+    print("route's runs just before and after it")
+    bare_rps = [(bare[n].rps + bare[n + 1].rps) / 2 for n in range(rounds)]
+    bare_cpu = [(bare[n].cpu_us + bare[n + 1].cpu_us) / 2 for n in range(rounds)]
 
     def ratio(values: list[float]) -> str:
         return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
@@ -372,8 +374,9 @@ def main() -> None:
     for mode, runs in table.items():
         mixed = [r["mixed"] for r in runs]
         print(
-            f"{mode:8} mixed / bare Starlette route:             {ratio([m.rps / bare_rps for m in mixed])} "
-            f"(by server CPU: {ratio([bare_cpu / m.cpu_us for m in mixed])})   aim ≥ 0.50"
+            f"{mode:8} mixed / bare Starlette route:             "
+            f"{ratio([m.rps / b for m, b in zip(mixed, bare_rps, strict=True)])} "
+            f"(by server CPU: {ratio([b / m.cpu_us for m, b in zip(mixed, bare_cpu, strict=True)])})   aim ≥ 0.50"
         )
         labels = (("static", "static (O(1) dispatch, /health):"), ("routed", "static through FastAPI routing: "))
         for phase, label in labels:
