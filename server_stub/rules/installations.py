@@ -163,8 +163,10 @@ def patch_installation(ctx: Context, reg_id: str, body: InstallationBody) -> Non
         ctx.save_installation(target)
         return
     inst = _revive(ctx, reg_id, body) or ctx.installation(reg_id)
+    stored_platform = inst.platform
     _apply(ctx, inst, body)
-    ctx.db.execute("UPDATE installations SET platform=? WHERE reg_id=?", (inst.platform, inst.reg_id))
+    if inst.platform != stored_platform:  # a new pushServiceType or os (the column segments query)
+        ctx.db.execute("UPDATE installations SET platform=? WHERE reg_id=?", (inst.platform, inst.reg_id))
     ctx.save_installation(inst)
 
 

@@ -600,3 +600,20 @@ def test_served_openapi_and_docs(client: TestClient) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+
+
+def test_an_installation_patch_moves_the_platform_column_only_when_the_push_service_changes(
+    new_device: MakeDevice, inspector: Inspector
+) -> None:
+    """The platform column (what segments and the provider feed read) follows pushServiceType; a
+    PATCH that keeps it leaves the column as it is (no statement for it)."""
+    android = new_device(Dialect.ANDROID)
+    reg = android.reg_id or ""
+    assert android.patch({"notificationsEnabled": False}).status_code == 200
+    assert inspector.installation(reg)["platform"] == "android"
+    assert android.patch({"pushServiceType": "HMS", "pushServiceToken": "hms-token-1"}).status_code == 200
+    assert inspector.installation(reg)["platform"] == "huawei"
+    assert android.patch({"language": "de"}).status_code == 200
+    assert inspector.installation(reg)["platform"] == "huawei"
+    assert android.patch({"pushServiceType": "Firebase", "pushServiceToken": "fcm-token-2"}).status_code == 200
+    assert inspector.installation(reg)["platform"] == "android"
