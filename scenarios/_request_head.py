@@ -63,9 +63,10 @@ _LOWER: dict[str, str] = {}
 
 
 def _lower(name: str) -> str:
+    lowered = name.lower()
     if len(_LOWER) < _CACHE_MAX:  # bounded: names come from the simulator's header sets, and a few from users
-        _LOWER[name] = name.lower()
-    return name.lower()
+        _LOWER[name] = lowered
+    return lowered
 
 
 class DirectSender:
@@ -156,6 +157,8 @@ class DirectSender:
         wire = head.encode("latin-1") + body if body else head.encode("latin-1")
         pool = self._pool
         sock = pool.get_socket()
+        # what reading the answer raises when there is none (where the client would try again)
+        no_answer: tuple[type[Exception], ...] = (HTTPConnectionClosed,)
         try:
             sock.sendall(wire)
         except gevent.socket.error as exc:
@@ -163,17 +166,10 @@ class DirectSender:
                 pool.release_socket(sock)
                 raise
             # as the client: an answer the server sent before it closed is returned
-            try:
-                response = self._response(sock, method)
-            except (gevent.socket.error, HTTPParseError):
-                if method in _IDEMPOTENT:
-                    raise AnotherAttempt("connection closed.") from None
-                raise
-            response._sent_request = head
-            return response
+            no_answer = (gevent.socket.error, HTTPParseError)
         try:
             response = self._response(sock, method)
-        except HTTPConnectionClosed:
+        except no_answer:
             if method in _IDEMPOTENT:
                 raise AnotherAttempt("connection closed.") from None
             raise
