@@ -19,9 +19,10 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from .rules.messages import epoch_ms
 from .store import Store
 
 __all__ = ["Messaging", "PushLatency", "new_api_key"]
@@ -69,10 +70,6 @@ class PushLatency:
 
     def __str__(self) -> str:
         return f"{self.median_ms:g}:{self.p95_ms:g}"
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
 
 
 class Messaging:
@@ -140,7 +137,7 @@ class Messaging:
             if nearest is None:
                 await self.sleep(look)
                 continue
-            left = nearest - (clock() - _EPOCH) // _MS
+            left = nearest - epoch_ms(clock())
             if left <= 0:
                 return
             await self.sleep(min(look, left / 1000))
