@@ -88,6 +88,15 @@ def fast_server(preexec_fn: Callable[[], None] | None = None) -> Iterator[tuple[
             proc.wait()
 
 
+def server_stats(port: int) -> dict[str, int]:
+    """The fast server's counters (``GET /bench/stats``: requests, bytes in and out)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/stats", timeout=5) as answer:
+        data: dict[str, int] = json.loads(answer.read())
+    return data
+
+
 def process_cpu(pid: int) -> float:
     """User + system CPU seconds of a process (Linux)."""
     with open(f"/proc/{pid}/stat") as handle:

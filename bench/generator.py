@@ -58,7 +58,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,6 +67,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _loopback import fast_server as loopback_server
+from _loopback import server_stats
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -99,12 +99,6 @@ def fast_server() -> Iterator[tuple[int, int]]:
     """(port, pid) of a fast loopback server in its own process, pinned to its own core."""
     with loopback_server(_pinned(SERVER_CPU)) as found:
         yield found
-
-
-def server_stats(port: int) -> dict[str, int]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/stats", timeout=5) as answer:
-        data: dict[str, int] = json.loads(answer.read())
-    return data
 
 
 # --- one Locust child ---------------------------------------------------------------------------

@@ -45,7 +45,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,18 +52,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _loopback import fast_server, process_cpu
+from _loopback import fast_server, process_cpu, server_stats
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 APP_CODE = "BENCH-APP-CODE"
 USERS_PER_WORKER = 100
-
-
-def served(port: int) -> int:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/stats", timeout=5) as answer:
-        count: int = json.loads(answer.read())["requests"]
-    return count
 
 
 @dataclass
@@ -116,7 +109,7 @@ def run_round(workers: int, seconds: int, port: int, server_pid: int, work: Path
     if not Path(command[0]).exists():
         command[0:1] = [sys.executable, "-m", "mobsim"]
     result = Round(workers)
-    first = served(port)
+    first = server_stats(port)["requests"]
     proc = subprocess.Popen(command, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     done = threading.Event()
 
@@ -129,7 +122,9 @@ def run_round(workers: int, seconds: int, port: int, server_pid: int, work: Path
             with suppress(OSError):
                 for pid, cpu in _tree(proc.pid).items():
                     seen[pid] = max(cpu, seen.get(pid, 0.0))
-                result.samples.append((time.time(), served(port), sum(seen.values()), process_cpu(server_pid)))
+                result.samples.append(
+                    (time.time(), server_stats(port)["requests"], sum(seen.values()), process_cpu(server_pid))
+                )
             done.wait(0.25)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -150,7 +145,7 @@ def run_round(workers: int, seconds: int, port: int, server_pid: int, work: Path
     summary = json.loads(summary_file.read_text())
     # wait4 counts the processes that were waited for; the samples, every one seen (up to 0.25 s short)
     total_cpu = max(usage.ru_utime + usage.ru_stime, sum(seen.values()))
-    result.requests = served(port) - first
+    result.requests = server_stats(port)["requests"] - first
     result.cpu_us = 1e6 * total_cpu / result.requests
     totals = summary["totals"]
     result.locust_rps, result.failures = totals["rps"], totals["failures"]
